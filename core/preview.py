@@ -1,0 +1,224 @@
+"""Previews: what a variable looks like, computed at save time from the live object.
+
+A preview is a small msgpack-able map stored in the manifest, so browsing a snapshot never
+unpickles anything. Every preview has ``kind`` and ``repr``; kinds add fields:
+
+- ``ndarray``: shape, dtype, min, max, mean (numeric), head (first values as text)
+- ``dataframe`` / ``series``: shape, columns, dtypes, index (first labels), rows (first rows
+  as text cells)
+- ``container``: len, items (first items as text)
+- ``function`` / ``class``: signature, source
+- ``object``: repr only
+
+Previews are bounded (:data:`MAX_PREVIEW` bytes encoded); a preview that cannot be built
+carries ``error`` instead of failing the save.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+import reprlib
+import sys
+import types
+import warnings
+from typing import Any
+
+import msgpack
+
+MAX_PREVIEW = 16 * 1024
+_HEAD_ROWS = 10
+_HEAD_ITEMS = 10
+_CELL = 40
+_REPR = 1000
+_SOURCE = 6000
+
+_repr = reprlib.Repr()
+_repr.maxstring = 200
+_repr.maxother = 200
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = _HEAD_ITEMS
+_repr.maxlevel = 3
+
+
+def short_repr(value: Any, limit: int = _REPR) -> str:
+    """A bounded repr that never raises."""
+    try:
+        text = _repr.repr(value)
+    except Exception as exc:  # a user __repr__ may raise anything
+        text = f"<{type(value).__name__}: repr failed: {type(exc).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(value: Any) -> str:
+    try:
+        text = str(value)
+    except Exception:
+        text = "?"
+    text = text.replace("\n", " ")
+    return text if len(text) <= _CELL else text[: _CELL - 1] + "…"
+
+
+def _number(value: Any) -> float | int | None:
+    try:
+        number = value.item() if hasattr(value, "item") else value
+    except Exception:
+        return None
+    if isinstance(number, bool):
+        return int(number)
+    if isinstance(number, int):
+        return number
+    if isinstance(number, float):
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _ndarray(arr: Any, numpy: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": "ndarray",
+        "shape": list(arr.shape),
+        "dtype": str(arr.dtype),
+        "head": [_cell(x) for x in arr.ravel()[:_HEAD_ITEMS].tolist()] if arr.size else [],
+    }
+    if arr.size and arr.dtype.kind in "biuf":
+        with numpy.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if arr.dtype.kind == "f":
+                out["min"] = _number(numpy.nanmin(arr))
+                out["max"] = _number(numpy.nanmax(arr))
+                out["mean"] = _number(numpy.nanmean(arr))
+            else:
+                out["min"] = _number(arr.min())
+                out["max"] = _number(arr.max())
+                out["mean"] = _number(arr.mean(dtype="float64"))
+    return out
+
+
+def _frame(df: Any) -> dict[str, Any]:
+    head = df.head(_HEAD_ROWS)
+    return {
+        "kind": "dataframe",
+        "shape": list(df.shape),
+        "columns": [_cell(c) for c in list(df.columns)[:50]],
+        "dtypes": [str(t) for t in list(df.dtypes)[:50]],
+        "index": [_cell(i) for i in list(head.index)],
+        "rows": [[_cell(v) for v in row[:50]] for row in head.itertuples(index=False, name=None)],
+    }
+
+
+def _series(series: Any) -> dict[str, Any]:
+    head = series.head(_HEAD_ROWS)
+    return {
+        "kind": "series",
+        "shape": [len(series)],
+        "name": _cell(series.name),
+        "dtype": str(series.dtype),
+        "index": [_cell(i) for i in list(head.index)],
+        "rows": [[_cell(v)] for v in head.tolist()],
+    }
+
+
+def _source(obj: Any) -> str | None:
+    try:
+        source = inspect.getsource(obj)
+    except (OSError, TypeError):
+        return None
+    return source if len(source) <= _SOURCE else source[:_SOURCE] + "\n# … (truncated)"
+
+
+def _function(func: Any) -> dict[str, Any]:
+    try:
+        signature = str(inspect.signature(func))
+    except (TypeError, ValueError):
+        signature = "(…)"
+    out: dict[str, Any] = {"kind": "function", "signature": f"{func.__name__}{signature}"}
+    source = _source(func)
+    if source:
+        out["source"] = source
+    if func.__doc__:
+        out["doc"] = func.__doc__.strip()[:500]
+    return out
+
+
+def _class(cls: type) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": "class",
+        "bases": [f"{b.__module__}.{b.__qualname__}" for b in cls.__bases__],
+        "methods": sorted(
+            k for k, v in vars(cls).items() if callable(v) and not k.startswith("__")
+        )[:50],
+    }
+    source = _source(cls)
+    if source:
+        out["source"] = source
+    return out
+
+
+def build(value: Any) -> dict[str, Any]:
+    """The preview of ``value``; never raises."""
+    try:
+        out = _build(value)
+    except Exception as exc:
+        out = {"kind": "object", "error": f"preview failed: {type(exc).__name__}: {exc}"[:300]}
+    out.setdefault("repr", short_repr(value))
+    return bound(out)
+
+
+def _build(value: Any) -> dict[str, Any]:
+    numpy = sys.modules.get("numpy")
+    pandas = sys.modules.get("pandas")
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        return _ndarray(value, numpy)
+    if pandas is not None and isinstance(value, pandas.DataFrame):
+        return _frame(value)
+    if pandas is not None and isinstance(value, pandas.Series):
+        return _series(value)
+    if isinstance(value, (types.FunctionType, types.MethodType)):
+        return _function(value)
+    if isinstance(value, type):
+        return _class(value)
+    if isinstance(value, dict):
+        items = [
+            f"{short_repr(k, 60)}: {short_repr(v, 140)}"
+            for k, v in itertools.islice(value.items(), _HEAD_ITEMS)
+        ]
+        return {"kind": "container", "len": len(value), "items": items}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [short_repr(x, 200) for x in itertools.islice(value, _HEAD_ITEMS)]
+        return {"kind": "container", "len": len(value), "items": items}
+    return {"kind": "object"}
+
+
+def bound(preview: dict[str, Any]) -> dict[str, Any]:
+    """Shrink ``preview`` until it encodes to at most MAX_PREVIEW bytes."""
+    for key in ("source", "rows", "items", "head", "index", "columns", "dtypes", "repr", "doc"):
+        if len(msgpack.packb(preview, use_bin_type=True)) <= MAX_PREVIEW:
+            return preview
+        value = preview.get(key)
+        if isinstance(value, str):
+            preview[key] = value[: MAX_PREVIEW // 4] + "…"
+        elif isinstance(value, list):
+            preview[key] = value[: max(1, len(value) // 4)]
+    while len(msgpack.packb(preview, use_bin_type=True)) > MAX_PREVIEW:
+        preview = {"kind": preview.get("kind", "object"), "repr": str(preview.get("repr", ""))[:500]}
+        if len(msgpack.packb(preview, use_bin_type=True)) > MAX_PREVIEW:
+            preview = {"kind": "object", "repr": "…"}
+    return preview
+
+
+def memory_size(value: Any, serialized: int) -> int:
+    """Best-effort bytes the value takes in memory (cheap: never walks big containers)."""
+    numpy = sys.modules.get("numpy")
+    pandas = sys.modules.get("pandas")
+    try:
+        if numpy is not None and isinstance(value, numpy.ndarray):
+            return int(value.nbytes)
+        if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series)):
+            shallow = value.memory_usage(index=True, deep=False)
+            total = int(shallow.sum()) if hasattr(shallow, "sum") else int(shallow)
+            return max(total, serialized)
+        if isinstance(value, (str, bytes, bytearray, int, float)):
+            return sys.getsizeof(value)
+    except Exception:
+        pass
+    return serialized

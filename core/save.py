@@ -1,0 +1,206 @@
+"""Saving a namespace as a snapshot.
+
+Pipeline: plan (core.capture) → pickle each group on this thread (core.serialize) while
+worker threads hash, compress and write its blobs (core.blobs; all release the GIL) →
+previews from the live objects → fsync the blob dirs → commit the manifest (core.store).
+Blobs already in the store are not written again, so an unchanged variable costs only its
+pickling and hashing. A variable that cannot be pickled is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import capture, environment, ids, preview, serialize
+from core.atomic import fsync_dir
+from core.blobs import BlobRef
+from core.manifest import Group, Manifest, Variable
+from core.serialize import qualified_type
+from core.store import Store, validate_name
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What a save did: the snapshot it made and what it left out, and why."""
+
+    id: str
+    name: str
+    version: int
+    saved: tuple[str, ...]
+    skipped: dict[str, str]
+    imports: tuple[str, ...]
+    written: int
+    stored: int
+    seconds: float
+    manifest: Manifest = field(repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def __str__(self) -> str:
+        parts = [f"saved {self.ref} ({self.id}): {len(self.saved)} variables"]
+        if self.imports:
+            parts.append(f"{len(self.imports)} imports")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        text = ", ".join(parts) + f"; {_human(self.written)} written in {self.seconds:.2f}s"
+        for name, reason in self.skipped.items():
+            text += f"\n  skipped {name}: {reason}"
+        return text
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def _pickle(plan: capture.Plan, names: list[str], skipped: dict[str, str]) -> Iterator[
+    tuple[list[str], serialize.Pickled]
+]:
+    """Pickle a group; if it fails, try its members one by one so one bad value is one skip."""
+    try:
+        yield names, serialize.dump_group(plan.ctx, {n: plan.values[n] for n in names})
+        return
+    except serialize.SerializeError as exc:
+        if len(names) == 1:
+            skipped[names[0]] = str(exc)
+            return
+    for name in names:
+        try:
+            yield [name], serialize.dump_group(plan.ctx, {name: plan.values[name]})
+        except serialize.SerializeError as exc:
+            skipped[name] = str(exc)
+
+
+def save(
+    namespace: dict[str, Any],
+    *,
+    store: Store | None = None,
+    name: str | None = None,
+    include: Iterable[str] | str | None = None,
+    exclude: Iterable[str] | str | None = None,
+    note: str | None = None,
+    tags: Iterable[str] = (),
+    private: bool = False,
+    origin: dict[str, str] | None = None,
+) -> SaveResult:
+    """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`."""
+    started = time.perf_counter()
+    store = store or Store()
+    store.ensure()
+    org = origin or environment.origin(namespace)
+    name = validate_name(name or environment.default_name(org))
+    tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
+    plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
+    skipped: dict[str, str] = {}
+    snapshot_id = ids.new_id()
+    workers = max(2, min(4, os.cpu_count() or 2))
+    groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
+    previews: dict[str, dict[str, Any]] = {}
+    with store.lock("gc.lock", shared=True):
+        with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
+            for names in plan.groups:
+                for members, pickled in _pickle(plan, names, skipped):
+                    futures = [pool.submit(store.blobs.put, pickled.stream)]
+                    futures += [pool.submit(store.blobs.put, b) for b in pickled.buffers]
+                    groups.append((members, pickled, futures))
+                    for member in members:
+                        previews[member] = preview.build(plan.values[member])
+            results: list[list[tuple[BlobRef, bool]]] = []
+            error: BaseException | None = None
+            for _, _, futures in groups:
+                done = []
+                for future in futures:
+                    try:
+                        done.append(future.result())
+                    except BaseException as exc:  # keep waiting so no write is left running
+                        error = error or exc
+                results.append(done)
+            if error is not None:
+                raise error
+        written = 0
+        dirs: set[Path] = set()
+        for refs in results:
+            for ref, was_written in refs:
+                if was_written:
+                    written += ref.stored
+                    dirs.add(store.blobs.path(ref.hash).parent)
+        for directory in sorted(dirs):
+            fsync_dir(directory)
+        saved_names = set(plan.values) | {i.name for i in plan.imports}
+        manifest_groups: list[Group] = []
+        variables: list[Variable] = []
+        for index, ((members, pickled, _), refs) in enumerate(zip(groups, results)):
+            blobs = [ref for ref, _ in refs]
+            group = Group(pickled.serializer, tuple(members), blobs[0], tuple(blobs[1:]))
+            manifest_groups.append(group)
+            versions = environment.versions_of(pickled.modules)
+            share = group.stored // max(1, len(members))
+            for member in members:
+                value = plan.values[member]
+                deps = (pickled.refs | plan.code_deps.get(member, set())) & saved_names
+                deps.discard(member)
+                variables.append(
+                    Variable(
+                        name=member,
+                        type=qualified_type(value),
+                        memory=preview.memory_size(value, group.size // max(1, len(members))),
+                        stored=share,
+                        group=index,
+                        preview=previews[member],
+                        deps=tuple(sorted(deps)),
+                        modules=versions,
+                    )
+                )
+        order = {n: i for i, n in enumerate(namespace)}
+        variables.sort(key=lambda v: order.get(v.name, 0))
+        created = time.time()
+
+        def build(version: int, parent: str | None) -> Manifest:
+            return Manifest(
+                id=snapshot_id,
+                name=name,
+                version=version,
+                created=created,
+                parent=parent,
+                user=environment.user(),
+                host=environment.host(),
+                pid=os.getpid(),
+                python=environment.python_info(),
+                cwd=os.getcwd(),
+                origin=org,
+                packages=environment.imported_packages(),
+                note=note or "",
+                tags=tags,
+                module=plan.ctx.module,
+                groups=tuple(manifest_groups),
+                variables=tuple(variables),
+                skipped=skipped,
+                imports=tuple(plan.imports),
+                history=tuple(environment.history(namespace)),
+            )
+
+        manifest = store.commit(name, build)
+    encoded = len(manifest.encode())
+    return SaveResult(
+        id=manifest.id,
+        name=manifest.name,
+        version=manifest.version,
+        saved=tuple(v.name for v in manifest.variables),
+        skipped=dict(skipped),
+        imports=tuple(i.name for i in manifest.imports),
+        written=written + encoded,
+        stored=manifest.stored,
+        seconds=time.perf_counter() - started,
+        manifest=manifest,
+    )
