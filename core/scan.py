@@ -77,6 +77,14 @@ _CREATES_FIRST_ARG = {
     "dill._dill._create_array",
 }
 
+_KNOWN_RESULTS = {
+    "numpy.random._pickle.__generator_ctor": "numpy.random.Generator",
+    "numpy.random._pickle.__randomstate_ctor": "numpy.random.RandomState",
+    "numpy._core.multiarray.scalar": "numpy scalar",
+    "numpy.core.multiarray.scalar": "numpy scalar",
+    "pandas._libs.internals._unpickle_block": "pandas block",
+}
+
 _DILL_TYPES = {
     "dill._dill._create_function": "function",
     "dill._dill._create_lambda": "function",
@@ -128,11 +136,16 @@ def _reduce_type(func: Sym, args: Sym) -> Sym:
             return Sym("module", ref=name, items=None)
         if kind == "type" and ref == "dill._dill._load_type" and args.args:
             return Sym("type", ref=args.args[0].ref)
+        if kind == "type" and len(args.args) > 1 and args.args[1].type == "str":
+            return Sym("type", ref=args.args[1].ref)  # a class pickled by value: its name
         return Sym(kind)
+    if ref in _KNOWN_RESULTS:
+        return Sym(_KNOWN_RESULTS[ref])
+    if ref == "dill._dill._create_array" and len(args.args) > 1 and args.args[1].args:
+        inner = args.args[1].args[0].ref
+        return Sym(inner or "numpy.ndarray")
     if ref in _CREATES_FIRST_ARG and args.args and args.args[0].ref:
         return Sym(args.args[0].ref)
-    if func.type == "type-ref" and ref:
-        return Sym(ref)
     if ref:
         last = ref.rsplit(".", 1)[-1]
         if last[:1].isupper():
@@ -298,6 +311,8 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
 def describe(sym: Any) -> str:
     """A short type label for a scanned value."""
     if isinstance(sym, Sym):
+        if sym.type == "type" and sym.ref:
+            return f"type {sym.ref}"
         if sym.type == "type-ref":
             return f"reference to {sym.ref}"
         if sym.type == "module" and sym.ref:

@@ -1,0 +1,1 @@
+"""The ``sessions-tui`` command: the terminal UI and the command-line interface."""

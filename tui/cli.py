@@ -1,0 +1,291 @@
+"""``sessions-tui``: the command line.
+
+Exit codes: 0 ok, 1 problems found (damage, failed variables, refused operations), 2 usage
+or a reference that names nothing (or more than one thing).
+
+JSON output (``ls --json``, ``show --json``) is a stable interface, documented in the
+README: keys are only ever added within a major version, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from core.api import SnapshotInfo, info
+from core.errors import RefError, SessionsError
+from core.store import Store
+from tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
+
+JSON_VERSION = 1
+
+
+class UsageError(Exception):
+    """Bad command-line usage; exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sessions-tui",
+        description="Save, browse, preview, restore and share Python sessions.",
+    )
+    parser.add_argument("--home", help="session dir (default: $SESSIONS_HOME or the user data dir)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ls = sub.add_parser("ls", help="list snapshots and foreign dill files")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    show = sub.add_parser("show", help="what a snapshot holds, without unpickling")
+    show.add_argument("ref")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    restore = sub.add_parser("restore", help="open an interactive Python with a snapshot loaded")
+    restore.add_argument("ref")
+    restore.add_argument("--vars", help="comma-separated variable names (plus what they need)")
+    restore.add_argument("--print", action="store_true", help="print the loading code instead")
+
+    verify = sub.add_parser("verify", help="re-hash stored blobs and report corruption")
+    verify.add_argument("ref", nargs="?")
+
+    sub.add_parser("gc", help="remove blobs that no snapshot references")
+
+    rm = sub.add_parser("rm", help="remove a snapshot (its blobs go at the next gc)")
+    rm.add_argument("ref")
+
+    demo = sub.add_parser("demo", help="build a demo session dir and show it")
+    demo.add_argument("--no-open", action="store_true", help="only build the demo snapshots")
+    return parser
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.home) if args.home else Store()
+
+
+def _entry_json(item: SnapshotInfo) -> dict[str, Any]:
+    manifest = item.manifest
+    return {
+        "kind": item.kind,
+        "id": item.id,
+        "ref": item.ref,
+        "name": item.name,
+        "version": item.version,
+        "created": iso_utc(item.created),
+        "variables": len(item.variables) if (manifest or item.foreign) else None,
+        "skipped": len(manifest.skipped) if manifest else 0,
+        "stored": item.stored,
+        "memory": manifest.memory if manifest else None,
+        "note": item.note,
+        "tags": list(item.tags),
+        "origin": dict(manifest.origin) if manifest else {"kind": "foreign"},
+        "path": item.path,
+        "damaged": item.error,
+    }
+
+
+def cmd_ls(args: argparse.Namespace, out: Any) -> int:
+    store = _store(args)
+    store.check_format()
+    items = [info(e, deep=True) for e in store.entries()]
+    if args.json:
+        json.dump({"version": JSON_VERSION, "snapshots": [_entry_json(i) for i in items]}, out, indent=2)
+        out.write("\n")
+        return 0
+    if not items:
+        out.write(f"no snapshots in {store.root}\n")
+        return 0
+    rows = [("REF", "ID", "CREATED", "VARS", "SIZE", "NOTE")]
+    for item in items:
+        note = item.note
+        if item.error:
+            note = f"DAMAGED: {item.error}"
+        elif item.kind == "foreign":
+            note = "dill.dump_module file" + (f" {' '.join('#' + t for t in item.tags)}" if item.tags else "")
+        elif item.tags:
+            note = f"{note} {' '.join('#' + t for t in item.tags)}".strip()
+        count = str(len(item.variables)) if not item.error else "?"
+        short_id = item.id[:10] if item.kind == "snapshot" else "-"
+        rows.append((item.ref, short_id, local_time(item.created), count, human_size(item.stored), note))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] + "\n")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: Any) -> int:
+    store = _store(args)
+    item = info(store.resolve(args.ref), deep=True)
+    if args.json:
+        data: dict[str, Any] = {"version": JSON_VERSION, **_entry_json(item)}
+        if item.manifest is not None:
+            data["manifest"] = item.manifest.to_dict()
+        if item.foreign is not None:
+            data["foreign"] = {
+                "variables": item.foreign.variables,
+                "imports": item.foreign.imports,
+                "complete": item.foreign.complete,
+                "error": item.foreign.error,
+            }
+        json.dump(data, out, indent=2, default=str)
+        out.write("\n")
+        return 1 if item.error else 0
+    out.write(f"{item.ref}  ({item.id})\n")
+    if item.error:
+        out.write(f"DAMAGED: {item.error}\n")
+    manifest = item.manifest
+    if manifest is not None:
+        py = manifest.python
+        origin = ", ".join(f"{k}={v}" for k, v in manifest.origin.items())
+        out.write(f"created   {local_time(manifest.created)} by {manifest.user}@{manifest.host} (pid {manifest.pid})\n")
+        out.write(f"python    {py.get('version', '?')} {py.get('executable', '')}\n")
+        out.write(f"cwd       {manifest.cwd}\n")
+        out.write(f"origin    {origin}\n")
+        if manifest.note:
+            out.write(f"note      {manifest.note}\n")
+        if manifest.tags:
+            out.write(f"tags      {', '.join(manifest.tags)}\n")
+        out.write(f"size      {human_size(manifest.stored)} stored, {human_size(manifest.memory)} in memory\n")
+        out.write(f"\n{len(manifest.variables)} variables\n")
+        for var in manifest.variables:
+            shape = shape_of(var.preview)
+            deps = f"  needs {', '.join(var.deps)}" if var.deps else ""
+            out.write(f"  {var.name:<20} {var.type:<28} {shape:<14} {human_size(var.memory):>9}{deps}\n")
+            for line in preview_lines(var.preview)[:6]:
+                out.write(f"      {line}\n")
+        if manifest.imports:
+            out.write(f"\n{len(manifest.imports)} imports\n")
+            for record in manifest.imports:
+                out.write(f"  {record.statement()}\n")
+        if manifest.skipped:
+            out.write(f"\n{len(manifest.skipped)} skipped\n")
+            for name, reason in manifest.skipped.items():
+                out.write(f"  {name:<20} {reason}\n")
+        if manifest.history:
+            out.write(f"\n{len(manifest.history)} inputs in history\n")
+    elif item.foreign is not None:
+        out.write(f"foreign dill.dump_module file: {item.path}\n")
+        if item.foreign.error and item.foreign.variables:
+            out.write(f"note: {item.foreign.error}\n")
+        out.write(f"\n{len(item.foreign.variables)} variables (types read from opcodes; nothing was run)\n")
+        for name, kind in item.foreign.variables.items():
+            out.write(f"  {name:<20} {kind}\n")
+        if item.foreign.imports:
+            out.write(f"\n{len(item.foreign.imports)} modules\n")
+            for name, module in item.foreign.imports.items():
+                out.write(f"  {name:<20} {module}\n")
+    return 1 if item.error else 0
+
+
+def cmd_restore(args: argparse.Namespace, out: Any) -> int:
+    from core.restore import interpreter_for, loading_code, shell_command
+
+    store = _store(args)
+    entry = store.resolve(args.ref)
+    if entry.error:
+        raise SessionsError(f"snapshot {entry.ref} is damaged: {entry.error}")
+    names = [n.strip() for n in args.vars.split(",") if n.strip()] if args.vars else None
+    if names and entry.manifest is not None:
+        known = {v.name for v in entry.manifest.variables} | {i.name for i in entry.manifest.imports}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UsageError(f"{entry.ref} has no variable {', '.join(unknown)}")
+    code = loading_code(store, entry, names)
+    if args.print:
+        out.write(code)
+        return 0
+    executable, note = interpreter_for(entry)
+    if note:
+        sys.stderr.write(f"sessions-tui: {note}\n")
+    env = dict(os.environ)
+    env["SESSIONS_HOME"] = str(store.root)
+    return subprocess.call(shell_command(executable, code), env=env)
+
+
+def cmd_verify(args: argparse.Namespace, out: Any) -> int:
+    from core.verify import verify
+
+    store = _store(args)
+    entries = [store.resolve(args.ref)] if args.ref else None
+    report = verify(store, entries)
+    for problem in report.problems:
+        out.write(f"CORRUPT {problem}\n")
+    if report.ok:
+        out.write(f"ok: {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified\n")
+        return 0
+    out.write(f"{len(report.problems)} problems in {report.checked_snapshots} snapshots\n")
+    return 1
+
+
+def cmd_gc(args: argparse.Namespace, out: Any) -> int:
+    from core.gc import gc
+
+    report = gc(_store(args))
+    out.write(
+        f"removed {report.removed_blobs} blobs ({human_size(report.freed)} freed), "
+        f"{report.removed_temps} stale temp files; {report.kept_blobs} blobs in use\n"
+    )
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace, out: Any) -> int:
+    store = _store(args)
+    entry = store.resolve(args.ref)
+    store.remove(entry)
+    what = f"{entry.ref} ({entry.id})" if entry.kind == "snapshot" else entry.id
+    out.write(f"removed {what}; 'sessions-tui gc' frees blobs nothing else uses\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: Any) -> int:
+    from tui.demo import build_demo
+
+    home = build_demo()
+    out.write(f"demo session dir: {home}\n\n")
+    demo_args = argparse.Namespace(home=str(home), json=False, ref="demo-model")
+    code = cmd_ls(demo_args, out)
+    if not args.no_open:
+        out.write("\n")
+        code = cmd_show(demo_args, out) or code
+    return code
+
+
+COMMANDS = {
+    "ls": cmd_ls,
+    "show": cmd_show,
+    "restore": cmd_restore,
+    "verify": cmd_verify,
+    "gc": cmd_gc,
+    "rm": cmd_rm,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command = args.command or "ls"
+    if command == "ls" and not hasattr(args, "json"):
+        args.json = False
+    try:
+        return COMMANDS[command](args, sys.stdout)
+    except UsageError as exc:
+        sys.stderr.write(f"sessions-tui: {exc}\n")
+        return 2
+    except RefError as exc:
+        sys.stderr.write(f"sessions-tui: {exc}\n")
+        return 2
+    except SessionsError as exc:
+        sys.stderr.write(f"sessions-tui: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

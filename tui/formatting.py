@@ -1,0 +1,62 @@
+"""How sizes, times and previews are written for people (CLI and UI alike)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+
+def human_size(size: float | None) -> str:
+    if size is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def local_time(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_utc(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def shape_of(preview: dict[str, Any]) -> str:
+    """The shape or length a preview records, as text ('' when it has none)."""
+    if "shape" in preview and isinstance(preview["shape"], list):
+        return "×".join(str(n) for n in preview["shape"]) or "()"
+    if "len" in preview:
+        return f"len {preview['len']}"
+    return ""
+
+
+def preview_lines(preview: dict[str, Any], width: int = 100) -> list[str]:
+    """A preview rendered as plain text lines (the CLI's ``show``)."""
+    kind = preview.get("kind", "object")
+    lines: list[str] = []
+    if kind == "ndarray":
+        stats = [f"{k}={preview[k]:.6g}" for k in ("min", "max", "mean") if isinstance(preview.get(k), (int, float))]
+        lines.append(f"{preview.get('dtype')} {shape_of(preview)}  " + " ".join(stats))
+        if preview.get("head"):
+            lines.append("[" + ", ".join(preview["head"]) + (", …" if len(preview["head"]) >= 10 else "") + "]")
+    elif kind in ("dataframe", "series"):
+        columns = preview.get("columns") or [preview.get("name", "")]
+        dtypes = preview.get("dtypes") or [preview.get("dtype", "")]
+        lines.append(f"{shape_of(preview)}  " + ", ".join(f"{c}: {t}" for c, t in zip(columns, dtypes)))
+        for index, row in zip(preview.get("index", []), preview.get("rows", [])):
+            lines.append(f"{index:>6}  " + "  ".join(row))
+    elif kind == "container":
+        lines.append(f"{shape_of(preview)}: " + ", ".join(preview.get("items", [])))
+    elif kind in ("function", "class"):
+        if preview.get("signature"):
+            lines.append(preview["signature"])
+        if preview.get("source"):
+            lines.extend(preview["source"].rstrip().splitlines()[:20])
+    else:
+        lines.append(str(preview.get("repr", "")))
+    if preview.get("error"):
+        lines.append(f"({preview['error']})")
+    return [line[:width] for line in lines]
