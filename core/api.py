@@ -72,7 +72,9 @@ class SnapshotInfo:
 def info(entry: Entry, *, deep: bool = False) -> SnapshotInfo:
     """Describe an entry; ``deep`` scans foreign files (slower, still runs nothing)."""
     foreign = inspect_foreign(entry.path) if (deep and entry.kind == "foreign") else None
-    error = entry.error or (foreign.error if foreign is not None and not foreign.variables else None)
+    error = entry.error or (
+        foreign.error if foreign is not None and not foreign.variables else None
+    )
     return SnapshotInfo(
         kind=entry.kind,
         id=entry.id,

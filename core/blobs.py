@@ -44,7 +44,7 @@ _PARALLEL_HASH = 1 << 20
 _MAX_RATIO = 33_000  # zstd cannot expand beyond this; a larger claimed size is corruption
 
 
-def hash_bytes(data: bytes | memoryview) -> str:
+def hash_bytes(data: bytes | bytearray | memoryview) -> str:
     """The blake3 hex digest of ``data``, multi-threaded for large inputs (releases the GIL)."""
     threads = blake3.blake3.AUTO if len(data) >= _PARALLEL_HASH else 1
     return blake3.blake3(data, max_threads=threads).hexdigest()

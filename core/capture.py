@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import re
 import sys
@@ -51,7 +52,14 @@ def _is_internal(name: str, value: Any) -> bool:
     if _IPYTHON_RE.match(name):
         return True
     module = getattr(type(value), "__module__", "") or ""
-    return module.split(".")[0] in _INTERNAL_MODULES
+    if module.split(".")[0] in _INTERNAL_MODULES:
+        return True
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+        owner = getattr(value, "__module__", "") or ""
+        if type(value) is types.FunctionType:  # e.g. the wrapped `open` ipykernel injects
+            owner = str(value.__globals__.get("__name__", owner))
+        return owner.split(".")[0] in _INTERNAL_MODULES
+    return False
 
 
 def _matches(name: str, patterns: Iterable[str]) -> bool:
@@ -132,10 +140,8 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any) -> set[int]:
                 stack.extend(obj.ravel().tolist())
         elif cls is types.FunctionType:
             for cell in obj.__closure__ or ():
-                try:
+                with contextlib.suppress(ValueError):  # an empty cell
                     stack.append(cell.cell_contents)
-                except ValueError:
-                    pass
             stack.extend(obj.__defaults__ or ())
         else:
             attrs = getattr(obj, "__dict__", None)
@@ -230,7 +236,7 @@ def plan(
     for name in result.values:
         groups.setdefault(union.find(name), []).append(name)
     result.groups = list(groups.values())
-    saved = set(result.values)
+    saved = set(result.values) | {record.name for record in result.imports}
     for name, value in result.values.items():
         result.code_deps[name] = _code_deps(value, ctx, saved, name)
     return result

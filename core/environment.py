@@ -36,7 +36,7 @@ def python_info() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def _distributions() -> dict[str, list[str]]:
     try:
-        return importlib.metadata.packages_distributions()
+        return dict(importlib.metadata.packages_distributions())
     except Exception:
         return {}
 

@@ -65,9 +65,11 @@ def load_foreign(path: Path, namespace: dict[str, Any], names: list[str] | None)
         loaded = dill.load_module_asdict(str(path))
     except Exception as exc:
         raise LoadError(f"{path.name} could not be loaded by dill: {exc}".splitlines()[0]) from None
-    wanted = names if names is not None else [
-        k for k in loaded if not (k.startswith("__") and k.endswith("__"))
-    ]
+    wanted = (
+        names
+        if names is not None
+        else [k for k in loaded if not (k.startswith("__") and k.endswith("__"))]
+    )
     out = {}
     for name in wanted:
         if name in loaded:

@@ -130,12 +130,12 @@ def version_warnings(manifest: Manifest, names: Iterable[str]) -> list[str]:
         elif installed != saved:
             out.append(f"{module}: saved with {saved}, installed {installed}")
     saved_py = manifest.python.get("version", "")
-    if saved_py and saved_py.rsplit(".", 1)[0] != platform.python_version().rsplit(".", 1)[0]:
-        if any(g.serializer == "dill" for g in manifest.groups):
-            out.append(
-                f"saved with Python {saved_py}, running {platform.python_version()}: "
-                "functions and classes may not load"
-            )
+    other_minor = saved_py.rsplit(".", 1)[0] != platform.python_version().rsplit(".", 1)[0]
+    if saved_py and other_minor and any(g.serializer == "dill" for g in manifest.groups):
+        out.append(
+            f"saved with Python {saved_py}, running {platform.python_version()}: "
+            "functions and classes may not load"
+        )
     return out
 
 
@@ -234,9 +234,7 @@ def _load_group(
     group = manifest.groups[index]
     try:
         blobs = [future.result() for future in reads]
-        values = serialize.load_group(
-            group.serializer, blobs[0], blobs[1:], ns, manifest.module
-        )
+        values = serialize.load_group(group.serializer, blobs[0], blobs[1:], ns, manifest.module)
     except Exception as exc:
         reason = _one_line(exc)
         for name in group.names:

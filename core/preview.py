@@ -200,7 +200,10 @@ def bound(preview: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, list):
             preview[key] = value[: max(1, len(value) // 4)]
     while len(msgpack.packb(preview, use_bin_type=True)) > MAX_PREVIEW:
-        preview = {"kind": preview.get("kind", "object"), "repr": str(preview.get("repr", ""))[:500]}
+        preview = {
+            "kind": preview.get("kind", "object"),
+            "repr": str(preview.get("repr", ""))[:500],
+        }
         if len(msgpack.packb(preview, use_bin_type=True)) > MAX_PREVIEW:
             preview = {"kind": "object", "repr": "…"}
     return preview

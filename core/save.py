@@ -64,9 +64,9 @@ def _human(size: float) -> str:
     return f"{size:.1f} GB"
 
 
-def _pickle(plan: capture.Plan, names: list[str], skipped: dict[str, str]) -> Iterator[
-    tuple[list[str], serialize.Pickled]
-]:
+def _pickle(
+    plan: capture.Plan, names: list[str], skipped: dict[str, str]
+) -> Iterator[tuple[list[str], serialize.Pickled]]:
     """Pickle a group; if it fails, try its members one by one so one bad value is one skip."""
     try:
         yield names, serialize.dump_group(plan.ctx, {n: plan.values[n] for n in names})

@@ -190,7 +190,7 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
             ops += 1
             if ops > max_ops:
                 return ScanResult(top, globals_, ops, False, f"stopped after {max_ops} opcodes")
-            name = opcode.name
+            name: str = opcode.name
             if len(stack) > MAX_STACK or len(marks) > MAX_STACK:
                 raise FormatError("pickle nests too deeply")
             if name in ("PROTO", "FRAME"):
@@ -215,8 +215,8 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
                 else:
                     stack.append(Sym("type-ref", ref=ref))
             elif name == "STACK_GLOBAL":
-                qual, module = pop(), pop()
-                ref = f"{module.ref}.{qual.ref}"
+                qual_sym, module_sym = pop(), pop()
+                ref = f"{module_sym.ref}.{qual_sym.ref}"
                 globals_.append(ref)
                 stack.append(Sym("type-ref", ref=ref))
             elif name == "MARK":
@@ -231,14 +231,14 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
             elif name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
                 if not stack:
                     raise FormatError("pickle memoizes an empty stack")
-                index = len(memo) if name == "MEMOIZE" else int(arg)
+                index = len(memo) if name == "MEMOIZE" else int(str(arg))
                 if len(memo) >= MAX_MEMO:
                     raise FormatError("pickle memo is too large")
                 memo[index] = stack[-1]
             elif name in ("GET", "BINGET", "LONG_BINGET"):
-                if int(arg) not in memo:
+                if int(str(arg)) not in memo:
                     raise FormatError("pickle refers to a memo entry it never made")
-                stack.append(memo[int(arg)])
+                stack.append(memo[int(str(arg))])
             elif name == "REDUCE":
                 args, func = pop(), pop()
                 stack.append(_reduce_type(func, args))
@@ -260,9 +260,13 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
                 target = stack[-1]
                 if target.type == "module" and state.items is not None:
                     target.items = state.items
-                elif state.type == "tuple" and state.args and state.args[0].items is not None:
-                    if target.type == "module":
-                        target.items = state.args[0].items
+                elif (
+                    target.type == "module"
+                    and state.type == "tuple"
+                    and state.args
+                    and state.args[0].items is not None
+                ):
+                    target.items = state.args[0].items
             elif name == "SETITEM":
                 value, key = pop(), pop()
                 if stack:

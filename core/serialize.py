@@ -85,7 +85,7 @@ def _set_function_state(func: types.FunctionType, state: dict[str, Any]) -> None
     func.__defaults__ = state.get("defaults")
     func.__kwdefaults__ = state.get("kwdefaults")
     func.__qualname__ = state.get("qualname") or func.__name__
-    func.__module__ = state.get("module")
+    func.__module__ = state.get("module")  # type: ignore[assignment]
     func.__doc__ = state.get("doc")
     func.__annotations__ = state.get("annotations") or {}
     func.__dict__.update(state.get("dict") or {})
@@ -136,9 +136,7 @@ class Context:
             if type(obj) is types.FunctionType:
                 known = obj.__globals__ is self.ns
             elif isinstance(obj, type):
-                known = obj.__module__ == self.module or (
-                    key in self.bound and not importable(obj)
-                )
+                known = obj.__module__ == self.module or (key in self.bound and not importable(obj))
             else:
                 known = False
             self._session[key] = known

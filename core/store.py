@@ -107,7 +107,7 @@ class Store:
         marker = self.root / "FORMAT"
         try:
             text = marker.read_text().strip()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as exc:
             raise StoreError(f"cannot read {marker}: {exc.strerror}") from None
@@ -188,11 +188,21 @@ class Store:
         except SessionsError as exc:
             base = path.parent.name.rsplit("-", 1)[0]
             return Entry(
-                "snapshot", snapshot_id, base, version, path, ids.id_time(snapshot_id),
+                "snapshot",
+                snapshot_id,
+                base,
+                version,
+                path,
+                ids.id_time(snapshot_id),
                 error=str(exc),
             )
         return Entry(
-            "snapshot", manifest.id, manifest.name, manifest.version, path, manifest.created,
+            "snapshot",
+            manifest.id,
+            manifest.name,
+            manifest.version,
+            path,
+            manifest.created,
             manifest=manifest,
         )
 
@@ -221,9 +231,7 @@ class Store:
                         continue
                     if depth < _FOREIGN_DEPTH:
                         walk(Path(child.path), depth + 1)
-                elif child.is_file(follow_symlinks=False) and child.name.endswith(
-                    FOREIGN_SUFFIXES
-                ):
+                elif child.is_file(follow_symlinks=False) and child.name.endswith(FOREIGN_SUFFIXES):
                     found.append(Path(child.path))
 
         if self.root.is_dir():
@@ -297,7 +305,7 @@ class Store:
         raise UnknownRefError(ref, close)
 
     # --- writing ----------------------------------------------------------------------
-    def lock(self, name: str, *, shared: bool = False, timeout: float | None = None):  # noqa: ANN201
+    def lock(self, name: str, *, shared: bool = False, timeout: float | None = None):
         ensure_dir(self.locks_dir)
         return locked(self.locks_dir / name, shared=shared, timeout=timeout)
 

@@ -46,7 +46,9 @@ def verify(store: Store, entries: list[Entry] | None = None) -> VerifyReport:
             continue
         report.checked_snapshots += 1
         if entry.manifest is None:
-            report.problems.append(Problem(entry.ref, entry.id, (), f"damaged manifest: {entry.error}"))
+            report.problems.append(
+                Problem(entry.ref, entry.id, (), f"damaged manifest: {entry.error}")
+            )
             continue
         for group in entry.manifest.groups:
             for blob in group.blobs:

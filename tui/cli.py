@@ -92,7 +92,9 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
     store.check_format()
     items = [info(e, deep=True) for e in store.entries()]
     if args.json:
-        json.dump({"version": JSON_VERSION, "snapshots": [_entry_json(i) for i in items]}, out, indent=2)
+        json.dump(
+            {"version": JSON_VERSION, "snapshots": [_entry_json(i) for i in items]}, out, indent=2
+        )
         out.write("\n")
         return 0
     if not items:
@@ -104,12 +106,16 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
         if item.error:
             note = f"DAMAGED: {item.error}"
         elif item.kind == "foreign":
-            note = "dill.dump_module file" + (f" {' '.join('#' + t for t in item.tags)}" if item.tags else "")
+            note = "dill.dump_module file" + (
+                f" {' '.join('#' + t for t in item.tags)}" if item.tags else ""
+            )
         elif item.tags:
             note = f"{note} {' '.join('#' + t for t in item.tags)}".strip()
         count = str(len(item.variables)) if not item.error else "?"
         short_id = item.id[:10] if item.kind == "snapshot" else "-"
-        rows.append((item.ref, short_id, local_time(item.created), count, human_size(item.stored), note))
+        rows.append(
+            (item.ref, short_id, local_time(item.created), count, human_size(item.stored), note)
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] + "\n")
@@ -140,7 +146,9 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
     if manifest is not None:
         py = manifest.python
         origin = ", ".join(f"{k}={v}" for k, v in manifest.origin.items())
-        out.write(f"created   {local_time(manifest.created)} by {manifest.user}@{manifest.host} (pid {manifest.pid})\n")
+        out.write(
+            f"created   {local_time(manifest.created)} by {manifest.user}@{manifest.host} (pid {manifest.pid})\n"
+        )
         out.write(f"python    {py.get('version', '?')} {py.get('executable', '')}\n")
         out.write(f"cwd       {manifest.cwd}\n")
         out.write(f"origin    {origin}\n")
@@ -148,12 +156,16 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
             out.write(f"note      {manifest.note}\n")
         if manifest.tags:
             out.write(f"tags      {', '.join(manifest.tags)}\n")
-        out.write(f"size      {human_size(manifest.stored)} stored, {human_size(manifest.memory)} in memory\n")
+        out.write(
+            f"size      {human_size(manifest.stored)} stored, {human_size(manifest.memory)} in memory\n"
+        )
         out.write(f"\n{len(manifest.variables)} variables\n")
         for var in manifest.variables:
             shape = shape_of(var.preview)
             deps = f"  needs {', '.join(var.deps)}" if var.deps else ""
-            out.write(f"  {var.name:<20} {var.type:<28} {shape:<14} {human_size(var.memory):>9}{deps}\n")
+            out.write(
+                f"  {var.name:<20} {var.type:<28} {shape:<14} {human_size(var.memory):>9}{deps}\n"
+            )
             for line in preview_lines(var.preview)[:6]:
                 out.write(f"      {line}\n")
         if manifest.imports:
@@ -170,7 +182,9 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
         out.write(f"foreign dill.dump_module file: {item.path}\n")
         if item.foreign.error and item.foreign.variables:
             out.write(f"note: {item.foreign.error}\n")
-        out.write(f"\n{len(item.foreign.variables)} variables (types read from opcodes; nothing was run)\n")
+        out.write(
+            f"\n{len(item.foreign.variables)} variables (types read from opcodes; nothing was run)\n"
+        )
         for name, kind in item.foreign.variables.items():
             out.write(f"  {name:<20} {kind}\n")
         if item.foreign.imports:
@@ -189,7 +203,9 @@ def cmd_restore(args: argparse.Namespace, out: Any) -> int:
         raise SessionsError(f"snapshot {entry.ref} is damaged: {entry.error}")
     names = [n.strip() for n in args.vars.split(",") if n.strip()] if args.vars else None
     if names and entry.manifest is not None:
-        known = {v.name for v in entry.manifest.variables} | {i.name for i in entry.manifest.imports}
+        known = {v.name for v in entry.manifest.variables} | {
+            i.name for i in entry.manifest.imports
+        }
         unknown = [n for n in names if n not in known]
         if unknown:
             raise UsageError(f"{entry.ref} has no variable {', '.join(unknown)}")
@@ -214,7 +230,9 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
     for problem in report.problems:
         out.write(f"CORRUPT {problem}\n")
     if report.ok:
-        out.write(f"ok: {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified\n")
+        out.write(
+            f"ok: {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified\n"
+        )
         return 0
     out.write(f"{len(report.problems)} problems in {report.checked_snapshots} snapshots\n")
     return 1

@@ -65,8 +65,12 @@ rates = churn_rate(clean)
 to_percent = lambda value: f"{100 * value:.1f}%"  # noqa: E731
 sessions.save("churn-analysis", note="cleaned, model fitted", tags=["demo", "churn", "model"])
 
-sessions.save("demo-model", include=["model", "ChurnModel", "churn_rate", "config"], note="just the model")
+sessions.save(
+    "demo-model", include=["model", "ChurnModel", "churn_rate", "config"], note="just the model"
+)
 
 del warehouse
 legacy_scores = model.predict(clean)[:100]
-dill.dump_module(str(sessions.inspect("demo-model").path).rsplit("/snapshots/", 1)[0] + "/legacy-experiment.pkl")
+dill.dump_module(
+    str(sessions.inspect("demo-model").path).rsplit("/snapshots/", 1)[0] + "/legacy-experiment.pkl"
+)

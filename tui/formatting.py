@@ -38,14 +38,25 @@ def preview_lines(preview: dict[str, Any], width: int = 100) -> list[str]:
     kind = preview.get("kind", "object")
     lines: list[str] = []
     if kind == "ndarray":
-        stats = [f"{k}={preview[k]:.6g}" for k in ("min", "max", "mean") if isinstance(preview.get(k), (int, float))]
+        stats = [
+            f"{k}={preview[k]:.6g}"
+            for k in ("min", "max", "mean")
+            if isinstance(preview.get(k), (int, float))
+        ]
         lines.append(f"{preview.get('dtype')} {shape_of(preview)}  " + " ".join(stats))
         if preview.get("head"):
-            lines.append("[" + ", ".join(preview["head"]) + (", …" if len(preview["head"]) >= 10 else "") + "]")
+            lines.append(
+                "["
+                + ", ".join(preview["head"])
+                + (", …" if len(preview["head"]) >= 10 else "")
+                + "]"
+            )
     elif kind in ("dataframe", "series"):
         columns = preview.get("columns") or [preview.get("name", "")]
         dtypes = preview.get("dtypes") or [preview.get("dtype", "")]
-        lines.append(f"{shape_of(preview)}  " + ", ".join(f"{c}: {t}" for c, t in zip(columns, dtypes)))
+        lines.append(
+            f"{shape_of(preview)}  " + ", ".join(f"{c}: {t}" for c, t in zip(columns, dtypes))
+        )
         for index, row in zip(preview.get("index", []), preview.get("rows", [])):
             lines.append(f"{index:>6}  " + "  ".join(row))
     elif kind == "container":

@@ -1,0 +1,70 @@
+"""Shared fixtures: a temp session dir, and real subprocesses for saving and restoring."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh session dir, also set as SESSIONS_HOME for this process and its children."""
+    path = tmp_path / "sessions-home"
+    monkeypatch.setenv("SESSIONS_HOME", str(path))
+    return path
+
+
+def child_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["SESSIONS_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def run_python(
+    home: Path, code: str, *, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as a script (``__main__``) in a fresh interpreter."""
+    script = home.parent / f"script_{abs(hash(code))}.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(textwrap.dedent(code))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env=child_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=home.parent,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"child failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def run_json(home: Path, code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; its last stdout line is JSON."""
+    done = run_python(home, code)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The installed command, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        env=child_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )

@@ -1,0 +1,112 @@
+"""Versions, dedup, permissions, rm and gc of the snapshot store."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from conftest import cli, run_json, run_python
+
+
+def test_saving_a_name_again_makes_the_next_version_and_dedups(home: Path) -> None:
+    got = run_json(
+        home,
+        """
+        import json, numpy as np, sessions
+        big = np.random.rand(500_000)          # 4 MB
+        other = np.random.rand(500_000)
+        r1 = sessions.save("work")
+        r2 = sessions.save("work")             # nothing changed
+        other[0] = -1.0
+        r3 = sessions.save("work")             # one array changed
+        print(json.dumps([[r.version, r.written] for r in (r1, r2, r3)]))
+        """,
+    )
+    (v1, w1), (v2, w2), (v3, w3) = got
+    assert (v1, v2, v3) == (1, 2, 3)
+    assert w1 > 8_000_000
+    assert w2 < 100_000, "an unchanged session writes only its manifest"
+    assert 4_000_000 < w3 < 4_200_000, "only the changed array is written again"
+
+
+def test_store_files_are_private(home: Path) -> None:
+    run_python(home, "import sessions\nx = [1, 2]\nsessions.save('p')\n")
+    for path in home.rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if path.is_dir():
+            assert mode == 0o700, (path, oct(mode))
+        elif path.suffix != ".lock":
+            assert mode == 0o600, (path, oct(mode))
+
+
+def test_rm_then_gc_frees_only_unreferenced_blobs(home: Path) -> None:
+    run_python(
+        home,
+        """
+        import numpy as np, sessions
+        shared = np.ones(100_000)
+        sessions.save("a")
+        only_b = np.zeros(100_000) + 7
+        sessions.save("b")
+        """,
+    )
+    blobs_before = {p.name for p in (home / "blobs").rglob("*") if p.is_file()}
+    assert cli(home, "rm", "b").returncode == 0
+    assert "b@1" not in cli(home, "ls").stdout
+    done = cli(home, "gc")
+    assert done.returncode == 0 and "removed" in done.stdout
+    blobs_after = {p.name for p in (home / "blobs").rglob("*") if p.is_file()}
+    assert blobs_after < blobs_before
+    got = run_json(
+        home,
+        "import json, sessions\nr = sessions.load('a')\nprint(json.dumps([r.failed, float(shared.sum())]))\n",
+    )
+    assert got == [{}, 100_000.0]
+    assert cli(home, "verify").returncode == 0
+
+
+def test_gc_refuses_while_a_manifest_is_unreadable(home: Path) -> None:
+    run_python(home, "import sessions\nx = 1\nsessions.save('a')\nsessions.save('b')\n")
+    target = next((home / "snapshots").rglob("*.msgpack"))
+    target.write_bytes(b"garbage")
+    done = cli(home, "gc")
+    assert done.returncode == 1 and "gc removed nothing" in done.stderr
+
+
+def test_ls_json_is_the_documented_shape(home: Path) -> None:
+    run_python(home, "import sessions\nx = 1\nsessions.save('doc', note='hello', tags=['t1'])\n")
+    data = json.loads(cli(home, "ls", "--json").stdout)
+    assert data["version"] == 1
+    (entry,) = data["snapshots"]
+    assert set(entry) == {
+        "kind",
+        "id",
+        "ref",
+        "name",
+        "version",
+        "created",
+        "variables",
+        "skipped",
+        "stored",
+        "memory",
+        "note",
+        "tags",
+        "origin",
+        "path",
+        "damaged",
+    }
+    assert entry["ref"] == "doc@1" and entry["note"] == "hello" and entry["tags"] == ["t1"]
+    assert entry["origin"]["kind"] == "script" and entry["variables"] == 1
+    shown = json.loads(cli(home, "show", "doc", "--json").stdout)
+    assert shown["manifest"]["variables"][0]["name"] == "x"
+    assert shown["manifest"]["schema"] == [1, 0]
+
+
+def test_restore_print_gives_code_that_loads(home: Path) -> None:
+    run_python(home, "import sessions\na = 1\nb = 2\nc = 3\nsessions.save('code')\n")
+    code = cli(home, "restore", "code", "--vars", "a,c", "--print").stdout
+    done = run_python(home, code + "print(sorted(k for k in ('a', 'b', 'c') if k in globals()))\n")
+    assert done.stdout.strip().splitlines()[-1] == "['a', 'c']"
+    bad = cli(home, "restore", "code", "--vars", "zzz", "--print")
+    assert bad.returncode == 2 and "no variable zzz" in bad.stderr
