@@ -46,15 +46,17 @@ def module_version(top: str) -> str | None:
     """The installed version of the distribution providing top-level module ``top``."""
     if not top or top in getattr(sys, "stdlib_module_names", ()):
         return None
+    module = sys.modules.get(top)
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str):
+        return version
     dists = _distributions().get(top)
     if dists:
         try:
             return importlib.metadata.version(dists[0])
         except importlib.metadata.PackageNotFoundError:
             pass
-    module = sys.modules.get(top)
-    version = getattr(module, "__version__", None)
-    return version if isinstance(version, str) else None
+    return None
 
 
 def versions_of(modules: set[str]) -> dict[str, str]:

@@ -33,6 +33,7 @@ _HEAD_ITEMS = 10
 _CELL = 40
 _REPR = 1000
 _SOURCE = 6000
+_CHUNK = 1 << 20
 
 _repr = reprlib.Repr()
 _repr.maxstring = 200
@@ -81,17 +82,32 @@ def _ndarray(arr: Any, numpy: Any) -> dict[str, Any]:
         "head": [_cell(x) for x in arr.ravel()[:_HEAD_ITEMS].tolist()] if arr.size else [],
     }
     if arr.size and arr.dtype.kind in "biuf":
-        with numpy.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if arr.dtype.kind == "f":
-                out["min"] = _number(numpy.nanmin(arr))
-                out["max"] = _number(numpy.nanmax(arr))
-                out["mean"] = _number(numpy.nanmean(arr))
-            else:
-                out["min"] = _number(arr.min())
-                out["max"] = _number(arr.max())
-                out["mean"] = _number(arr.mean(dtype="float64"))
+        out.update(_stats(arr, numpy))
     return out
+
+
+def _stats(arr: Any, numpy: Any) -> dict[str, Any]:
+    """min, max and mean without copying the array (NaNs ignored, in bounded chunks)."""
+    with numpy.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        low, high = arr.min(), arr.max()
+        if arr.dtype.kind != "f" or not (numpy.isnan(low) or numpy.isnan(high)):
+            return {
+                "min": _number(low),
+                "max": _number(high),
+                "mean": _number(arr.mean(dtype="float64")),
+            }
+        flat = arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel()
+        total, count = 0.0, 0
+        for start in range(0, flat.size, _CHUNK):
+            chunk = flat[start : start + _CHUNK]
+            total += float(numpy.nansum(chunk, dtype="float64"))
+            count += int(chunk.size - numpy.count_nonzero(numpy.isnan(chunk)))
+        return {
+            "min": _number(numpy.fmin.reduce(flat)),
+            "max": _number(numpy.fmax.reduce(flat)),
+            "mean": total / count if count else None,
+        }
 
 
 def _frame(df: Any) -> dict[str, Any]:
@@ -189,8 +205,24 @@ def _build(value: Any) -> dict[str, Any]:
     return {"kind": "object"}
 
 
+def _clean(value: Any, depth: int = 0) -> Any:
+    """Make a preview value encodable: text without lone surrogates, plain containers."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    if depth > 4:
+        return str(value)[:200]
+    if isinstance(value, dict):
+        return {str(_clean(k, depth + 1)): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, depth + 1) for v in value]
+    return _clean(str(value), depth + 1)
+
+
 def bound(preview: dict[str, Any]) -> dict[str, Any]:
     """Shrink ``preview`` until it encodes to at most MAX_PREVIEW bytes."""
+    preview = _clean(preview)
     for key in ("source", "rows", "items", "head", "index", "columns", "dtypes", "repr", "doc"):
         if len(msgpack.packb(preview, use_bin_type=True)) <= MAX_PREVIEW:
             return preview

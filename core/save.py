@@ -10,6 +10,7 @@ pickling and hashing. A variable that cannot be pickled is skipped with its reas
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -106,7 +107,8 @@ def save(
     snapshot_id = ids.new_id()
     workers = max(2, min(4, os.cpu_count() or 2))
     groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
-    previews: dict[str, dict[str, Any]] = {}
+    previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
+    numpy = sys.modules.get("numpy")
     with store.lock("gc.lock", shared=True):
         with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
             for names in plan.groups:
@@ -115,7 +117,12 @@ def save(
                     futures += [pool.submit(store.blobs.put, b) for b in pickled.buffers]
                     groups.append((members, pickled, futures))
                     for member in members:
-                        previews[member] = preview.build(plan.values[member])
+                        value = plan.values[member]
+                        if numpy is not None and type(value) is numpy.ndarray:
+                            # array statistics release the GIL: compute beside the pickling
+                            previews[member] = pool.submit(preview.build, value)
+                        else:
+                            previews[member] = preview.build(value)
             results: list[list[tuple[BlobRef, bool]]] = []
             error: BaseException | None = None
             for _, _, futures in groups:
@@ -128,6 +135,9 @@ def save(
                 results.append(done)
             if error is not None:
                 raise error
+            for member, built in list(previews.items()):
+                if isinstance(built, Future):
+                    previews[member] = built.result()
         written = 0
         dirs: set[Path] = set()
         for refs in results:
@@ -157,7 +167,7 @@ def save(
                         memory=preview.memory_size(value, group.size // max(1, len(members))),
                         stored=share,
                         group=index,
-                        preview=previews[member],
+                        preview=previews[member],  # type: ignore[arg-type]
                         deps=tuple(sorted(deps)),
                         modules=versions,
                     )

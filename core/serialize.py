@@ -91,6 +91,63 @@ def _set_function_state(func: types.FunctionType, state: dict[str, Any]) -> None
     func.__dict__.update(state.get("dict") or {})
 
 
+_NUL = "\x00"
+_STR_ARRAY_MIN = 10_000
+
+
+def _str_array(
+    buf: Any, count: int, shape: tuple[int, ...], order: str, extras: dict[int, Any]
+) -> Any:
+    """Rebuild an object ndarray of strings from one UTF-8 buffer (see ``_reduce_str_array``)."""
+    import numpy
+
+    raw = buf if isinstance(buf, (bytes, bytearray)) else memoryview(buf).tobytes()
+    parts: list[Any] = raw.decode("utf-8", "surrogatepass").split(_NUL) if count else []
+    if len(parts) != count:
+        raise LoadError("string array does not have the length it was saved with")
+    for index, value in extras.items():
+        parts[index] = value
+    out = numpy.empty(count, dtype=object)
+    out[:] = parts
+    return out.reshape(shape, order=order)  # type: ignore[call-overload]
+
+
+def _reduce_str_array(arr: Any) -> Any:
+    """Large object arrays of ``str`` (pandas string columns without pyarrow) as one UTF-8
+    buffer passed out of band, instead of millions of memoized pickle strings. Missing
+    values (None, NaN, pd.NA) travel in-band by position. Anything else: the normal path."""
+    order = "F" if (arr.flags.f_contiguous and not arr.flags.c_contiguous) else "C"
+    items = arr.ravel(order=order).tolist()
+    kinds = set(map(type, items))
+    extras: dict[int, Any] = {}
+    if kinds != {str}:
+        if str not in kinds or not kinds <= _MISSING_TYPES:
+            return None
+        extras = {i: v for i, v in enumerate(items) if type(v) is not str}
+        if len(extras) > len(items) // 4:
+            return None
+        for index in extras:
+            items[index] = ""
+    joined = _NUL.join(items)
+    if joined.count(_NUL) != len(items) - 1:
+        return None  # a string holds NUL: keep the exact path
+    encoded = joined.encode("utf-8", "surrogatepass")
+    del joined
+    return (_str_array, (pickle.PickleBuffer(encoded), len(items), arr.shape, order, extras))
+
+
+def _missing_types() -> frozenset[type]:
+    kinds: set[type] = {str, type(None), float}
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        kinds.add(type(pandas.NA))
+        kinds.add(type(pandas.NaT))
+    return frozenset(kinds)
+
+
+_MISSING_TYPES: frozenset[type] = frozenset({str, type(None), float})
+
+
 # --- what is "defined in the session" -------------------------------------------------------
 
 
@@ -174,9 +231,19 @@ class _FastPickler(pickle.Pickler, _Recorder):
     def __init__(self, file: io.BytesIO, ctx: Context, roots: set[int], buffers: list[Any]):
         super().__init__(file, protocol=PROTOCOL, buffer_callback=buffers.append)
         self._setup(ctx, roots)
+        numpy = sys.modules.get("numpy")
+        self._ndarray = numpy.ndarray if numpy is not None else None
+        global _MISSING_TYPES
+        _MISSING_TYPES = _missing_types()
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
+        if cls is self._ndarray and obj.dtype.kind == "O" and obj.size >= _STR_ARRAY_MIN:
+            self.modules.add("numpy")
+            reduced = _reduce_str_array(obj)
+            if reduced is not None:
+                return reduced
+            return NotImplemented
         if cls is types.FunctionType or isinstance(obj, type):
             self.modules.add(getattr(obj, "__module__", None) or "")
             if self.ctx.is_session_object(obj):
