@@ -84,7 +84,8 @@ def _closure(manifest: Manifest, names: Iterable[str]) -> set[str]:
 
 
 def _order(manifest: Manifest, wanted_groups: set[int]) -> list[int]:
-    """Groups in dependency order (cycles broken by save order); dill groups (code) first."""
+    """Groups in dependency order (cycles broken by save order), code first, then the
+    groups that take the longest to unpickle."""
     owner = {name: i for i, g in enumerate(manifest.groups) for name in g.names}
     deps: dict[int, set[int]] = {i: set() for i in wanted_groups}
     for var in manifest.variables:
@@ -103,7 +104,17 @@ def _order(manifest: Manifest, wanted_groups: set[int]) -> list[int]:
         placed.add(index)
         ordered.append(index)
 
-    code_first = sorted(wanted_groups, key=lambda i: (manifest.groups[i].serializer != "dill", i))
+    def cpu_cost(index: int) -> int:
+        """Unpickling work, roughly: in-band bytes and compressed (text-like) buffers."""
+        group = manifest.groups[index]
+        return group.stream.size + sum(b.size for b in group.buffers if b.codec != "raw")
+
+    # code first (others may refer to it by name); then the groups that keep the CPU busy
+    # longest, so plain buffers are read on worker threads while those unpickle
+    code_first = sorted(
+        wanted_groups,
+        key=lambda i: (manifest.groups[i].serializer != "dill", -cpu_cost(i), i),
+    )
     for index in code_first:
         visit(index, set())
     return ordered
@@ -189,7 +200,7 @@ def load_entry(
     wanted_groups = {variables[n].group for n in chosen if n in variables}
     order = _order(manifest, wanted_groups)
     retry: list[int] = []
-    with ThreadPoolExecutor(4, thread_name_prefix="sessions-load") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
         reads: dict[int, list[Future[bytearray]]] = {
             i: [pool.submit(store.blobs.read, b.hash) for b in manifest.groups[i].blobs]
             for i in order

@@ -91,49 +91,39 @@ def _set_function_state(func: types.FunctionType, state: dict[str, Any]) -> None
     func.__dict__.update(state.get("dict") or {})
 
 
-_NUL = "\x00"
 _STR_ARRAY_MIN = 10_000
 
 
-def _str_array(
-    buf: Any, count: int, shape: tuple[int, ...], order: str, extras: dict[int, Any]
-) -> Any:
-    """Rebuild an object ndarray of strings from one UTF-8 buffer (see ``_reduce_str_array``)."""
+def _str_array(buf: Any, shape: tuple[int, ...], order: str) -> Any:
+    """Rebuild an object ndarray of strings from its nested list pickle (see below)."""
     import numpy
 
-    raw = buf if isinstance(buf, (bytes, bytearray)) else memoryview(buf).tobytes()
-    parts: list[Any] = raw.decode("utf-8", "surrogatepass").split(_NUL) if count else []
-    if len(parts) != count:
-        raise LoadError("string array does not have the length it was saved with")
-    for index, value in extras.items():
-        parts[index] = value
-    out = numpy.empty(count, dtype=object)
-    out[:] = parts
+    items = pickle.loads(buf)
+    if not isinstance(items, list):
+        raise LoadError("string array payload is not a list")
+    out = numpy.empty(len(items), dtype=object)
+    out[:] = items
     return out.reshape(shape, order=order)  # type: ignore[call-overload]
 
 
 def _reduce_str_array(arr: Any) -> Any:
-    """Large object arrays of ``str`` (pandas string columns without pyarrow) as one UTF-8
-    buffer passed out of band, instead of millions of memoized pickle strings. Missing
-    values (None, NaN, pd.NA) travel in-band by position. Anything else: the normal path."""
+    """Large object arrays of ``str`` (pandas string columns without pyarrow).
+
+    The C pickler memoizes every string, which dominates saving such columns. Their items
+    (only str and missing-value markers, which cannot form cycles) are pickled as one list
+    in fast mode (no memo) and passed out of band as a single buffer. Anything else takes
+    the normal path."""
     order = "F" if (arr.flags.f_contiguous and not arr.flags.c_contiguous) else "C"
     items = arr.ravel(order=order).tolist()
     kinds = set(map(type, items))
-    extras: dict[int, Any] = {}
-    if kinds != {str}:
-        if str not in kinds or not kinds <= _MISSING_TYPES:
-            return None
-        extras = {i: v for i, v in enumerate(items) if type(v) is not str}
-        if len(extras) > len(items) // 4:
-            return None
-        for index in extras:
-            items[index] = ""
-    joined = _NUL.join(items)
-    if joined.count(_NUL) != len(items) - 1:
-        return None  # a string holds NUL: keep the exact path
-    encoded = joined.encode("utf-8", "surrogatepass")
-    del joined
-    return (_str_array, (pickle.PickleBuffer(encoded), len(items), arr.shape, order, extras))
+    if str not in kinds or not kinds <= _MISSING_TYPES:
+        return None
+    out = io.BytesIO()
+    nested = pickle.Pickler(out, protocol=PROTOCOL)
+    nested.fast = True  # no memo: safe because nothing in the list can refer to itself
+    nested.dump(items)
+    del items
+    return (_str_array, (pickle.PickleBuffer(out.getbuffer()), arr.shape, order))
 
 
 def _missing_types() -> frozenset[type]:
