@@ -154,9 +154,39 @@ def _reduce_type(func: Sym, args: Sym) -> Sym:
     return Sym("object")
 
 
+class _Bounded(io.RawIOBase):
+    """A file that never reads past its end in one call, whatever length a hostile opcode
+    claims (pickletools would otherwise try to allocate it)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        super().__init__()
+        self._handle = handle
+        here = handle.tell()
+        handle.seek(0, io.SEEK_END)
+        self._end = handle.tell()
+        handle.seek(here)
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self._end - self._handle.tell()
+        if size is None or size < 0 or size > left:
+            size = max(left, 0)
+        return self._handle.read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._handle.readline(min(size if size and size > 0 else 1 << 20, 1 << 20))
+
+
 def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
     """Walk a pickle symbolically. Raises FormatError when it is not a readable pickle."""
-    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    stream: IO[bytes] = (
+        io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else _Bounded(source)  # type: ignore[assignment]
+    )
     stack: list[Sym] = []
     marks: list[int] = []
     memo: dict[int, Sym] = {}

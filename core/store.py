@@ -41,7 +41,7 @@ from core.errors import (
     UnknownRefError,
 )
 from core.locks import locked
-from core.manifest import Manifest
+from core.manifest import MAX_MANIFEST_BYTES, Manifest
 from core.paths import session_home
 
 STORE_FORMAT = 1
@@ -168,9 +168,14 @@ class Store:
         """Read and validate one manifest; FormatError says what is wrong."""
         try:
             if path.is_symlink():
-                raise FormatError("manifest is a symlink")
+                raise FormatError("manifest is a symlink; not followed")
             with open(path, "rb") as handle:
-                data = handle.read(64 * 1024 * 1024 + 1)
+                size = os.fstat(handle.fileno()).st_size
+                if size > MAX_MANIFEST_BYTES:
+                    raise FormatError(
+                        f"manifest is {size} bytes, over the {MAX_MANIFEST_BYTES} limit"
+                    )
+                data = handle.read(MAX_MANIFEST_BYTES + 1)
         except FileNotFoundError:
             raise FormatError("manifest disappeared") from None
         except OSError as exc:

@@ -52,7 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="re-hash stored blobs and report corruption")
     verify.add_argument("ref", nargs="?")
 
-    sub.add_parser("gc", help="remove blobs that no snapshot references")
+    gc_cmd = sub.add_parser("gc", help="remove blobs that no snapshot references")
+    gc_cmd.add_argument(
+        "--policy", action="store_true", help="first apply the retention policy from config.toml"
+    )
+
+    daemon = sub.add_parser(
+        "daemon", help="the background indexer: run, start, stop, status, install"
+    )
+    daemon.add_argument(
+        "action", choices=["run", "start", "stop", "status", "install", "uninstall"]
+    )
+    daemon.add_argument("--json", action="store_true", help="status as JSON")
+    daemon.add_argument("--dry-run", action="store_true", help="install: print the files instead")
 
     rm = sub.add_parser("rm", help="remove a snapshot (its blobs go at the next gc)")
     rm.add_argument("ref")
@@ -241,6 +253,20 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
 def cmd_gc(args: argparse.Namespace, out: Any) -> int:
     from core.gc import gc
 
+    if args.policy:
+        from core.config import load_config
+        from core.retention import apply
+
+        config = load_config()
+        for problem in config.problems:
+            sys.stderr.write(f"sessions-tui: {problem}\n")
+        if not config.retention.active:
+            out.write("no retention policy is set in config.toml; nothing removed by policy\n")
+        removed = apply(_store(args), config.retention)
+        for line in removed.removed:
+            out.write(f"removed {line}\n")
+        if removed.kept_pinned:
+            out.write(f"kept {removed.kept_pinned} pinned snapshots\n")
     report = gc(_store(args))
     out.write(
         f"removed {report.removed_blobs} blobs ({human_size(report.freed)} freed), "
@@ -271,6 +297,48 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
     return code
 
 
+def cmd_daemon(args: argparse.Namespace, out: Any) -> int:
+    from daemon import client
+
+    store = _store(args)
+    root = store.root.absolute()
+    if args.action in ("run", "install", "uninstall"):
+        extra = ["--dry-run"] if args.dry_run and args.action != "run" else []
+        return client.exec_daemon([args.action, "--home", str(root), *extra])
+    if args.action == "start":
+        info = client.start(root)
+        out.write(f"daemon running (pid {info['pid']}) for {root}\n")
+        return 0
+    if args.action == "stop":
+        stopped = client.stop(root)
+        out.write("daemon stopped\n" if stopped else "no daemon was running\n")
+        return 0
+    info = client.status(root)
+    if args.json:
+        json.dump(
+            {"running": info is not None, **(info or {"session_dir": str(root)})}, out, indent=2
+        )
+        out.write("\n")
+        return 0 if info else 1
+    if info is None:
+        from core.catalog import catalog_path
+
+        out.write(f"no daemon running for {root}\ncatalog: {catalog_path(root)}\n")
+        return 1
+    out.write(
+        f"running   pid {info['pid']}, version {info['version']}, protocol {info['protocol']}, "
+        f"up {info['uptime']:.0f}s\n"
+        f"watching  {', '.join(info['watched'])}\n"
+        f"snapshots {info['snapshots']} indexed, {info['index_errors']} index errors\n"
+        f"catalog   {info['catalog']}\n"
+        f"log       {info['log']}\n"
+        f"socket    {info['socket']}\n"
+    )
+    for line in info.get("last_errors", [])[-5:]:
+        out.write(f"error     {line}\n")
+    return 0
+
+
 COMMANDS = {
     "ls": cmd_ls,
     "show": cmd_show,
@@ -279,6 +347,7 @@ COMMANDS = {
     "gc": cmd_gc,
     "rm": cmd_rm,
     "demo": cmd_demo,
+    "daemon": cmd_daemon,
 }
 
 

@@ -1,0 +1,112 @@
+"""User configuration: ``config.toml`` in the platformdirs config dir of sessions-tui.
+
+    [daemon]
+    extra_dirs = ["~/shared/sessions"]     # more dirs to watch for dill files
+
+    [retention]                            # all optional; nothing is removed unless set
+    keep_last = 20                         # per snapshot name
+    keep_last_per_origin = 50              # per script / notebook / kernel
+    max_total_mb = 20000                   # newest kept first
+    max_age_days = 90
+    interval_minutes = 60                  # how often the daemon applies it
+
+    [tui]
+    theme = "textual-dark"
+    [tui.keys]
+    restore = "r"                          # action id = key(s)
+
+A missing or unreadable file means defaults; a bad value is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.paths import config_dir
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    keep_last: int | None = None
+    keep_last_per_origin: int | None = None
+    max_total_bytes: int | None = None
+    max_age_days: float | None = None
+    interval_minutes: float = 60.0
+
+    @property
+    def active(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.keep_last,
+                self.keep_last_per_origin,
+                self.max_total_bytes,
+                self.max_age_days,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    extra_dirs: tuple[Path, ...] = ()
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    theme: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def _number(section: dict[str, Any], key: str, problems: list[str]) -> float | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        problems.append(f"config: {key} should be a non-negative number")
+        return None
+    return value
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or config_path()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return Config()
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return Config(problems=(f"config {path}: {exc}".splitlines()[0],))
+    problems: list[str] = []
+    daemon = raw.get("daemon") if isinstance(raw.get("daemon"), dict) else {}
+    retention = raw.get("retention") if isinstance(raw.get("retention"), dict) else {}
+    tui = raw.get("tui") if isinstance(raw.get("tui"), dict) else {}
+    extra = tuple(
+        Path(str(p)).expanduser() for p in daemon.get("extra_dirs", []) if isinstance(p, str)
+    )
+    keep_last = _number(retention, "keep_last", problems)
+    per_origin = _number(retention, "keep_last_per_origin", problems)
+    total_mb = _number(retention, "max_total_mb", problems)
+    policy = RetentionPolicy(
+        keep_last=int(keep_last) if keep_last is not None else None,
+        keep_last_per_origin=int(per_origin) if per_origin is not None else None,
+        max_total_bytes=int(total_mb * 1024 * 1024) if total_mb is not None else None,
+        max_age_days=_number(retention, "max_age_days", problems),
+        interval_minutes=_number(retention, "interval_minutes", problems) or 60.0,
+    )
+    keys = tui.get("keys") if isinstance(tui.get("keys"), dict) else {}
+    return Config(
+        extra_dirs=extra,
+        retention=policy,
+        theme=tui.get("theme") if isinstance(tui.get("theme"), str) else None,
+        keys={str(k): str(v) for k, v in keys.items()},
+        problems=tuple(problems),
+    )

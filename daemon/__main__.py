@@ -1,0 +1,48 @@
+"""``python -m daemon run|install|uninstall`` — what ``sessions-tui daemon`` runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.paths import session_home
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sessions-tui daemon")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run in the foreground (for service managers)")
+    run.add_argument("--home")
+    run.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
+    for name in ("install", "uninstall"):
+        cmd = sub.add_parser(name)
+        cmd.add_argument("--home")
+        cmd.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    root = Path(args.home).expanduser().absolute() if args.home else session_home()
+    if args.command == "run":
+        from daemon.server import Daemon
+
+        return Daemon(root).run(foreground=not args.detached)
+    from daemon import install
+
+    if args.dry_run:
+        files = (
+            install.all_files(root) if args.command == "install" else [install.for_platform(root)]
+        )
+        for service in files:
+            verb = "would write" if args.command == "install" else "would remove"
+            sys.stdout.write(f"# {service.target}: {verb} {service.path}\n{service.text}\n")
+        return 0
+    if args.command == "install":
+        service, outcome = install.install(root)
+        sys.stdout.write(f"wrote {service.path}\n{service.text}\n{outcome}\n")
+        return 0
+    removed = install.uninstall(root)
+    sys.stdout.write(f"removed {removed.path}\n" if removed else "nothing was installed\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

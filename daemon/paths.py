@@ -1,0 +1,56 @@
+"""Where a daemon's socket, lock and log live for a given session dir."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import blake3
+
+from core.paths import log_dir
+
+_MAX_SOCKET_PATH = 100  # sun_path is 104-108 bytes depending on the OS
+
+
+def key(root: Path) -> str:
+    return blake3.blake3(str(Path(root).absolute()).encode()).hexdigest()[:12]
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.stat()
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise PermissionError(f"{path} belongs to another user")
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def runtime_dir() -> Path:
+    """A private (0700) dir for sockets and locks: ``$SESSIONS_RUNTIME_DIR``, else
+    ``$XDG_RUNTIME_DIR/sessions-tui``, else a per-user dir under the temp dir."""
+    env = os.environ.get("SESSIONS_RUNTIME_DIR")
+    if env:
+        return _private_dir(Path(env).expanduser())
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and Path(xdg).is_dir():
+        return _private_dir(Path(xdg) / "sessions-tui")
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return _private_dir(Path(tempfile.gettempdir()) / f"sessions-tui-{uid}")
+
+
+def socket_path(root: Path) -> Path:
+    path = runtime_dir() / f"{key(root)}.sock"
+    if len(str(path)) > _MAX_SOCKET_PATH:
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        path = _private_dir(Path("/tmp") / f"sessions-tui-{uid}") / f"{key(root)}.sock"
+    return path
+
+
+def lock_path(root: Path) -> Path:
+    return runtime_dir() / f"{key(root)}.lock"
+
+
+def log_path(root: Path) -> Path:
+    return log_dir() / f"daemon-{key(root)}.log"
