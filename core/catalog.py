@@ -28,7 +28,7 @@ from typing import Any
 import blake3
 import platformdirs
 
-from core.annotations import Annotation
+from core.annotation import Annotation
 from core.errors import NewerFormatError
 from core.paths import APP
 from core.store import Entry

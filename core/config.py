@@ -102,7 +102,7 @@ def load_config(path: Path | None = None) -> Config:
         max_age_days=_number(retention, "max_age_days", problems),
         interval_minutes=_number(retention, "interval_minutes", problems) or 60.0,
     )
-    keys = tui.get("keys") if isinstance(tui.get("keys"), dict) else {}
+    keys: dict[str, Any] = tui["keys"] if isinstance(tui.get("keys"), dict) else {}
     return Config(
         extra_dirs=extra,
         retention=policy,

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from core import annotations
+from core import annotation
 from core.config import RetentionPolicy
 from core.store import Entry, Store
 
@@ -94,7 +94,7 @@ def apply(store: Store, policy: RetentionPolicy, now: float | None = None) -> Re
     if not policy.active:
         return report
     entries = store.entries(foreign=False)
-    pinned = {e.id for e in entries if annotations.read(store.root, e.id).pinned}
+    pinned = {e.id for e in entries if annotation.read(store.root, e.id).pinned}
     report.kept_pinned = len(pinned)
     doomed = plan(entries, pinned, policy, now)
     for entry in entries:

@@ -7,6 +7,7 @@ Layout (store format 1)
     FORMAT                                   "sessions-store 1"
     blobs/ab/cdef…                           content-addressed blobs (core.blobs)
     snapshots/<slug>/<NNNNNN>-<ID>.msgpack   manifests (core.manifest), one per snapshot
+    annotations/<ID>.msgpack                 pins and edited notes/tags (core.annotation)
     locks/gc.lock, locks/names.lock          advisory locks (core.locks)
     *.pkl, *.dill (anywhere but the above)   foreign dill.dump_module files, read-only
 
@@ -46,7 +47,7 @@ from core.paths import session_home
 
 STORE_FORMAT = 1
 FOREIGN_SUFFIXES = (".pkl", ".dill")
-_RESERVED = {"blobs", "snapshots", "locks"}
+_RESERVED = {"blobs", "snapshots", "locks", "annotations"}
 _FILE_RE = re.compile(r"^(\d{6,})-([0-9A-HJKMNP-TV-Z]{26})\.msgpack$")
 _NAME_BAD = re.compile(r"[/\\@\x00-\x1f\x7f]")
 _FOREIGN_DEPTH = 3
@@ -331,13 +332,23 @@ class Store:
 
     def remove(self, entry: Entry) -> None:
         """Remove a snapshot's manifest (its blobs go at the next gc) or a foreign file."""
-        try:
-            entry.path.unlink()
-        except FileNotFoundError:
+        if entry.kind != "snapshot":
+            try:
+                entry.path.unlink()
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise os_error(exc, str(entry.path)) from None
             return
-        except OSError as exc:
-            raise os_error(exc, str(entry.path)) from None
-        fsync_dir(entry.path.parent)
-        if entry.kind == "snapshot":
+        with self.lock("names.lock"):
+            try:
+                entry.path.unlink()
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise os_error(exc, str(entry.path)) from None
+            fsync_dir(entry.path.parent)
             with contextlib.suppress(OSError):
                 entry.path.parent.rmdir()  # only succeeds when it was the last version
+            with contextlib.suppress(OSError):
+                (self.root / "annotations" / f"{entry.id}.msgpack").unlink()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core import annotations
+from core import annotation
 from core.catalog import Catalog, row_values
 from core.errors import SessionsError
 from core.foreign import foreign_entry
@@ -121,14 +121,14 @@ class Indexer:
             assert match is not None
             entry = self.store.entry_at(int(match.group(1)), match.group(2), path)
             values = row_values(
-                entry, annotations.read(self.root, entry.id), info.st_mtime_ns, info.st_size
+                entry, annotation.read(self.root, entry.id), info.st_mtime_ns, info.st_size
             )
         else:
             entry = self._entry_for_foreign(path)
             variables, error = self._scan_foreign(path, info)
             values = row_values(
                 entry,
-                annotations.Annotation(),
+                annotation.Annotation(),
                 info.st_mtime_ns,
                 info.st_size,
                 foreign_vars=variables,
@@ -187,7 +187,7 @@ class Indexer:
         except OSError:
             return None
         values = row_values(
-            entry, annotations.read(self.root, snapshot_id), info.st_mtime_ns, info.st_size
+            entry, annotation.read(self.root, snapshot_id), info.st_mtime_ns, info.st_size
         )
         self.catalog.upsert(values)
         fresh = self.catalog.get(snapshot_id)
