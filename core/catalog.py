@@ -1,6 +1,6 @@
 """The catalog: an SQLite index of a session dir, so listing never scans the disk.
 
-Format (catalog schema 1, ``PRAGMA user_version``)
+Format (catalog schema 2, ``PRAGMA user_version``)
 -------------------------------------------------
 One SQLite database per session dir, in WAL mode, under the user cache dir
 (``catalogs/<blake3 of the session dir path>.sqlite``; ``$SESSIONS_CACHE_DIR`` overrides).
@@ -33,7 +33,7 @@ from core.errors import NewerFormatError
 from core.paths import APP
 from core.store import Entry
 
-SCHEMA = 1
+SCHEMA = 2
 _RECENT_SCAN = 20_000
 
 _DDL = """
@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS entries (
     stored INTEGER NOT NULL DEFAULT 0,
     memory INTEGER NOT NULL DEFAULT 0,
     pinned INTEGER NOT NULL DEFAULT 0,
+    annotated INTEGER NOT NULL DEFAULT 0,
     damaged TEXT,
     search TEXT NOT NULL DEFAULT '',
     mtime_ns INTEGER NOT NULL DEFAULT 0,
@@ -101,6 +102,7 @@ _COLUMNS = [
     "stored",
     "memory",
     "pinned",
+    "annotated",
     "damaged",
     "search",
     "mtime_ns",
@@ -216,6 +218,7 @@ def row_values(
         "stored": manifest.stored if manifest else size,
         "memory": manifest.memory if manifest else 0,
         "pinned": int(annotation.pinned),
+        "annotated": int(annotation != Annotation()),
         "damaged": entry.error or error,
         "search": search[:20_000],
         "mtime_ns": mtime_ns,

@@ -49,6 +49,15 @@ def inspect_foreign(path: Path) -> ForeignInfo:
         return ForeignInfo({}, {}, False, str(exc))
     except OSError as exc:
         return ForeignInfo({}, {}, False, f"cannot read file: {exc.strerror}")
+    risky = result.dangerous()
+    if risky:
+        shown = ", ".join(risky[:5]) + (" …" if len(risky) > 5 else "")
+        return ForeignInfo(
+            result.variables(),
+            {},
+            result.complete,
+            f"loading would call {shown}; not a plain session file (looked at, not run)",
+        )
     found = result.variables()
     if not found and (result.top is None or result.top.items is None):
         return ForeignInfo({}, {}, result.complete, "not a dill session file (no module state)")

@@ -105,6 +105,51 @@ _DILL_TYPES = {
 }
 
 
+# Globals no session needs at load time but attacks do: a pickle that would call one of
+# these is reported instead of described. (Module objects in dill files are rebuilt by
+# ``dill._dill._import_module``, not by these names.)
+_DANGEROUS_MODULES = {
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "shutil",
+    "sys",
+    "socket",
+    "ctypes",
+    "importlib",
+    "runpy",
+    "code",
+    "codeop",
+    "pty",
+    "commands",
+    "webbrowser",
+    "marshal",
+    "pickle",
+    "_pickle",
+    "multiprocessing",
+    "signal",
+    "http",
+    "urllib",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+}
+_DANGEROUS_BUILTINS = {"eval", "exec", "compile", "__import__", "open", "breakpoint", "input"}
+_SAFE_EXCEPTIONS = {"dill._dill", "dill._shims"}
+
+
+def dangerous(ref: str) -> bool:
+    """Whether calling the global ``module.name`` could act on the system."""
+    module, _, name = ref.rpartition(".")
+    top = module.split(".")[0]
+    if module in _SAFE_EXCEPTIONS or any(module.startswith(m + ".") for m in _SAFE_EXCEPTIONS):
+        return False
+    if module in ("builtins", "__builtin__"):
+        return name in _DANGEROUS_BUILTINS
+    return top in _DANGEROUS_MODULES
+
+
 @dataclass
 class ScanResult:
     """What the scan found."""
@@ -114,6 +159,10 @@ class ScanResult:
     ops: int
     complete: bool
     problem: str | None = None
+
+    def dangerous(self) -> list[str]:
+        """Globals this pickle would call that can act on the system (os.system, eval…)."""
+        return sorted({g for g in self.globals if dangerous(g)})
 
     def variables(self) -> dict[str, str]:
         """For a pickled module (``dill.dump_module``) or dict: ``{name: type}``."""

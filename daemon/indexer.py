@@ -167,6 +167,9 @@ class Indexer:
             return None, str(exc)
         except OSError as exc:
             return None, f"cannot read: {exc.strerror}"
+        risky = result.dangerous()
+        if risky:
+            return None, f"loading would call {', '.join(risky[:5])}; not indexed as a session"
         variables = result.variables()
         if not variables and (result.top is None or result.top.items is None):
             return None, "not a dill session file (no module state)"
@@ -257,9 +260,7 @@ class Indexer:
             if _ANNOTATION_RE.match(name):
                 annotated.add(name.split(".")[0])
                 self._index_annotation(directory / name)
-        rows = self.catalog.db.execute(
-            "SELECT id FROM entries WHERE kind = 'snapshot' AND (pinned = 1 OR note != '' OR tags != '[]')"
-        ).fetchall()
+        rows = self.catalog.db.execute("SELECT id FROM entries WHERE annotated = 1").fetchall()
         for (snapshot_id,) in rows:  # annotation removed while the daemon was down
             if snapshot_id not in annotated:
                 self._index_annotation(directory / f"{snapshot_id}.msgpack")

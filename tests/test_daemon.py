@@ -1,0 +1,226 @@
+"""The daemon, run for real: a subprocess on a temp session dir, over its real socket, with
+a real watchdog observer and SQLite catalog."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import ROOT, cli, run_python
+from daemons import RunningDaemon, catalog_ids, disk_ids, wait_for
+from synth import make_snapshots
+
+
+def _subscribe(home: Path) -> queue.Queue:
+    from daemon.client import DaemonClient
+
+    events: queue.Queue = queue.Queue()
+    client = DaemonClient(home).connect()
+
+    def pump() -> None:
+        for event in client.subscribe():
+            events.put(event)
+
+    threading.Thread(target=pump, daemon=True).start()
+    time.sleep(0.2)
+    return events
+
+
+def _next(events: queue.Queue, kind: str, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            event = events.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if event["event"] == kind:
+            return event
+    raise AssertionError(f"no {kind} event")
+
+
+def test_saves_removals_and_pins_reach_a_subscriber(
+    home: Path, running_daemon: RunningDaemon
+) -> None:
+    events = _subscribe(home)
+    run_python(home, "import sessions\nweights = [1, 2]\nsessions.save('live', note='first')\n")
+    added = _next(events, "added")
+    assert added["entry"]["ref"] == "live@1" and added["entry"]["note"] == "first"
+    snapshot_id = added["entry"]["id"]
+
+    from core import annotation
+
+    annotation.write(home, snapshot_id, annotation.Annotation(pinned=True, note="keep me"))
+    changed = _next(events, "changed")
+    assert changed["entry"]["pinned"] and changed["entry"]["note"] == "keep me"
+
+    assert cli(home, "rm", "live@1").returncode == 0
+    removed = _next(events, "removed")
+    assert removed["entry"]["id"] == snapshot_id
+
+
+def test_status_reports_what_a_user_needs(home: Path, running_daemon: RunningDaemon) -> None:
+    done = cli(home, "daemon", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    import json
+
+    info = json.loads(done.stdout)
+    assert info["running"] and info["pid"] == running_daemon.process.pid
+    assert info["protocol"] == 1 and info["session_dir"] == str(home)
+    for key in ("version", "uptime", "watched", "snapshots", "catalog", "log", "last_errors"):
+        assert key in info
+    assert Path(info["log"]).exists()
+
+
+def test_snapshots_saved_while_down_appear_and_a_deleted_catalog_is_rebuilt(
+    home: Path, daemon_env
+) -> None:
+    made = set(make_snapshots(home, 30))
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        assert catalog_ids(home) == made
+    finally:
+        daemon.stop()
+    more = set(make_snapshots(home, 5))
+    from core.catalog import catalog_path
+
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        assert catalog_ids(home) == made | more
+    finally:
+        daemon.stop()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(catalog_path(home)) + suffix).unlink(missing_ok=True)
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        assert catalog_ids(home) == made | more
+    finally:
+        daemon.stop()
+
+
+def test_sigkill_during_indexing_then_restart_matches_the_disk(home: Path, daemon_env) -> None:
+    make_snapshots(home, 3000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daemon", "run", "--home", str(home), "--detached"],
+        env=daemon_env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    from core.catalog import catalog_path
+
+    wait_for(lambda: catalog_path(home).exists(), timeout=30, interval=0.01)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = catalog_ids(home)
+    assert len(partial) < 3000, "the kill should land mid-index"
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        assert catalog_ids(home) == disk_ids(home)
+    finally:
+        daemon.stop()
+
+
+def test_two_starts_at_once_leave_one_daemon(home: Path, daemon_env) -> None:
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "daemon", "start"],
+            env=daemon_env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=60) for p in starts]
+    assert [p.returncode for p in starts] == [0, 0], outputs
+    pids = {out.decode().split("pid ")[1].split(")")[0] for out, _ in outputs}
+    assert len(pids) == 1, outputs
+    import psutil
+
+    def daemons() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter(["cmdline", "status"]):
+            cmdline = process.info["cmdline"] or []
+            ours = "daemon" in cmdline and "run" in cmdline and str(home) in cmdline
+            if ours and process.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        return found
+
+    # the losing daemon may still be starting up when both starts return; it must go
+    running = wait_for(lambda: (lambda found: found if len(found) == 1 else None)(daemons()))
+    assert str(running[0].pid) in pids
+    assert cli(home, "daemon", "stop").returncode == 0
+    wait_for(lambda: not running[0].is_running() or running[0].status() == psutil.STATUS_ZOMBIE)
+
+
+def test_a_dead_daemons_lock_and_socket_recover(home: Path, daemon_env) -> None:
+    first = RunningDaemon(home, daemon_env)
+    first.kill()
+    second = RunningDaemon(home, daemon_env)
+    try:
+        assert second.wait_ready()["pid"] == second.process.pid
+    finally:
+        second.stop()
+
+
+def test_peer_credentials_identify_the_user(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    from daemon.server import allowed, peer_uid
+
+    left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        assert peer_uid(left) == os.getuid()
+    finally:
+        left.close()
+        right.close()
+    assert allowed(os.getuid())
+    assert not allowed(os.getuid() + 1)
+    assert not allowed(None)
+
+
+def test_another_uid_is_refused_on_the_socket(home: Path, running_daemon: RunningDaemon) -> None:
+    import os
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as a second uid")
+    from daemon.paths import socket_path
+
+    path = socket_path(home)
+    os.chmod(path, 0o666)  # let the other uid reach the socket: the uid check must stop it
+    os.chmod(path.parent, 0o755)
+    import socket as s
+
+    from daemon.protocol import encode, recv  # imported before forking: no imports in the child
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: become nobody, connect, report what the daemon said
+        os.close(read)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            sock = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+            sock.settimeout(5)
+            sock.connect(str(path))
+            sock.sendall(encode({"id": 1, "op": "status"}))
+            reply = recv(sock)
+            os.write(write, repr(reply).encode())
+        except BaseException as exc:  # report, never run pytest in the child
+            os.write(write, f"error {exc!r}".encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    answer = os.read(read, 4096).decode()
+    os.close(read)
+    assert "permission denied" in answer and "'ok': False" in answer, answer
+    assert "pid" not in answer
