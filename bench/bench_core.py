@@ -250,18 +250,22 @@ def main() -> int:
     if not args.no_write:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         scale_note = "1/10 scale (--small)" if args.small else "full scale"
-        text = (
-            "# Benchmark results\n\n"
+        section = (
+            "## Core\n\n"
             f"`python bench/bench_core.py{' --small' if args.small else ''}` — {scale_note}, {stamp}, "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs.\n\n"
             "Reference session: eight 100 MB float64 arrays, a 5-million-row DataFrame "
             "(int, float and string columns), a few small objects; every step in a fresh "
             "process, dill and sessions in the same run. Speedup = dill time / sessions time "
             "(for one-array load and re-saves, against dill's full load or save, the only "
-            "thing dill can do).\n\n"
+            "thing dill can do). Load children import numpy and pandas before timing.\n\n"
             "```\n" + table + "\n```\n"
         )
-        (ROOT / "bench" / "RESULTS.md").write_text(text)
+        results = ROOT / "bench" / "RESULTS.md"
+        old = results.read_text() if results.exists() else ""
+        rest = old.split("\n## Daemon\n", 1)
+        daemon_part = "\n## Daemon\n" + rest[1] if len(rest) == 2 else ""
+        results.write_text("# Benchmark results\n\n" + section + daemon_part)
         print("\nwrote bench/RESULTS.md")
     return 0
 
