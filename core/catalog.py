@@ -226,6 +226,11 @@ def row_values(
     }
 
 
+def row_from_values(values: dict[str, Any]) -> Row:
+    """A Row from catalog column values (for reading a store without a catalog)."""
+    return _row(values)  # type: ignore[arg-type]
+
+
 def _row(record: sqlite3.Row) -> Row:
     try:
         tags = tuple(json.loads(record["tags"]))

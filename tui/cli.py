@@ -288,6 +288,8 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
     from tui.demo import build_demo
 
     home = build_demo()
+    if not args.no_open and sys.stdout.isatty() and sys.stdin.isatty():
+        return open_app(Store(home))
     out.write(f"demo session dir: {home}\n\n")
     demo_args = argparse.Namespace(home=str(home), json=False, ref="demo-model")
     code = cmd_ls(demo_args, out)
@@ -351,13 +353,23 @@ COMMANDS = {
 }
 
 
+def open_app(store: Store) -> int:
+    """Open the terminal UI on ``store`` (needs a terminal)."""
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise UsageError("the terminal UI needs a terminal; use 'sessions-tui ls' for plain output")
+    from tui.app import SessionsApp
+
+    SessionsApp(store).run()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    command = args.command or "ls"
-    if command == "ls" and not hasattr(args, "json"):
-        args.json = False
+    command = args.command
     try:
+        if command is None:
+            return open_app(_store(args))
         return COMMANDS[command](args, sys.stdout)
     except UsageError as exc:
         sys.stderr.write(f"sessions-tui: {exc}\n")

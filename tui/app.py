@@ -1,0 +1,595 @@
+"""The Sessions terminal UI: browse, preview, restore and manage snapshots from the keyboard.
+
+Layout: origin groups | snapshots (top) over variables and the preview tabs (bottom).
+All disk, catalog and socket work runs in thread workers that post messages back; the first
+paint never waits for data and no widget is touched from a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, OptionList
+
+from core import annotation
+from core.catalog import Row
+from core.compare import compare
+from core.config import Config, load_config
+from core.errors import SessionsError
+from core.store import Store
+from tui import messages
+from tui.bindings import ACTIONS, app_bindings, key_label
+from tui.components import group_list, preview_pane, snapshot_table, variable_table
+from tui.components.compare_modal import CompareModal, PickSnapshotModal
+from tui.components.confirm_modal import ConfirmModal
+from tui.components.group_list import ALL, GroupList
+from tui.components.help_screen import HelpScreen
+from tui.components.note_modal import NoteModal
+from tui.components.preview_pane import PreviewPane
+from tui.components.report_modal import ReportModal
+from tui.components.restore_modal import RestoreModal, Target
+from tui.components.snapshot_table import SnapshotTable
+from tui.components.variable_table import VariableTable
+from tui.data import Detail, Source
+
+PANES = ("groups", "snapshots", "variables", "preview")
+PANE_HELP = {
+    "groups": ("Sessions", group_list.HELP),
+    "snapshots": ("Snapshots", snapshot_table.HELP),
+    "variables": ("Variables", variable_table.HELP),
+    "preview": ("Preview", preview_pane.HELP),
+    "filter": (
+        "Filter",
+        "Type to filter snapshots by name, note, tag or variable name. Enter keeps the filter, esc clears it.",
+    ),
+}
+
+
+class FilterInput(Input):
+    BINDINGS = [Binding("escape", "app.clear_filter", "Clear filter", show=False)]
+
+
+class SessionsApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Sessions"
+    BINDINGS = app_bindings()
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        config: Config | None = None,
+        watch_daemon: bool = True,
+    ) -> None:
+        super().__init__()
+        self.store = store or Store()
+        self.source = Source(self.store)
+        self.settings = config or load_config()
+        self.watch_daemon = watch_daemon
+        self.live = False
+        self.filter_text = ""
+        self.group: str | None = None
+        self.detail: Detail | None = None
+        self.marks: dict[str, set[str]] = {}
+        self.rows: list[Row] = []
+        self.total = 0
+        self._detail_timer: Timer | None = None
+        self._filter_timer: Timer | None = None
+        self._reload_timer: Timer | None = None
+
+    # --- layout -----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield GroupList(id="groups")
+            with Vertical(id="right"):
+                yield SnapshotTable(id="snapshots")
+                yield FilterInput(
+                    id="filter", placeholder="filter by name, note, tag or variable (esc clears)"
+                )
+                with Horizontal(id="lower"):
+                    yield VariableTable(id="variables")
+                    yield PreviewPane(id="preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.store.root} · reading…"
+        keys = {k: v for k, v in self.settings.keys.items() if k in {a.id for a in ACTIONS}}
+        if keys:
+            self.set_keymap(keys)
+        if self.settings.theme and self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        for problem in self.settings.problems:
+            self.notify(problem, severity="warning")
+        self.query_one("#filter", FilterInput).display = False
+        self.query_one("#snapshots", SnapshotTable).focus()
+        if self.watch_daemon:
+            self.check_daemon()
+        else:
+            self.load_rows()
+
+    # --- daemon -----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="daemon-check")
+    def check_daemon(self) -> None:
+        from daemon.client import status
+
+        info = status(self.store.root)
+        self.post_message(messages.DaemonState(info is not None))
+
+    @work(thread=True, exclusive=True, group="daemon-events")
+    def subscribe_daemon(self) -> None:
+        from daemon.client import DaemonClient, DaemonUnavailable
+
+        try:
+            client = DaemonClient(self.store.root).connect()
+            for event in client.subscribe():
+                self.post_message(messages.DaemonEvent(event))
+        except DaemonUnavailable:
+            pass
+        except Exception as exc:  # the live feed is a convenience: say so, keep going
+            self.post_message(messages.ActionFailed(f"live updates stopped: {exc}"))
+        self.post_message(messages.DaemonState(False, "daemon stopped"))
+
+    def on_daemon_state(self, message: messages.DaemonState) -> None:
+        was_live = self.live
+        self.live = message.live
+        self._update_subtitle()
+        self.load_rows()
+        if message.live and not was_live:
+            self.subscribe_daemon()
+        elif not message.live:
+            key = key_label(self._key_of("start_daemon"))
+            self.notify(
+                f"No daemon for this session dir: reading the disk directly. Press {key} to start it for live updates.",
+                title=message.reason or "Offline",
+                timeout=6,
+            )
+
+    def on_daemon_event(self, message: messages.DaemonEvent) -> None:
+        if self._reload_timer is not None:
+            self._reload_timer.stop()
+        self._reload_timer = self.set_timer(0.2, self.load_rows)
+
+    def _update_subtitle(self) -> None:
+        state = "live" if self.live else "offline"
+        shown = (
+            f"{len(self.rows)} of {self.total}" if self.total > len(self.rows) else f"{self.total}"
+        )
+        filtered = f" · filter: {self.filter_text}" if self.filter_text else ""
+        self.sub_title = f"{self.store.root} · {shown} snapshots · {state}{filtered}"
+
+    # --- rows -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="rows")
+    def load_rows(self) -> None:
+        try:
+            rows, groups, total = self.source.rows(
+                live=self.live, text=self.filter_text, group=self.group
+            )
+        except Exception as exc:
+            self.post_message(messages.ActionFailed(f"cannot list snapshots: {exc}"))
+            return
+        self.post_message(
+            messages.RowsLoaded(rows, groups, total, self.filter_text, self.group, self.live)
+        )
+
+    def on_rows_loaded(self, message: messages.RowsLoaded) -> None:
+        table = self.query_one("#snapshots", SnapshotTable)
+        current = table.current()
+        self.rows = message.rows
+        self.total = message.total
+        table.show_rows(message.rows, keep=current.path if current else None)
+        groups = self.query_one("#groups", GroupList)
+        if not groups.has_focus or groups.option_count == 0:
+            groups.show_groups(message.groups, message.total, self.group)
+        table.border_subtitle = f"{len(message.rows)} shown" if message.rows else "none"
+        self._update_subtitle()
+        row = table.current()
+        if row is None:
+            self.detail = None
+            self.query_one("#variables", VariableTable).show(None)
+            self.query_one("#preview", PreviewPane).show_detail(None)
+        elif self.detail is None or self.detail.row.path != row.path or row != self.detail.row:
+            self.load_detail(row)
+
+    @on(OptionList.OptionHighlighted, "#groups")
+    def group_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        group = None if event.option.id == ALL else event.option.id
+        if group != self.group:
+            self.group = group
+            self.load_rows()
+
+    # --- detail -----------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#snapshots")
+    def snapshot_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self.query_one("#snapshots", SnapshotTable).rows_by_key.get(event.row_key.value or "")
+        if row is None:
+            return
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(0.06, lambda: self.load_detail(row))
+
+    @work(thread=True, exclusive=True, group="detail")
+    def load_detail(self, row: Row) -> None:
+        try:
+            detail = self.source.detail(row)
+        except Exception as exc:
+            self.post_message(messages.ActionFailed(f"cannot read {row.ref}: {exc}"))
+            return
+        detail.marked = self.marks.setdefault(row.path, set())
+        self.post_message(messages.DetailLoaded(detail))
+
+    def on_detail_loaded(self, message: messages.DetailLoaded) -> None:
+        current = self.query_one("#snapshots", SnapshotTable).current()
+        if current is not None and current.path != message.detail.row.path:
+            return  # the cursor moved on meanwhile
+        self.detail = message.detail
+        variables = self.query_one("#variables", VariableTable)
+        variables.show(message.detail)
+        preview = self.query_one("#preview", PreviewPane)
+        preview.show_detail(message.detail)
+        if not message.detail.error or message.detail.foreign is not None:
+            preview.show_variable(message.detail, variables.current_name())
+
+    @on(DataTable.RowHighlighted, "#variables")
+    def variable_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.query_one("#preview", PreviewPane).show_variable(self.detail, event.row_key.value)
+
+    # --- actions: navigation ----------------------------------------------------------
+    def _focused_pane(self) -> str:
+        focused = self.focused
+        while focused is not None:
+            if focused.id in (*PANES, "filter"):
+                return str(focused.id)
+            focused = focused.parent  # type: ignore[assignment]
+        return "snapshots"
+
+    def _focus_pane(self, pane: str) -> None:
+        widget = self.query_one(f"#{pane}")
+        if pane == "preview":
+            target = (
+                widget.query("VerticalScroll").first() if widget.query("VerticalScroll") else widget
+            )
+            target.focus()
+        else:
+            widget.focus()
+
+    def action_next_pane(self) -> None:
+        pane = self._focused_pane()
+        index = PANES.index(pane) if pane in PANES else 0
+        self._focus_pane(PANES[(index + 1) % len(PANES)])
+
+    def action_prev_pane(self) -> None:
+        pane = self._focused_pane()
+        index = PANES.index(pane) if pane in PANES else 0
+        self._focus_pane(PANES[(index - 1) % len(PANES)])
+
+    def action_open(self) -> None:
+        pane = self._focused_pane()
+        following = {"groups": "snapshots", "snapshots": "variables", "variables": "preview"}
+        if pane in following:
+            self._focus_pane(following[pane])
+
+    @on(DataTable.RowSelected, "#snapshots")
+    def snapshot_selected(self, _: DataTable.RowSelected) -> None:
+        self._focus_pane("variables")
+
+    @on(OptionList.OptionSelected, "#groups")
+    def group_selected(self, _: OptionList.OptionSelected) -> None:
+        self._focus_pane("snapshots")
+
+    @on(DataTable.RowSelected, "#variables")
+    def variable_selected(self, _: DataTable.RowSelected) -> None:
+        self._focus_pane("preview")
+
+    # --- actions: filter --------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", FilterInput)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+
+        def apply() -> None:
+            self.filter_text = event.value.strip()
+            self.load_rows()
+
+        self._filter_timer = self.set_timer(0.15, apply)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        self.filter_text = event.value.strip()
+        if not self.filter_text:
+            self.query_one("#filter", FilterInput).display = False
+        self.load_rows()
+        self._focus_pane("snapshots")
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", FilterInput)
+        box.value = ""
+        box.display = False
+        self.filter_text = ""
+        self.load_rows()
+        self._focus_pane("snapshots")
+
+    # --- actions: snapshot operations -------------------------------------------------
+    def _need_snapshot(self, *, readable: bool = True) -> Detail | None:
+        detail = self.detail
+        if detail is None:
+            self.notify("No snapshot selected", severity="warning")
+            return None
+        if readable and detail.manifest is None and detail.foreign is None:
+            self.notify(f"{detail.row.ref} is damaged: {detail.error}", severity="error")
+            return None
+        return detail
+
+    def action_mark(self) -> None:
+        if self._focused_pane() != "variables":
+            self.notify("Marking works in the variables pane (tab to it)", severity="warning")
+            return
+        table = self.query_one("#variables", VariableTable)
+        name = table.toggle_mark()
+        if name is None:
+            self.notify("Only saved variables of a snapshot can be marked", severity="warning")
+            return
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_restore(self) -> None:
+        detail = self._need_snapshot()
+        if detail is None or detail.entry is None:
+            return
+        names = sorted(detail.marked) if detail.marked else None
+        targets = [
+            Target(
+                "shell",
+                "New Python shell with the snapshot loaded (the app comes back when it exits)",
+            ),
+            Target("clipboard", "Copy the loading code to the clipboard"),
+        ]
+        targets[1:1] = self.kernel_targets()
+        self.push_screen(
+            RestoreModal(detail.row.ref, names, targets),
+            lambda t: self._restore_to(detail, names, t),
+        )
+
+    def kernel_targets(self) -> list[Target]:
+        """Running Jupyter kernels to restore into (none until the Jupyter support lands)."""
+        return []
+
+    def _restore_to(self, detail: Detail, names: list[str] | None, target: Target | None) -> None:
+        if target is None or detail.entry is None:
+            return
+        from core.restore import interpreter_for, loading_code
+
+        code = loading_code(self.store, detail.entry, names)
+        if target.id == "clipboard":
+            self.copy_to_clipboard(code)
+            self.notify("Loading code copied to the clipboard", title="Restore")
+            return
+        if target.id == "shell":
+            self._restore_in_shell(detail, code, interpreter_for(detail.entry))
+
+    def _restore_in_shell(
+        self, detail: Detail, code: str, interpreter: tuple[str, str | None]
+    ) -> None:
+        from core.restore import shell_command
+
+        executable, note = interpreter
+        handle, report_path = tempfile.mkstemp(prefix="sessions-restore-", suffix=".json")
+        os.close(handle)
+        code += (
+            "import json as _sessions_json\n"
+            f"with open({report_path!r}, 'w') as _sessions_f:\n"
+            "    _sessions_json.dump(_sessions_report.to_dict(), _sessions_f)\n"
+            "del _sessions_json, _sessions_f\n"
+        )
+        env = dict(os.environ, SESSIONS_HOME=str(self.store.root))
+        try:
+            with self.suspend():
+                if note:
+                    print(f"sessions-tui: {note}")
+                subprocess.call(shell_command(executable, code), env=env)
+        except Exception as exc:  # e.g. no terminal to hand over
+            self.notify(f"Cannot open a shell here: {exc}", severity="error")
+            return
+        try:
+            report: dict[str, Any] = json.loads(Path(report_path).read_text() or "{}")
+        except (OSError, ValueError):
+            report = {}
+        finally:
+            Path(report_path).unlink(missing_ok=True)
+        if not report:
+            self.push_screen(
+                ReportModal(
+                    f"Restore of {detail.row.ref}",
+                    {"failed": {"(shell)": "the shell ended before the snapshot was loaded"}},
+                )
+            )
+            return
+        self.push_screen(ReportModal(f"Restored {detail.row.ref} into a new shell", report))
+
+    def action_delete(self) -> None:
+        detail = self._need_snapshot(readable=False)
+        if detail is None:
+            return
+        row = detail.row
+        what = (
+            "this foreign dill file from the session dir"
+            if row.kind == "foreign"
+            else "this snapshot (its blobs go at the next gc)"
+        )
+        if row.pinned:
+            what += ". It is pinned"
+        self.push_screen(
+            ConfirmModal(f"Delete {row.ref}?", f"Removes {what}."),
+            lambda yes: self._delete(row) if yes else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _delete(self, row: Row) -> None:
+        self._run(lambda: self.store.remove(self.source.entry(row)), f"Deleted {row.ref}")
+
+    def action_pin(self) -> None:
+        detail = self._need_snapshot(readable=False)
+        if detail is None or detail.row.kind != "snapshot":
+            if detail is not None:
+                self.notify("Only snapshots can be pinned", severity="warning")
+            return
+        self._set_pin(detail.row)
+
+    @work(thread=True, group="ops")
+    def _set_pin(self, row: Row) -> None:
+        current = annotation.read(self.store.root, row.id)
+        new = annotation.Annotation(not current.pinned, current.note, current.tags)
+        self._run(
+            lambda: annotation.write(self.store.root, row.id, new),
+            f"{'Pinned' if new.pinned else 'Unpinned'} {row.ref}",
+        )
+
+    def action_note(self) -> None:
+        detail = self._need_snapshot(readable=False)
+        if detail is None or detail.row.kind != "snapshot":
+            if detail is not None:
+                self.notify("Only snapshots have notes", severity="warning")
+            return
+        row = detail.row
+        self.push_screen(
+            NoteModal(row.ref, row.note, row.tags),
+            lambda result: self._set_note(row, result) if result else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _set_note(self, row: Row, result: tuple[str, tuple[str, ...]]) -> None:
+        current = annotation.read(self.store.root, row.id)
+        saved = self.source.detail(row).manifest
+        note, tags = result
+        new = annotation.Annotation(
+            current.pinned,
+            None if saved is not None and note == saved.note else note,
+            None if saved is not None and tags == saved.tags else tags,
+        )
+        self._run(
+            lambda: annotation.write(self.store.root, row.id, new), f"Updated the note of {row.ref}"
+        )
+
+    def _run(self, operation: Callable[[], Any], done: str) -> None:
+        """Run a store operation on a worker thread; report, refresh, never crash."""
+        try:
+            operation()
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        except OSError as exc:
+            self.post_message(
+                messages.ActionFailed(f"{done.split()[0].lower()} failed: {exc.strerror or exc}")
+            )
+            return
+        self.source.refresh()
+        self.call_from_thread(self.notify, done)
+        self.call_from_thread(self.load_rows)
+
+    def action_compare(self) -> None:
+        detail = self._need_snapshot()
+        if detail is None or detail.manifest is None:
+            if detail is not None:
+                self.notify("Only snapshots can be compared", severity="warning")
+            return
+        row = detail.row
+        self.push_screen(
+            PickSnapshotModal(row, self.rows),
+            lambda other: self._compare(row, other) if other else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _compare(self, left: Row, right: Row) -> None:
+        try:
+            a = (
+                self.store.read_manifest(Path(right.path))
+                if right.created < left.created
+                else self.store.read_manifest(Path(left.path))
+            )
+            b = (
+                self.store.read_manifest(Path(left.path))
+                if right.created < left.created
+                else self.store.read_manifest(Path(right.path))
+            )
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        result = compare(a, b)
+        self.call_from_thread(self.push_screen, CompareModal(result))
+
+    def action_start_daemon(self) -> None:
+        if self.live:
+            self.notify("The daemon is already running")
+            return
+        self._start_daemon()
+
+    @work(thread=True, exclusive=True, group="daemon-check")
+    def _start_daemon(self) -> None:
+        from daemon.client import start
+
+        try:
+            start(self.store.root)
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        self.call_from_thread(self.notify, "Daemon started: updates are live")
+        self.post_message(messages.DaemonState(True))
+
+    def action_refresh(self) -> None:
+        self.source.refresh()
+        self.load_rows()
+
+    def on_action_failed(self, message: messages.ActionFailed) -> None:
+        self.notify(message.message, severity="error", timeout=8)
+
+    # --- help and the command palette -------------------------------------------------
+    def _key_of(self, action_id: str) -> str:
+        for binding in self._bindings.key_to_bindings.values():
+            for item in binding:
+                if item.id == action_id:
+                    return item.key
+        configured = self.settings.keys.get(action_id)
+        return configured or next(a.keys for a in ACTIONS if a.id == action_id)
+
+    def action_help(self) -> None:
+        pane = self._focused_pane()
+        title, about = PANE_HELP.get(pane, PANE_HELP["snapshots"])
+        keys = {a.id: self.settings.keys.get(a.id, a.keys) for a in ACTIONS}
+        self.push_screen(HelpScreen(title, about, keys))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for action in ACTIONS:
+            if action.id == "command_palette":
+                continue
+            key = key_label(self.settings.keys.get(action.id, action.keys))
+            yield SystemCommand(
+                f"{action.description}  ({key})", action.help, self._palette_runner(action.id)
+            )
+        yield from super().get_system_commands(screen)
+
+    def _palette_runner(self, action_id: str) -> Callable[[], Any]:
+        async def run() -> None:
+            await self.run_action(action_id)
+
+        return run
+
+
+def run_app(store: Store, *, watch_daemon: bool = True) -> None:
+    SessionsApp(store, watch_daemon=watch_daemon).run()

@@ -1,0 +1,104 @@
+"""Every action the app offers, registered once: id, key(s), description, help text.
+
+The footer, the help screen and the command palette are all generated from this table, and
+users remap keys by id in ``config.toml`` (``[tui.keys] restore = "R"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    keys: str
+    description: str
+    help: str
+    show: bool = True
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "filter",
+        "slash",
+        "Filter",
+        "Filter snapshots by name, note, tag or variable name, across all snapshots.",
+    ),
+    Action(
+        "open",
+        "enter",
+        "Open",
+        "Open the highlighted group or snapshot: focus moves to what it holds.",
+    ),
+    Action(
+        "mark", "space", "Mark", "Mark or unmark the highlighted variable for a partial restore."
+    ),
+    Action(
+        "restore",
+        "r",
+        "Restore",
+        "Restore the snapshot (or the marked variables and what they need).",
+    ),
+    Action(
+        "delete", "d", "Delete", "Delete the snapshot (asks first); its blobs go at the next gc."
+    ),
+    Action(
+        "pin", "p", "Pin", "Pin or unpin the snapshot; retention never removes a pinned snapshot."
+    ),
+    Action("note", "n", "Note", "Edit the snapshot's note and tags."),
+    Action(
+        "compare",
+        "c",
+        "Compare",
+        "Compare with another snapshot: added, removed and changed variables.",
+    ),
+    Action(
+        "start_daemon",
+        "D",
+        "Start daemon",
+        "Start the background daemon for live updates.",
+        show=False,
+    ),
+    Action("refresh", "ctrl+r", "Refresh", "Read the snapshots again.", show=False),
+    Action("next_pane", "tab", "Next pane", "Move to the next pane.", show=False),
+    Action("prev_pane", "shift+tab", "Previous pane", "Move to the previous pane.", show=False),
+    Action("help", "question_mark,f1", "Help", "Show the keys of the focused pane and of the app."),
+    Action(
+        "command_palette",
+        "ctrl+p",
+        "Commands",
+        "Every action, searchable, with its key.",
+        show=False,
+    ),
+    Action("quit", "q", "Quit", "Leave sessions-tui."),
+)
+
+BY_ID = {action.id: action for action in ACTIONS}
+
+
+def app_bindings() -> list[Binding]:
+    return [
+        Binding(
+            a.keys, a.id, a.description, show=a.show, id=a.id, priority=a.id in ("quit", "help")
+        )
+        for a in ACTIONS
+    ]
+
+
+def key_label(keys: str) -> str:
+    names = {"slash": "/", "question_mark": "?", "space": "space", "enter": "enter"}
+    return ", ".join(names.get(k, k) for k in keys.split(","))
+
+
+# Cursor keys shared by every list and table: arrows and vim keys both.
+CURSOR_BINDINGS = [
+    Binding("j,down", "cursor_down", "Down", show=False),
+    Binding("k,up", "cursor_up", "Up", show=False),
+    Binding("g,home", "first", "First", show=False),
+    Binding("G,end", "last", "Last", show=False),
+    Binding("pagedown,ctrl+f", "page_down", "Page down", show=False),
+    Binding("pageup,ctrl+b", "page_up", "Page up", show=False),
+]

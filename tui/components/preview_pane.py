@@ -1,0 +1,238 @@
+"""The preview of the highlighted variable, and the snapshot's history, environment and
+skipped variables, in tabs. Everything comes from the manifest: nothing is unpickled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from tui.data import Detail
+from tui.formatting import human_size, local_time, shape_of
+
+HELP = "What the highlighted variable holds (from the preview stored at save time), the code history, the environment and what was skipped."
+
+
+def _stats_table(preview: dict[str, Any]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    table.add_row("dtype", str(preview.get("dtype", "")))
+    table.add_row("shape", shape_of(preview))
+    for key in ("min", "max", "mean"):
+        value = preview.get(key)
+        if isinstance(value, (int, float)):
+            table.add_row(key, f"{value:.6g}")
+    if preview.get("head"):
+        table.add_row("first", ", ".join(preview["head"]))
+    return table
+
+
+def render_variable(name: str, type_: str, preview: dict[str, Any]) -> RenderableType:
+    """A preview as a Rich renderable (DataFrames are shown in a table widget instead)."""
+    kind = preview.get("kind", "object")
+    title = Text.assemble((name, "bold"), "  ", (type_, "cyan"))
+    parts: list[RenderableType] = [title, Text("")]
+    if kind == "ndarray":
+        parts.append(_stats_table(preview))
+    elif kind in ("function", "class"):
+        if preview.get("signature"):
+            parts.append(Text(preview["signature"], style="bold"))
+        if preview.get("doc"):
+            parts.append(Text(preview["doc"], style="italic dim"))
+        if preview.get("source"):
+            parts.append(Syntax(preview["source"], "python", line_numbers=False, word_wrap=True))
+        elif kind == "class" and preview.get("methods"):
+            parts.append(Text("methods: " + ", ".join(preview["methods"])))
+    elif kind == "container":
+        parts.append(Text(shape_of(preview), style="dim"))
+        for item in preview.get("items", []):
+            parts.append(Text(f"  {item}"))
+    else:
+        parts.append(Text(str(preview.get("repr", ""))))
+    if preview.get("error"):
+        parts.append(Text(preview["error"], style="red"))
+    return Group(*parts)
+
+
+class PreviewPane(Vertical):
+    """Tabs: Preview, History, Environment, Skipped."""
+
+    BORDER_TITLE = "Preview"
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="preview-tabs"):
+            yield from self._panes()
+
+    def _panes(self) -> ComposeResult:
+        with TabPane("Preview", id="tab-preview"), VerticalScroll(id="preview-scroll"):
+            yield Static(Text("Select a snapshot", style="dim"), id="preview-text")
+            yield DataTable(id="preview-frame", show_cursor=False, zebra_stripes=True)
+        with TabPane("History", id="tab-history"), VerticalScroll():
+            yield Static(id="history-text")
+        with TabPane("Environment", id="tab-environment"), VerticalScroll():
+            yield Static(id="environment-text")
+        with TabPane("Skipped", id="tab-skipped"), VerticalScroll():
+            yield Static(id="skipped-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#preview-frame", DataTable).display = False
+
+    # --- per snapshot -----------------------------------------------------------------
+    def show_detail(self, detail: Detail | None) -> None:
+        history = self.query_one("#history-text", Static)
+        environment = self.query_one("#environment-text", Static)
+        skipped = self.query_one("#skipped-text", Static)
+        if detail is None:
+            for widget in (history, environment, skipped):
+                widget.update("")
+            self.show_message(Text("No snapshot selected", style="dim"))
+            return
+        manifest = detail.manifest
+        if manifest is not None and manifest.history:
+            code = "\n\n".join(f"# In [{i}]\n{text}" for i, text in enumerate(manifest.history, 1))
+            history.update(Syntax(code, "python", word_wrap=True))
+        else:
+            history.update(Text("No code history (saved outside IPython)", style="dim"))
+        environment.update(self._environment(detail))
+        if manifest is not None and manifest.skipped:
+            table = Table(show_header=True, header_style="bold", expand=True)
+            table.add_column("Variable")
+            table.add_column("Why it was skipped")
+            for name, reason in manifest.skipped.items():
+                table.add_row(name, reason)
+            skipped.update(table)
+        else:
+            skipped.update(Text("Nothing was skipped", style="dim"))
+        if detail.error:
+            self.show_damaged(detail)
+
+    def _environment(self, detail: Detail) -> RenderableType:
+        manifest = detail.manifest
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim")
+        grid.add_column()
+        if manifest is None:
+            grid.add_row("file", str(detail.row.path))
+            grid.add_row(
+                "kind",
+                "foreign dill.dump_module file" if detail.row.kind == "foreign" else "snapshot",
+            )
+            return grid
+        python = manifest.python
+        grid.add_row("snapshot", f"{manifest.ref}  ({manifest.id})")
+        grid.add_row(
+            "created", f"{local_time(manifest.created)} by {manifest.user}@{manifest.host}"
+        )
+        grid.add_row("python", f"{python.get('version', '?')} {python.get('implementation', '')}")
+        grid.add_row("executable", python.get("executable", ""))
+        grid.add_row("platform", python.get("platform", ""))
+        grid.add_row("cwd", manifest.cwd)
+        grid.add_row("origin", ", ".join(f"{k}: {v}" for k, v in manifest.origin.items()))
+        grid.add_row(
+            "stored",
+            f"{human_size(manifest.stored)} on disk, {human_size(manifest.memory)} in memory",
+        )
+        packages = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
+        packages.add_column("package")
+        packages.add_column("version")
+        for name, version in sorted(manifest.packages.items()):
+            packages.add_row(name, version)
+        return Group(grid, Text(""), packages)
+
+    # --- per variable -----------------------------------------------------------------
+    def show_message(self, message: RenderableType) -> None:
+        self.query_one("#preview-frame", DataTable).display = False
+        self.query_one("#preview-text", Static).update(message)
+
+    def show_damaged(self, detail: Detail) -> None:
+        self.show_message(
+            Group(
+                Text("This snapshot is damaged", style="bold red"),
+                Text(""),
+                Text(detail.error or "unknown problem"),
+                Text(""),
+                Text(
+                    "Its variables cannot be listed or restored. The rest of the session dir is "
+                    "unaffected; `sessions-tui verify` checks every snapshot, and `d` removes this one.",
+                    style="dim",
+                ),
+            )
+        )
+
+    def show_variable(self, detail: Detail | None, name: str | None) -> None:
+        if detail is None or name is None:
+            self.show_message(Text("No variable selected", style="dim"))
+            return
+        if detail.error and detail.manifest is None and detail.foreign is None:
+            self.show_damaged(detail)
+            return
+        if name.startswith("\x00skipped:"):
+            real = name.split(":", 1)[1]
+            reason = detail.manifest.skipped.get(real, "") if detail.manifest else ""
+            self.show_message(
+                Group(
+                    Text(real, style="bold"),
+                    Text(""),
+                    Text(f"Skipped when saving: {reason}", style="red"),
+                )
+            )
+            return
+        if name.startswith("\x00import:"):
+            real = name.split(":", 1)[1]
+            record = (
+                next((i for i in detail.manifest.imports if i.name == real), None)
+                if detail.manifest
+                else None
+            )
+            self.show_message(Text(record.statement() if record else real))
+            return
+        if detail.foreign is not None:
+            kind = detail.foreign.variables.get(name, "?")
+            self.show_message(
+                Group(
+                    Text.assemble((name, "bold"), "  ", (kind, "cyan")),
+                    Text(""),
+                    Text(
+                        "A foreign dill.dump_module file: its types come from reading the pickle's opcodes; nothing was run.",
+                        style="dim",
+                    ),
+                )
+            )
+            return
+        var = detail.manifest.variable(name) if detail.manifest else None
+        if var is None:
+            self.show_message(Text(name))
+            return
+        preview = var.preview
+        if preview.get("kind") in ("dataframe", "series"):
+            self._show_frame(var.name, var.type, preview)
+        else:
+            self.show_message(render_variable(var.name, var.type, preview))
+
+    def _show_frame(self, name: str, type_: str, preview: dict[str, Any]) -> None:
+        text = self.query_one("#preview-text", Static)
+        columns = preview.get("columns") or [preview.get("name") or "value"]
+        dtypes = preview.get("dtypes") or [preview.get("dtype", "")]
+        text.update(
+            Group(
+                Text.assemble(
+                    (name, "bold"), "  ", (type_, "cyan"), "  ", (shape_of(preview), "dim")
+                ),
+                Text(", ".join(f"{c}: {t}" for c, t in zip(columns, dtypes)), style="dim"),
+            )
+        )
+        frame = self.query_one("#preview-frame", DataTable)
+        frame.clear(columns=True)
+        frame.add_column("", key="__index__")
+        for column in columns:
+            frame.add_column(str(column))
+        for index, row in zip(preview.get("index", []), preview.get("rows", [])):
+            frame.add_row(Text(str(index), style="dim"), *row[: len(columns)])
+        frame.display = True

@@ -1,0 +1,63 @@
+"""Where to restore to: a new Python shell, a running Jupyter kernel, or the clipboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.bindings import CURSOR_BINDINGS
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str  # "shell", "clipboard" or "kernel:<kernel id>"
+    label: str
+
+
+class RestoreModal(ModalScreen[Target | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, ref: str, names: list[str] | None, targets: list[Target]) -> None:
+        super().__init__()
+        self.ref = ref
+        self.names = names
+        self.targets = targets
+
+    def compose(self) -> ComposeResult:
+        what = (
+            f"{len(self.names)} marked variables ({', '.join(self.names)}) and what they need"
+            if self.names
+            else "every variable"
+        )
+        with Vertical(classes="dialog"):
+            yield Static(f"Restore {self.ref}", classes="dialog-title")
+            yield Static(f"Restores {what}.", classes="dialog-body")
+            options = _TargetList(*[Option(t.label, id=t.id) for t in self.targets], id="targets")
+            yield options
+            yield Static("enter: restore   esc: cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#targets", OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        chosen = next(t for t in self.targets if t.id == event.option.id)
+        self.dismiss(chosen)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class _TargetList(OptionList):
+    BINDINGS = CURSOR_BINDINGS
+
+    def action_first(self) -> None:
+        self.highlighted = 0
+
+    def action_last(self) -> None:
+        self.highlighted = max(0, self.option_count - 1)

@@ -1,0 +1,65 @@
+"""The snapshots of the selected group, newest first, with pin and damage badges."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from core.catalog import Row
+from tui.components.vim_table import VimTable
+from tui.formatting import human_size, local_time
+
+HELP = "Snapshots, newest first. Enter opens one; r restores, d deletes, p pins, n edits the note, c compares."
+
+
+def badges(row: Row) -> Text:
+    text = Text()
+    if row.damaged:
+        text.append("DAMAGED", style="bold red")
+    elif row.pinned:
+        text.append("PINNED", style="bold yellow")
+    return text
+
+
+class SnapshotTable(VimTable):
+    BORDER_TITLE = "Snapshots"
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        self.add_column("", key="badge", width=7)
+        self.add_column("Time", key="time", width=19)
+        self.add_column("Snapshot", key="ref")
+        self.add_column("Vars", key="vars", width=5)
+        self.add_column("Size", key="size", width=9)
+        self.add_column("Note", key="note")
+        self.add_column("Tags", key="tags")
+        self.rows_by_key: dict[str, Row] = {}
+
+    def show_rows(self, rows: list[Row], keep: str | None = None) -> None:
+        self.clear()
+        self.rows_by_key = {}
+        for row in rows:
+            self.rows_by_key[row.path] = row
+        self.add_rows_batch(rows)
+        if keep and keep in self.rows_by_key:
+            self.move_cursor(row=self.get_row_index(keep))
+
+    def add_rows_batch(self, rows: list[Row]) -> None:
+        for row in rows:
+            self.rows_by_key[row.path] = row
+            self.add_row(
+                badges(row),
+                local_time(row.created),
+                Text(row.ref, style="bold"),
+                "?" if row.nvars is None else str(row.nvars),
+                Text(human_size(row.stored), justify="right"),
+                row.damaged if row.damaged else row.note,
+                " ".join(f"#{t}" for t in row.tags),
+                key=row.path,
+            )
+
+    def current(self) -> Row | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self.rows_by_key.get(key or "")

@@ -1,0 +1,140 @@
+"""Where the UI's data comes from: the catalog the daemon keeps, or the disk when no daemon
+answers. Everything here is blocking and runs in workers, never on the UI thread."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core import annotation
+from core.catalog import Catalog, Row, row_from_values, row_values
+from core.errors import SessionsError
+from core.foreign import ForeignInfo, inspect_foreign
+from core.manifest import Manifest
+from core.store import Entry, Store
+
+PAGE = 10_000
+
+
+@dataclass
+class Detail:
+    """What the UI shows for one selected row."""
+
+    row: Row
+    entry: Entry | None
+    manifest: Manifest | None = None
+    foreign: ForeignInfo | None = None
+    error: str | None = None
+    marked: set[str] = field(default_factory=set)
+
+
+class Source:
+    """Rows for the UI. With a running daemon, the catalog; without, a scan of the store
+    (slower, cached until ``refresh``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._scan: list[Row] | None = None
+        self._search: dict[str, str] = {}
+
+    def catalog(self) -> Catalog | None:
+        return Catalog.open_reader(self.store.root)
+
+    def rows(
+        self, *, live: bool, text: str = "", group: str | None = None, limit: int = PAGE
+    ) -> tuple[list[Row], list[tuple[str, int]], int]:
+        """(newest rows matching, groups with counts, total count)."""
+        if live:
+            catalog = self.catalog()
+            if catalog is not None:
+                try:
+                    return (
+                        catalog.newest(limit, text or None, group),
+                        catalog.groups(),
+                        catalog.count(),
+                    )
+                finally:
+                    catalog.close()
+        rows = self._scanned()
+        groups: dict[str, int] = {}
+        for row in rows:
+            groups[row.group] = groups.get(row.group, 0) + 1
+        words = text.lower().split()
+        picked = [
+            r
+            for r in rows
+            if (group is None or r.group == group)
+            and all(w in self._search.get(r.path, "") for w in words)
+        ]
+        picked.sort(key=lambda r: r.created, reverse=True)
+        return picked[:limit], sorted(groups.items(), key=lambda g: -g[1]), len(rows)
+
+    def refresh(self) -> None:
+        self._scan = None
+
+    def _scanned(self) -> list[Row]:
+        if self._scan is None:
+            rows, search = [], {}
+            for entry in self.store.entries():
+                try:
+                    info = entry.path.lstat()
+                    stamp = (info.st_mtime_ns, info.st_size)
+                except OSError:
+                    stamp = (0, 0)
+                foreign_vars = None
+                error = None
+                if entry.kind == "foreign":
+                    found = inspect_foreign(entry.path)
+                    foreign_vars = found.variables or None
+                    error = found.error if not found.variables else None
+                values = row_values(
+                    entry,
+                    annotation.read(self.store.root, entry.id),
+                    *stamp,
+                    foreign_vars=foreign_vars,
+                    error=error,
+                )
+                search[values["path"]] = values["search"]
+                rows.append(row_from_values(values))
+            self._scan, self._search = rows, search
+        return self._scan
+
+    def detail(self, row: Row) -> Detail:
+        """Read the manifest (or scan the foreign file) behind ``row``; never unpickles."""
+        path = Path(row.path)
+        if row.kind == "foreign":
+            entry = Entry("foreign", row.id, row.name, 0, path, row.created)
+            found = inspect_foreign(path)
+            error = found.error if not found.variables else None
+            return Detail(row, entry, foreign=found, error=error or row.damaged)
+        try:
+            manifest = self.store.read_manifest(path)
+        except SessionsError as exc:
+            entry = Entry(
+                "snapshot", row.id, row.name, row.version, path, row.created, error=str(exc)
+            )
+            return Detail(row, entry, error=str(exc))
+        entry = Entry(
+            "snapshot",
+            manifest.id,
+            manifest.name,
+            manifest.version,
+            path,
+            manifest.created,
+            manifest,
+        )
+        return Detail(row, entry, manifest=manifest)
+
+    def entry(self, row: Row) -> Entry:
+        return self.detail(row).entry  # type: ignore[return-value]
+
+
+def has_ipython(executable: str) -> bool:
+    from core.restore import _works
+
+    return _works(executable, "import IPython")
+
+
+def exists(path: str) -> bool:
+    return os.path.exists(path)
