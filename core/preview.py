@@ -202,6 +202,20 @@ def _build(value: Any) -> dict[str, Any]:
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [short_repr(x, 200) for x in itertools.islice(value, _HEAD_ITEMS)]
         return {"kind": "container", "len": len(value), "items": items}
+    attrs = getattr(value, "__dict__", None)
+    if type(value).__repr__ is object.__repr__ and isinstance(attrs, dict):
+        # the default repr is only an address: show the attributes instead
+        shown = {
+            str(k): short_repr(v, 160)
+            for k, v in itertools.islice(attrs.items(), 20)
+            if not str(k).startswith("_")
+        }
+        body = ", ".join(f"{k}={v}" for k, v in shown.items())
+        return {
+            "kind": "object",
+            "attributes": shown,
+            "repr": f"{type(value).__qualname__}({body})"[:_REPR],
+        }
     return {"kind": "object"}
 
 

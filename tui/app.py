@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, OptionList
@@ -57,6 +58,23 @@ PANE_HELP = {
 }
 
 
+def _while_mounted(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Messages from workers can arrive while the app is closing: then there is nothing to
+    update, and that is not an error."""
+
+    def wrapper(self: SessionsApp, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(self, *args, **kwargs)
+        except NoMatches:
+            if self.is_running and self.screen_stack and self.screen_stack[0].query("#snapshots"):
+                raise
+            return None
+
+    wrapper.__name__ = handler.__name__
+    wrapper.__doc__ = handler.__doc__
+    return wrapper
+
+
 class FilterInput(Input):
     BINDINGS = [Binding("escape", "app.clear_filter", "Clear filter", show=False)]
 
@@ -90,6 +108,15 @@ class SessionsApp(App[None]):
         self._reload_timer: Timer | None = None
 
     # --- layout -----------------------------------------------------------------------
+    def _w(self, selector: str, expect_type: type[Any] | None = None) -> Any:
+        """A widget of the main screen, whatever dialog is on top."""
+        if not self.screen_stack:
+            raise NoMatches(selector)
+        screen = self.screen_stack[0]
+        return (
+            screen.query_one(selector, expect_type) if expect_type else screen.query_one(selector)
+        )
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
@@ -113,8 +140,8 @@ class SessionsApp(App[None]):
             self.theme = self.settings.theme
         for problem in self.settings.problems:
             self.notify(problem, severity="warning")
-        self.query_one("#filter", FilterInput).display = False
-        self.query_one("#snapshots", SnapshotTable).focus()
+        self._w("#filter", FilterInput).display = False
+        self._w("#snapshots", SnapshotTable).focus()
         if self.watch_daemon:
             self.check_daemon()
         else:
@@ -142,6 +169,7 @@ class SessionsApp(App[None]):
             self.post_message(messages.ActionFailed(f"live updates stopped: {exc}"))
         self.post_message(messages.DaemonState(False, "daemon stopped"))
 
+    @_while_mounted
     def on_daemon_state(self, message: messages.DaemonState) -> None:
         was_live = self.live
         self.live = message.live
@@ -184,13 +212,14 @@ class SessionsApp(App[None]):
             messages.RowsLoaded(rows, groups, total, self.filter_text, self.group, self.live)
         )
 
+    @_while_mounted
     def on_rows_loaded(self, message: messages.RowsLoaded) -> None:
-        table = self.query_one("#snapshots", SnapshotTable)
+        table = self._w("#snapshots", SnapshotTable)
         current = table.current()
         self.rows = message.rows
         self.total = message.total
         table.show_rows(message.rows, keep=current.path if current else None)
-        groups = self.query_one("#groups", GroupList)
+        groups = self._w("#groups", GroupList)
         if not groups.has_focus or groups.option_count == 0:
             groups.show_groups(message.groups, message.total, self.group)
         table.border_subtitle = f"{len(message.rows)} shown" if message.rows else "none"
@@ -198,12 +227,13 @@ class SessionsApp(App[None]):
         row = table.current()
         if row is None:
             self.detail = None
-            self.query_one("#variables", VariableTable).show(None)
-            self.query_one("#preview", PreviewPane).show_detail(None)
+            self._w("#variables", VariableTable).show(None)
+            self._w("#preview", PreviewPane).show_detail(None)
         elif self.detail is None or self.detail.row.path != row.path or row != self.detail.row:
             self.load_detail(row)
 
     @on(OptionList.OptionHighlighted, "#groups")
+    @_while_mounted
     def group_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         group = None if event.option.id == ALL else event.option.id
         if group != self.group:
@@ -212,8 +242,9 @@ class SessionsApp(App[None]):
 
     # --- detail -----------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#snapshots")
+    @_while_mounted
     def snapshot_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        row = self.query_one("#snapshots", SnapshotTable).rows_by_key.get(event.row_key.value or "")
+        row = self._w("#snapshots", SnapshotTable).rows_by_key.get(event.row_key.value or "")
         if row is None:
             return
         if self._detail_timer is not None:
@@ -230,21 +261,23 @@ class SessionsApp(App[None]):
         detail.marked = self.marks.setdefault(row.path, set())
         self.post_message(messages.DetailLoaded(detail))
 
+    @_while_mounted
     def on_detail_loaded(self, message: messages.DetailLoaded) -> None:
-        current = self.query_one("#snapshots", SnapshotTable).current()
+        current = self._w("#snapshots", SnapshotTable).current()
         if current is not None and current.path != message.detail.row.path:
             return  # the cursor moved on meanwhile
         self.detail = message.detail
-        variables = self.query_one("#variables", VariableTable)
+        variables = self._w("#variables", VariableTable)
         variables.show(message.detail)
-        preview = self.query_one("#preview", PreviewPane)
+        preview = self._w("#preview", PreviewPane)
         preview.show_detail(message.detail)
         if not message.detail.error or message.detail.foreign is not None:
             preview.show_variable(message.detail, variables.current_name())
 
     @on(DataTable.RowHighlighted, "#variables")
+    @_while_mounted
     def variable_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.query_one("#preview", PreviewPane).show_variable(self.detail, event.row_key.value)
+        self._w("#preview", PreviewPane).show_variable(self.detail, event.row_key.value)
 
     # --- actions: navigation ----------------------------------------------------------
     def _focused_pane(self) -> str:
@@ -256,7 +289,7 @@ class SessionsApp(App[None]):
         return "snapshots"
 
     def _focus_pane(self, pane: str) -> None:
-        widget = self.query_one(f"#{pane}")
+        widget = self._w(f"#{pane}")
         if pane == "preview":
             target = (
                 widget.query("VerticalScroll").first() if widget.query("VerticalScroll") else widget
@@ -265,12 +298,21 @@ class SessionsApp(App[None]):
         else:
             widget.focus()
 
+    def _in_dialog(self) -> bool:
+        return len(self.screen_stack) > 1
+
     def action_next_pane(self) -> None:
+        if self._in_dialog():
+            self.screen.focus_next()
+            return
         pane = self._focused_pane()
         index = PANES.index(pane) if pane in PANES else 0
         self._focus_pane(PANES[(index + 1) % len(PANES)])
 
     def action_prev_pane(self) -> None:
+        if self._in_dialog():
+            self.screen.focus_previous()
+            return
         pane = self._focused_pane()
         index = PANES.index(pane) if pane in PANES else 0
         self._focus_pane(PANES[(index - 1) % len(PANES)])
@@ -295,7 +337,7 @@ class SessionsApp(App[None]):
 
     # --- actions: filter --------------------------------------------------------------
     def action_filter(self) -> None:
-        box = self.query_one("#filter", FilterInput)
+        box = self._w("#filter", FilterInput)
         box.display = True
         box.focus()
 
@@ -314,12 +356,12 @@ class SessionsApp(App[None]):
     def filter_submitted(self, event: Input.Submitted) -> None:
         self.filter_text = event.value.strip()
         if not self.filter_text:
-            self.query_one("#filter", FilterInput).display = False
+            self._w("#filter", FilterInput).display = False
         self.load_rows()
         self._focus_pane("snapshots")
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", FilterInput)
+        box = self._w("#filter", FilterInput)
         box.value = ""
         box.display = False
         self.filter_text = ""
@@ -341,7 +383,7 @@ class SessionsApp(App[None]):
         if self._focused_pane() != "variables":
             self.notify("Marking works in the variables pane (tab to it)", severity="warning")
             return
-        table = self.query_one("#variables", VariableTable)
+        table = self._w("#variables", VariableTable)
         name = table.toggle_mark()
         if name is None:
             self.notify("Only saved variables of a snapshot can be marked", severity="warning")

@@ -80,10 +80,10 @@ BY_ID = {action.id: action for action in ACTIONS}
 
 
 def app_bindings() -> list[Binding]:
+    # tab must beat the screen's own focus_next; the app hands it back inside dialogs
+    priority = {"next_pane", "prev_pane"}
     return [
-        Binding(
-            a.keys, a.id, a.description, show=a.show, id=a.id, priority=a.id in ("quit", "help")
-        )
+        Binding(a.keys, a.id, a.description, show=a.show, id=a.id, priority=a.id in priority)
         for a in ACTIONS
     ]
 

@@ -28,8 +28,9 @@ def demo_home() -> Path:
     return Path(platformdirs.user_cache_dir(APP, appauthor=False)) / "demo"
 
 
-def build_demo(home: Path | None = None) -> Path:
-    """(Re)build the demo dir in a fresh Python process, so its snapshots come from a script."""
+def build_demo(home: Path | None = None, *, frozen: bool = False) -> Path:
+    """(Re)build the demo dir in a fresh Python process, so its snapshots come from a script.
+    ``frozen`` fixes ids, times and provenance (for screenshots and snapshot tests)."""
     home = home or demo_home()
     if home.exists():
         if not (home / MARKER).exists():
@@ -53,4 +54,66 @@ def build_demo(home: Path | None = None) -> Path:
         if "No module named" in last:
             last += " (install the demo extras: pip install 'sessions-tui[demo]')"
         raise SessionsError(f"building the demo failed: {last}")
+    if frozen:
+        freeze(home)
     return home
+
+
+FROZEN_BASE = 1_767_261_600.0  # 2026-01-01 10:00 UTC: fixed times for screenshots and tests
+
+
+def _fixed_id(seconds: float, salt: str) -> str:
+    import blake3
+
+    from core import ids
+
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    head = ids.new_id(seconds)[:10]
+    digest = blake3.blake3(salt.encode()).digest()
+    return head + "".join(alphabet[b % 32] for b in digest[:16])
+
+
+def freeze(home: Path) -> None:
+    """Make a built demo deterministic: fixed ids, times and provenance (what screenshots
+    and snapshot tests need). The data and previews stay as saved."""
+    from dataclasses import replace
+
+    from core.atomic import write_file
+    from core.store import Store
+
+    store = Store(home)
+    entries = sorted(store.entries(foreign=False), key=lambda e: (e.created, e.id))
+    renamed: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        assert entry.manifest is not None
+        manifest = entry.manifest
+        created = FROZEN_BASE + index * 5400
+        new_id = _fixed_id(created, manifest.ref)
+        renamed[manifest.id] = new_id
+        frozen = replace(
+            manifest,
+            id=new_id,
+            created=created,
+            parent=renamed.get(manifest.parent or ""),
+            user="demo",
+            host="laptop",
+            pid=4242,
+            cwd="/home/demo/churn",
+            python={
+                "version": "3.12.4",
+                "implementation": "CPython",
+                "executable": "/usr/bin/python3",
+                "platform": "Linux x86_64",
+            },
+            origin={"kind": "script", "path": "/home/demo/churn/analysis.py"},
+            packages={"dill": "0.3.9", "numpy": "2.1.3", "pandas": "2.2.3"},
+            variables=tuple(
+                replace(v, modules={k: "frozen" for k in v.modules}) for v in manifest.variables
+            ),
+        )
+        entry.path.unlink()
+        write_file(
+            entry.path.parent / f"{manifest.version:06d}-{new_id}.msgpack", [frozen.encode()]
+        )
+    for path in store.foreign_paths():
+        os.utime(path, (FROZEN_BASE + 86_400, FROZEN_BASE + 86_400))

@@ -48,7 +48,7 @@ class VariableTable(VimTable):
                     "",
                     key=f"\x00import:{record.name}",
                 )
-            for name, reason in detail.manifest.skipped.items():
+            for name in detail.manifest.skipped:
                 self.add_row(
                     " ",
                     Text(name, style="dim strike"),

@@ -1,0 +1,395 @@
+"""Every key and action of the terminal UI, through Textual's Pilot, on a real session dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+from tui_fixtures import damage_one
+from tui_pilot import goto_snapshot, goto_variable, make_app, press, ready, settle
+
+from core import annotation
+from core.store import Store
+from tui.components.compare_modal import CompareModal, PickSnapshotModal
+from tui.components.confirm_modal import ConfirmModal
+from tui.components.help_screen import HelpScreen
+from tui.components.note_modal import NoteModal
+from tui.components.restore_modal import RestoreModal
+
+SIZE = (140, 44)
+
+
+def refs(app) -> list[str]:
+    table = app.query_one("#snapshots")
+    return [
+        table.rows_by_key[table.coordinate_to_cell_key((i, 0)).row_key.value].ref
+        for i in range(table.row_count)
+    ]
+
+
+def plain(widget: Static) -> str:
+    """The text a Static shows, rendered as a terminal would."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(widget.content)
+    return console.file.getvalue()
+
+
+def preview_text(app) -> str:
+    return plain(app.query_one("#preview-text", Static))
+
+
+async def test_first_paint_lists_snapshots_groups_and_details(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rows=4)
+        assert refs(app) == [
+            "legacy-experiment.pkl",
+            "demo-model@1",
+            "churn-analysis@2",
+            "churn-analysis@1",
+        ]
+        groups = app.query_one("#groups")
+        labels = [str(groups.get_option_at_index(i).prompt) for i in range(groups.option_count)]
+        assert labels[0].startswith("All") and "4" in labels[0]
+        assert any(label.startswith("Scripts") and "3" in label for label in labels)
+        assert any(label.startswith("Dill files") and "1" in label for label in labels)
+        assert app.detail is not None and app.detail.row.ref == "legacy-experiment.pkl"
+        assert app.query_one("#variables").row_count == 13
+        assert "offline" in app.sub_title
+
+
+async def test_cursor_keys_vim_and_arrows(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        table = app.query_one("#snapshots")
+        await press(pilot, "j")
+        assert table.cursor_row == 1 and app.detail.row.ref == "demo-model@1"
+        await press(pilot, "down")
+        assert table.cursor_row == 2
+        await press(pilot, "k")
+        assert table.cursor_row == 1
+        await press(pilot, "G")
+        assert table.cursor_row == 3 and app.detail.row.ref == "churn-analysis@1"
+        await press(pilot, "g")
+        assert table.cursor_row == 0
+        await press(pilot, "end", "up", "home")
+        assert table.cursor_row == 0
+
+
+async def test_tab_moves_between_panes_and_enter_opens(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app._focused_pane() == "snapshots"
+        await press(pilot, "tab")
+        assert app._focused_pane() == "variables"
+        await press(pilot, "tab")
+        assert app._focused_pane() == "preview"
+        await press(pilot, "tab")
+        assert app._focused_pane() == "groups"
+        await press(pilot, "shift+tab")
+        assert app._focused_pane() == "preview"
+        await press(pilot, "tab", "enter")
+        assert app._focused_pane() == "snapshots"
+        await press(pilot, "enter")
+        assert app._focused_pane() == "variables"
+
+
+async def test_filter_matches_names_notes_tags_and_variables_across_snapshots(
+    demo_home: Path,
+) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await press(pilot, "slash")
+        assert isinstance(app.focused, Input)
+        for key in "legacy_scores":
+            await pilot.press(key)
+        await settle(pilot)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert refs(app) == ["legacy-experiment.pkl"]
+        await press(pilot, "escape")
+        assert len(refs(app)) == 4 and app.filter_text == ""
+        await press(pilot, "slash", *"fitted", "enter")
+        assert refs(app) == ["churn-analysis@2"] and app._focused_pane() == "snapshots"
+        await press(pilot, "slash", "ctrl+a", "ctrl+k", *"to_percent", "enter")
+        assert refs(app) == ["legacy-experiment.pkl", "churn-analysis@2"]
+
+
+async def test_choosing_a_group_lists_only_its_snapshots(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await press(pilot, "shift+tab")
+        assert app._focused_pane() == "groups"
+        await press(pilot, "G")
+        assert refs(app) == ["legacy-experiment.pkl"]
+        await press(pilot, "g")
+        assert len(refs(app)) == 4
+
+
+async def test_previews_of_a_dataframe_an_array_and_a_model(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await goto_variable(pilot, "customers")
+        frame = app.query_one("#preview-frame", DataTable)
+        assert frame.display and frame.row_count == 10
+        labels = [str(c.label) for c in frame.columns.values()]
+        assert labels[1:] == ["customer_id", "plan", "monthly_spend", "tenure_months", "churned"]
+        await goto_variable(pilot, "spend")
+        assert not frame.display
+        text = preview_text(app)
+        assert "float64" in text and "mean" in text and "2000" in text
+        await goto_variable(pilot, "model")
+        assert "ChurnModel(features=" in preview_text(app)
+        await goto_variable(pilot, "churn_rate")
+        assert "def churn_rate" in preview_text(app)
+
+
+async def test_environment_history_and_skipped_tabs(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@1")
+        environment = plain(app.query_one("#environment-text", Static))
+        assert (
+            "3.12.4" in environment
+            and "pandas" in environment
+            and "/home/demo/churn" in environment
+        )
+        skipped = plain(app.query_one("#skipped-text", Static))
+        assert "warehouse" in skipped and "sqlite3.Connection" in skipped
+        history = plain(app.query_one("#history-text", Static))
+        assert "No code history" in history
+
+
+async def test_space_marks_variables_and_restore_copies_their_loading_code(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "tab")
+        await goto_variable(pilot, "customers")
+        await press(pilot, "space")  # marks customers, moves down
+        await goto_variable(pilot, "model")
+        await press(pilot, "space")
+        assert app.detail.marked == {"customers", "model"}
+        await press(pilot, "r")
+        assert isinstance(app.screen, RestoreModal)
+        assert app.screen.names == ["customers", "model"]
+        await press(pilot, "j", "enter")  # second target: the clipboard
+        assert "names=['customers', 'model']" in app.clipboard
+        assert "sessions.load(" in app.clipboard
+        await press(pilot, "space")
+        assert app.detail.marked  # space off a saved variable row does not crash
+
+
+async def test_restore_into_a_shell_without_a_terminal_says_so(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "demo-model@1")
+        await press(pilot, "r", "enter")
+        assert not isinstance(app.screen, RestoreModal)
+        assert any("Cannot open a shell here" in n.message for n in app._notifications)
+
+
+async def test_delete_asks_first(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@1")
+        path = Path(app.detail.row.path)
+        await press(pilot, "d")
+        assert isinstance(app.screen, ConfirmModal)
+        await press(pilot, "n")
+        assert path.exists() and len(refs(app)) == 4
+        await press(pilot, "d", "y")
+        await ready(pilot, rows=3)
+        assert not path.exists() and "churn-analysis@1" not in refs(app)
+
+
+async def test_pin_toggles_and_shows_a_badge(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        snapshot_id = app.detail.row.id
+        await press(pilot, "p")
+        await settle(pilot)
+        assert annotation.read(demo_home, snapshot_id).pinned
+        table = app.query_one("#snapshots")
+        assert str(table.get_cell(app.detail.row.path, "badge")) == "PINNED"
+        await press(pilot, "p")
+        assert not annotation.read(demo_home, snapshot_id).pinned
+
+
+async def test_note_and_tags_are_edited(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "demo-model@1")
+        snapshot_id = app.detail.row.id
+        await press(pilot, "n")
+        assert isinstance(app.screen, NoteModal)
+        await press(
+            pilot,
+            "ctrl+a",
+            "ctrl+k",
+            *"reviewed by ana",
+            "enter",
+            "ctrl+a",
+            "ctrl+k",
+            *"final, model",
+            "enter",
+        )
+        await settle(pilot)
+        saved = annotation.read(demo_home, snapshot_id)
+        assert saved.note == "reviewed by ana" and saved.tags == ("final", "model")
+        assert app.detail.row.note == "reviewed by ana"
+
+
+async def test_compare_shows_added_removed_and_changed(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "c")
+        assert isinstance(app.screen, PickSnapshotModal)
+        assert app.screen.candidates[0].ref == "churn-analysis@1"
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareModal)
+        result = app.screen.result
+        assert (result.left, result.right) == ("churn-analysis@1", "churn-analysis@2")
+        assert {c.name for c in result.added} == {"clean", "model", "rates", "to_percent"}
+        assert "customers" in result.same
+
+
+async def test_help_for_the_focused_pane(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.screen.pane == "Snapshots"
+        await press(pilot, "escape", "tab", "f1")
+        assert isinstance(app.screen, HelpScreen) and app.screen.pane == "Variables"
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_runs_every_action_by_name(demo_home: Path) -> None:
+    from textual.command import CommandPalette
+
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for expected in [
+            "Filter  (/)",
+            "Restore  (r)",
+            "Delete  (d)",
+            "Pin  (p)",
+            "Note  (n)",
+            "Compare  (c)",
+            "Mark  (space)",
+            "Help  (?, f1)",
+            "Quit  (q)",
+        ]:
+            assert expected in titles
+        await goto_snapshot(pilot, "demo-model@1")
+        snapshot_id = app.detail.row.id
+        await press(pilot, "ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        for key in "Pin  (p)"[:3]:
+            await pilot.press(key)
+        await pilot.pause(0.5)
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert annotation.read(demo_home, snapshot_id).pinned
+
+
+async def test_q_quits(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert app.return_code == 0
+
+
+async def test_damaged_snapshot_shows_a_badge_and_explains_itself(demo_home: Path) -> None:
+    damage_one(demo_home, "demo-model")
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "demo-model@1")
+        table = app.query_one("#snapshots")
+        assert str(table.get_cell(app.detail.row.path, "badge")) == "DAMAGED"
+        text = preview_text(app)
+        assert "This snapshot is damaged" in text and "msgpack" in text
+        await press(pilot, "r")
+        assert not isinstance(app.screen, RestoreModal)
+        assert any("is damaged" in n.message for n in app._notifications)
+
+
+async def test_keys_can_be_remapped_in_config(demo_home: Path, tmp_path: Path) -> None:
+    from core.config import load_config
+
+    config = tmp_path / "config.toml"
+    config.write_text('[tui]\ntheme = "nord"\n[tui.keys]\nrestore = "R"\n')
+    app = make_app(demo_home, config=load_config(config))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.theme == "nord"
+        await press(pilot, "r")
+        assert not isinstance(app.screen, RestoreModal)
+        await press(pilot, "R")
+        assert isinstance(app.screen, RestoreModal)
+
+
+async def test_new_snapshots_appear_live_without_a_key(demo_home: Path, daemon_env) -> None:
+    from conftest import run_python
+    from daemons import RunningDaemon
+
+    daemon = RunningDaemon(demo_home, daemon_env)
+    try:
+        app = make_app(demo_home, watch_daemon=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, rows=4)
+            assert "live" in app.sub_title
+            run_python(
+                demo_home,
+                "import sessions\nfresh = 42\nsessions.save('arrived-live', note='from another process')\n",
+            )
+            await ready(pilot, rows=5, timeout=20)
+            assert "arrived-live@1" in refs(app)
+    finally:
+        daemon.stop()
+
+
+async def test_offline_offers_to_start_the_daemon(demo_home: Path, daemon_env) -> None:
+    from daemon.client import stop
+
+    app = make_app(demo_home, watch_daemon=True)
+    try:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await ready(pilot)
+            assert "offline" in app.sub_title
+            assert any("Press D to start it" in n.message for n in app._notifications)
+            await pilot.press("D")
+            deadline = 40
+            while "live" not in app.sub_title and deadline:
+                await pilot.pause(0.25)
+                deadline -= 1
+            assert "live" in app.sub_title
+    finally:
+        stop(Store(demo_home).root)

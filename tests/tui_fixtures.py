@@ -1,0 +1,47 @@
+"""A realistic, deterministic session dir for UI tests: the demo, frozen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+FROZEN_DEMO = Path("/tmp/sessions-tui-test-demo")  # fixed: the path shows in the header
+
+
+@pytest.fixture(scope="session")
+def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tui.demo import build_demo
+
+    built = tmp_path_factory.mktemp("demo-src") / "demo"
+    return build_demo(built, frozen=True)
+
+
+@pytest.fixture
+def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A fresh copy of the frozen demo at a fixed path, with private daemon/config dirs."""
+    shutil.rmtree(FROZEN_DEMO, ignore_errors=True)
+    shutil.copytree(frozen_demo_source, FROZEN_DEMO, symlinks=True)
+    for path in FROZEN_DEMO.rglob("*.pkl"):
+        os.utime(path, (1_767_348_000, 1_767_348_000))
+    monkeypatch.setenv("SESSIONS_HOME", str(FROZEN_DEMO))
+    monkeypatch.setenv("SESSIONS_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SESSIONS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SESSIONS_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    return FROZEN_DEMO
+
+
+def damage_one(home: Path, name: str = "demo-model") -> Path:
+    """Truncate the manifest of ``name``'s latest version: a damaged snapshot."""
+    from core.store import Store
+
+    entry = Store(home).latest(name)
+    assert entry is not None
+    data = entry.path.read_bytes()
+    entry.path.write_bytes(data[: len(data) // 3])
+    return entry.path
