@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
+import re
 import reprlib
 import sys
 import types
@@ -42,10 +43,13 @@ _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = _HEAD_ITEMS
 _repr.maxlevel = 3
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def short_repr(value: Any, limit: int = _REPR) -> str:
-    """A bounded repr that never raises."""
+    """A bounded repr that never raises (memory addresses left out: they mean nothing later)."""
     try:
-        text = _repr.repr(value)
+        text = _ADDRESS.sub("", _repr.repr(value))
     except Exception as exc:  # a user __repr__ may raise anything
         text = f"<{type(value).__name__}: repr failed: {type(exc).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"

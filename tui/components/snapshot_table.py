@@ -27,12 +27,12 @@ class SnapshotTable(VimTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         self.add_column("", key="badge", width=7)
-        self.add_column("Time", key="time", width=19)
-        self.add_column("Snapshot", key="ref")
-        self.add_column("Vars", key="vars", width=5)
+        self.add_column("Time", key="time", width=16)
+        self.add_column("Snapshot", key="ref", width=24)
+        self.add_column("Vars", key="vars", width=4)
         self.add_column("Size", key="size", width=9)
-        self.add_column("Note", key="note")
-        self.add_column("Tags", key="tags")
+        self.add_column("Note", key="note", width=24)
+        self.add_column("Tags", key="tags", width=18)
         self.rows_by_key: dict[str, Row] = {}
 
     def show_rows(self, rows: list[Row], keep: str | None = None) -> None:
@@ -49,7 +49,7 @@ class SnapshotTable(VimTable):
             self.rows_by_key[row.path] = row
             self.add_row(
                 badges(row),
-                local_time(row.created),
+                local_time(row.created)[:16],
                 Text(row.ref, style="bold"),
                 "?" if row.nvars is None else str(row.nvars),
                 Text(human_size(row.stored), justify="right"),

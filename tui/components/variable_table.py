@@ -18,10 +18,10 @@ class VariableTable(VimTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.add_column(" ", key="mark", width=1)
-        self.add_column("Name", key="name")
-        self.add_column("Type", key="type")
-        self.add_column("Shape", key="shape")
-        self.add_column("Size", key="size", width=9)
+        self.add_column("Name", key="name", width=14)
+        self.add_column("Type", key="type", width=16)
+        self.add_column("Shape", key="shape", width=9)
+        self.add_column("Size", key="size", width=8)
         self.detail: Detail | None = None
 
     def show(self, detail: Detail | None) -> None:

@@ -1,0 +1,71 @@
+"""Regenerate the screenshots: every screen and dialog of the real app, on the frozen demo.
+
+    python screenshots/make.py
+
+Writes ``screenshots/<scene>.svg`` and, where ``rsvg-convert`` is installed (Debian package
+librsvg2-bin), ``screenshots/<scene>.png``. The scenes are the ones the SVG snapshot tests
+check (tests/scenes.py), so what is shown here is what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+OUT = ROOT / "screenshots"
+
+
+async def shoot(scene, source: Path) -> Path:
+    from scenes import SIZE
+    from tui_fixtures import FROZEN_DEMO
+    from tui_pilot import make_app
+
+    shutil.rmtree(FROZEN_DEMO, ignore_errors=True)
+    shutil.copytree(source, FROZEN_DEMO, symlinks=True)
+    for path in FROZEN_DEMO.rglob("*.pkl"):
+        os.utime(path, (1_767_348_000, 1_767_348_000))
+    app = make_app(FROZEN_DEMO)
+    async with app.run_test(size=SIZE) as pilot:
+        await scene.run(pilot)
+        await pilot.pause(0.2)
+        target = OUT / f"{scene.name}.svg"
+        app.save_screenshot(str(target), path=None)
+    return target
+
+
+def main() -> int:
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    work = Path(tempfile.mkdtemp(prefix="sessions-shots-"))
+    for name in ("config", "cache", "logs"):
+        os.environ[f"SESSIONS_{name.upper()}_DIR"] = str(work / name)
+    from scenes import SCENES
+
+    from tui.demo import build_demo
+
+    source = build_demo(work / "demo", frozen=True)
+    converter = shutil.which("rsvg-convert")
+    for scene in SCENES:
+        svg = asyncio.run(shoot(scene, source))
+        line = f"{scene.name:<14} {svg.relative_to(ROOT)}"
+        if converter:
+            png = svg.with_suffix(".png")
+            subprocess.run([converter, "-w", "1400", str(svg), "-o", str(png)], check=True)
+            line += f"  {png.relative_to(ROOT)}"
+        print(line)
+    if not converter:
+        print("rsvg-convert not found: only SVGs written (apt-get install librsvg2-bin for PNGs)")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The screens and dialogs of the app, each set up from the frozen demo: used by the SVG
+snapshot tests and by ``python screenshots/make.py`` alike."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.pilot import Pilot
+from tui_pilot import goto_snapshot, goto_variable, press, ready, settle
+
+SIZE = (140, 44)
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    title: str
+    run: Callable[[Pilot], Awaitable[None]]
+
+
+async def _main(pilot: Pilot) -> None:
+    await ready(pilot)
+    await goto_snapshot(pilot, "churn-analysis@2")
+    await press(pilot, "tab")
+    await goto_variable(pilot, "customers")
+
+
+async def _array(pilot: Pilot) -> None:
+    await _main(pilot)
+    await goto_variable(pilot, "spend")
+
+
+async def _function(pilot: Pilot) -> None:
+    await ready(pilot)
+    await goto_snapshot(pilot, "demo-model@1")
+    await press(pilot, "tab")
+    await goto_variable(pilot, "ChurnModel")
+
+
+async def _foreign(pilot: Pilot) -> None:
+    await ready(pilot)
+    await press(pilot, "tab")
+    await goto_variable(pilot, "customers")
+
+
+def _tab(tab: str, ref: str) -> Callable[[Pilot], Awaitable[None]]:
+    async def run(pilot: Pilot) -> None:
+        await ready(pilot)
+        await goto_snapshot(pilot, ref)
+        pilot.app._w("#preview-tabs").active = tab
+        await settle(pilot)
+
+    return run
+
+
+async def _filter(pilot: Pilot) -> None:
+    await ready(pilot)
+    await press(pilot, "slash", *"model")
+    await pilot.pause(0.3)
+    await settle(pilot)
+
+
+async def _restore(pilot: Pilot) -> None:
+    await _main(pilot)
+    await press(pilot, "space")
+    await goto_variable(pilot, "model")
+    await press(pilot, "space", "r")
+
+
+async def _delete(pilot: Pilot) -> None:
+    await ready(pilot)
+    await goto_snapshot(pilot, "churn-analysis@1")
+    await press(pilot, "d")
+
+
+async def _note(pilot: Pilot) -> None:
+    await ready(pilot)
+    await goto_snapshot(pilot, "demo-model@1")
+    await press(pilot, "n")
+
+
+async def _compare_pick(pilot: Pilot) -> None:
+    await ready(pilot)
+    await goto_snapshot(pilot, "churn-analysis@2")
+    await press(pilot, "c")
+
+
+async def _compare(pilot: Pilot) -> None:
+    await _compare_pick(pilot)
+    await press(pilot, "enter")
+
+
+async def _help(pilot: Pilot) -> None:
+    await ready(pilot)
+    await press(pilot, "question_mark")
+
+
+async def _damaged(pilot: Pilot) -> None:
+    from tui_fixtures import damage_one
+
+    damage_one(Path(pilot.app.store.root), "demo-model")
+    pilot.app.action_refresh()
+    await settle(pilot)
+    await goto_snapshot(pilot, "demo-model@1")
+
+
+async def _report(pilot: Pilot) -> None:
+    from tui.components.report_modal import ReportModal
+
+    await ready(pilot)
+    report = {
+        "loaded": ["customers", "spend", "features", "config", "ChurnModel", "churn_rate", "clean"],
+        "imported": ["np", "pd", "sqlite3", "sessions"],
+        "failed": {"model": "blob 5f1c0a9e2b3d is corrupt: content does not match its hash"},
+        "warnings": ["pandas: saved with 2.2.3, installed 3.0.1"],
+    }
+    await pilot.app.push_screen(ReportModal("Restored churn-analysis@2 into a new shell", report))
+    await settle(pilot)
+
+
+SCENES = (
+    Scene("main", "Main screen: a DataFrame preview", _main),
+    Scene("array", "Array statistics", _array),
+    Scene("class", "A class defined in the session, with its source", _function),
+    Scene("foreign", "A foreign dill.dump_module file, read without running it", _foreign),
+    Scene("environment", "Environment tab", _tab("tab-environment", "churn-analysis@2")),
+    Scene("skipped", "Skipped variables and why", _tab("tab-skipped", "churn-analysis@1")),
+    Scene("filter", "Filtering across names, notes, tags and variables", _filter),
+    Scene("restore", "Restoring two marked variables", _restore),
+    Scene("report", "The report after a restore", _report),
+    Scene("delete", "Delete asks first", _delete),
+    Scene("note", "Editing a note and tags", _note),
+    Scene("compare-pick", "Choosing what to compare with", _compare_pick),
+    Scene("compare", "What changed between two versions", _compare),
+    Scene("help", "Help for the focused pane", _help),
+    Scene("damaged", "A damaged snapshot explains itself", _damaged),
+)
