@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import dis
 import fnmatch
 import re
 import sys
@@ -150,9 +151,15 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any) -> set[int]:
     return seen
 
 
+_GLOBAL_OPS = frozenset(
+    {"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_FROM_DICT_OR_GLOBALS"}
+)
+
+
 def code_names(code: types.CodeType) -> set[str]:
-    """Global names a code object (and the code nested in it) may read."""
-    names = set(code.co_names)
+    """Global names a code object (and the code nested in it) reads or writes; attribute
+    names, which share ``co_names``, are left out."""
+    names = {str(ins.argval) for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_OPS}
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= code_names(const)

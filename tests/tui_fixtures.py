@@ -37,11 +37,11 @@ def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def damage_one(home: Path, name: str = "demo-model") -> Path:
-    """Truncate the manifest of ``name``'s latest version: a damaged snapshot."""
+    """Cut the manifest of ``name``'s latest version short: a damaged snapshot (always the
+    same bytes, so the error shown is the same in every run)."""
     from core.store import Store
 
     entry = Store(home).latest(name)
     assert entry is not None
-    data = entry.path.read_bytes()
-    entry.path.write_bytes(data[: len(data) // 3])
+    entry.path.write_bytes(b"\x8a\xa6format\xb1sessions.manifest\xa6schema")
     return entry.path

@@ -107,9 +107,6 @@ def freeze(home: Path) -> None:
             },
             origin={"kind": "script", "path": "/home/demo/churn/analysis.py"},
             packages={"dill": "0.3.9", "numpy": "2.1.3", "pandas": "2.2.3"},
-            variables=tuple(
-                replace(v, modules={k: "frozen" for k in v.modules}) for v in manifest.variables
-            ),
         )
         entry.path.unlink()
         write_file(
