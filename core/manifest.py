@@ -214,7 +214,16 @@ class Manifest:
             raise FormatError("manifest is empty")
         try:
             raw = msgpack.unpackb(data, raw=False, strict_map_key=True, **_LIMITS)
+        except msgpack.ExtraData:
+            raise FormatError("manifest is corrupt: extra bytes after its end") from None
         except Exception as exc:  # msgpack raises several unrelated types on bad input
+            text = str(exc).lower()
+            if "incomplete" in text:
+                raise FormatError("manifest is truncated") from None
+            if type(exc).__name__ == "StackError" or isinstance(exc, RecursionError):
+                raise FormatError("manifest nests too deeply") from None
+            if "exceeds" in text or "max_" in text:
+                raise FormatError("manifest claims a size over the limits") from None
             raise FormatError(f"manifest is not valid msgpack ({type(exc).__name__})") from None
         return cls.from_dict(raw)
 

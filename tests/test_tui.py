@@ -335,7 +335,7 @@ async def test_damaged_snapshot_shows_a_badge_and_explains_itself(demo_home: Pat
         table = app.query_one("#snapshots")
         assert str(table.get_cell(app.detail.row.path, "badge")) == "DAMAGED"
         text = preview_text(app)
-        assert "This snapshot is damaged" in text and "msgpack" in text
+        assert "This snapshot is damaged" in text and "manifest is truncated" in text
         await press(pilot, "r")
         assert not isinstance(app.screen, RestoreModal)
         assert any("is damaged" in n.message for n in app._notifications)
