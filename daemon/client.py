@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import select
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +91,23 @@ class DaemonClient:
             raise DaemonUnavailable(f"daemon speaks protocol {got}, this client {PROTOCOL}")
         return result
 
-    def subscribe(self) -> Iterator[dict[str, Any]]:
-        """Events as the daemon publishes them; blocks between events (up to the timeout,
-        then yields nothing and keeps waiting). Stops when the connection closes."""
+    def subscribe(self, stop: Callable[[], bool] | None = None) -> Iterator[dict[str, Any]]:
+        """Events as the daemon publishes them. Blocks between events, looking at ``stop``
+        every half second (so a closing app is never held up); ends when the connection
+        closes or ``stop()`` is true."""
         self.request("subscribe")
         assert self.sock is not None
         self.sock.settimeout(None)
         while True:
+            if stop is not None:
+                try:
+                    readable, _, _ = select.select([self.sock], [], [], 0.5)
+                except (OSError, ValueError):
+                    return
+                if stop():
+                    return
+                if not readable:
+                    continue
             try:
                 message = recv(self.sock)
             except (OSError, ConnectionError):

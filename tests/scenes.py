@@ -100,6 +100,7 @@ async def _help(pilot: Pilot) -> None:
 async def _damaged(pilot: Pilot) -> None:
     from tui_fixtures import damage_one
 
+    await ready(pilot)
     damage_one(Path(pilot.app.store.root), "demo-model")
     pilot.app.action_refresh()
     await settle(pilot)

@@ -179,3 +179,24 @@ def test_a_failed_restore_shows_the_per_variable_report(
         term.wait("APP-EXITED-0")
     finally:
         term.close()
+
+
+def test_quitting_while_live_is_prompt(terminal_env: dict[str, str], demo_home: Path) -> None:
+    """With the daemon feeding live updates, q still ends the process at once."""
+    env = dict(os.environ, **terminal_env)
+    done = subprocess.run(
+        [str(SESSIONS_TUI), "daemon", "start"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    term = Tmux([str(SESSIONS_TUI)], terminal_env)
+    try:
+        term.wait("live")
+        started = time.monotonic()
+        term.keys("q")
+        term.wait("APP-EXITED-0", timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        term.close()
+        subprocess.run(
+            [str(SESSIONS_TUI), "daemon", "stop"], env=env, capture_output=True, check=False
+        )

@@ -43,5 +43,7 @@ def damage_one(home: Path, name: str = "demo-model") -> Path:
 
     entry = Store(home).latest(name)
     assert entry is not None
-    entry.path.write_bytes(b"\x8a\xa6format\xb1sessions.manifest\xa6schema")
+    temp = entry.path.with_name(".damage")
+    temp.write_bytes(b"\x8a\xa6format\xb1sessions.manifest\xa6schema")
+    os.replace(temp, entry.path)  # at once: a reader never sees it half written
     return entry.path

@@ -157,17 +157,24 @@ class SessionsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="daemon-events")
     def subscribe_daemon(self) -> None:
+        from textual.worker import get_current_worker
+
         from daemon.client import DaemonClient, DaemonUnavailable
 
+        worker = get_current_worker()
+        client = DaemonClient(self.store.root)
         try:
-            client = DaemonClient(self.store.root).connect()
-            for event in client.subscribe():
+            client.connect()
+            for event in client.subscribe(stop=lambda: worker.is_cancelled):
                 self.post_message(messages.DaemonEvent(event))
         except DaemonUnavailable:
             pass
         except Exception as exc:  # the live feed is a convenience: say so, keep going
             self.post_message(messages.ActionFailed(f"live updates stopped: {exc}"))
-        self.post_message(messages.DaemonState(False, "daemon stopped"))
+        finally:
+            client.close()
+        if not worker.is_cancelled:
+            self.post_message(messages.DaemonState(False, "daemon stopped"))
 
     @_while_mounted
     def on_daemon_state(self, message: messages.DaemonState) -> None:
@@ -201,16 +208,19 @@ class SessionsApp(App[None]):
     # --- rows -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rows")
     def load_rows(self) -> None:
+        """The first page first (it paints at once), then everything up to the page limit."""
+        text, group, live = self.filter_text, self.group, self.live
         try:
-            rows, groups, total = self.source.rows(
-                live=self.live, text=self.filter_text, group=self.group
+            first = SnapshotTable.FIRST_PAGE
+            rows, groups, total = self.source.rows(live=live, text=text, group=group, limit=first)
+            self.post_message(
+                messages.RowsLoaded(rows, groups, total, text, group, live, final=False)
             )
+            if len(rows) == first:
+                rows, groups, total = self.source.rows(live=live, text=text, group=group)
+                self.post_message(messages.RowsLoaded(rows, groups, total, text, group, live))
         except Exception as exc:
             self.post_message(messages.ActionFailed(f"cannot list snapshots: {exc}"))
-            return
-        self.post_message(
-            messages.RowsLoaded(rows, groups, total, self.filter_text, self.group, self.live)
-        )
 
     @_while_mounted
     def on_rows_loaded(self, message: messages.RowsLoaded) -> None:
@@ -218,7 +228,11 @@ class SessionsApp(App[None]):
         current = table.current()
         self.rows = message.rows
         self.total = message.total
-        table.show_rows(message.rows, keep=current.path if current else None)
+        keep = current.path if current else None
+        if message.final and len(message.rows) > SnapshotTable.FIRST_PAGE:
+            table.extend_rows(message.rows, keep=keep)
+        else:
+            table.show_rows(message.rows, keep=keep)
         groups = self._w("#groups", GroupList)
         if not groups.has_focus or groups.option_count == 0:
             groups.show_groups(message.groups, message.total, self.group)

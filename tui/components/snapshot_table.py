@@ -35,14 +35,38 @@ class SnapshotTable(VimTable):
         self.add_column("Tags", key="tags", width=18)
         self.rows_by_key: dict[str, Row] = {}
 
+    FIRST_PAGE = 200
+    CHUNK = 100  # rows added per event-loop turn: keeps each frame short while filling
+
     def show_rows(self, rows: list[Row], keep: str | None = None) -> None:
+        """Show ``rows``: the first page at once (the cursor stays on ``keep`` when it is
+        there), the rest in chunks between frames."""
+        self._generation = getattr(self, "_generation", 0) + 1
         self.clear()
         self.rows_by_key = {}
-        for row in rows:
-            self.rows_by_key[row.path] = row
-        self.add_rows_batch(rows)
+        self.add_rows_batch(rows[: self.FIRST_PAGE])
         if keep and keep in self.rows_by_key:
             self.move_cursor(row=self.get_row_index(keep))
+        if len(rows) > self.FIRST_PAGE:
+            self._fill(rows, self.FIRST_PAGE, self._generation)
+
+    def extend_rows(self, rows: list[Row], keep: str | None = None) -> None:
+        """Show ``rows`` where the table already shows their first rows: only the rest is
+        added (in chunks), so the cursor and the screen do not jump."""
+        shown = list(self.rows_by_key)
+        if shown and len(shown) <= len(rows) and [r.path for r in rows[: len(shown)]] == shown:
+            self._generation = getattr(self, "_generation", 0) + 1
+            if len(rows) > len(shown):
+                self._fill(rows, len(shown), self._generation)
+            return
+        self.show_rows(rows, keep)
+
+    def _fill(self, rows: list[Row], start: int, generation: int) -> None:
+        if generation != self._generation:
+            return  # newer rows replaced these
+        self.add_rows_batch(rows[start : start + self.CHUNK])
+        if start + self.CHUNK < len(rows):
+            self.set_timer(0.001, lambda: self._fill(rows, start + self.CHUNK, generation))
 
     def add_rows_batch(self, rows: list[Row]) -> None:
         for row in rows:
