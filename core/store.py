@@ -330,23 +330,25 @@ class Store:
             write_file(path, [manifest.encode()])
         return manifest
 
+    @staticmethod
+    def _unlink(path: Path) -> bool:
+        """Remove ``path``; False if it was already gone."""
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise os_error(exc, str(path)) from None
+        return True
+
     def remove(self, entry: Entry) -> None:
         """Remove a snapshot's manifest (its blobs go at the next gc) or a foreign file."""
         if entry.kind != "snapshot":
-            try:
-                entry.path.unlink()
-            except FileNotFoundError:
-                return
-            except OSError as exc:
-                raise os_error(exc, str(entry.path)) from None
+            self._unlink(entry.path)
             return
-        with self.lock("names.lock"):
-            try:
-                entry.path.unlink()
-            except FileNotFoundError:
+        with self.lock("names.lock"):  # a save may be about to write into the name's dir
+            if not self._unlink(entry.path):
                 return
-            except OSError as exc:
-                raise os_error(exc, str(entry.path)) from None
             fsync_dir(entry.path.parent)
             with contextlib.suppress(OSError):
                 entry.path.parent.rmdir()  # only succeeds when it was the last version
