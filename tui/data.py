@@ -3,7 +3,6 @@ answers. Everything here is blocking and runs in workers, never on the UI thread
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,13 +127,3 @@ class Source:
 
     def entry(self, row: Row) -> Entry:
         return self.detail(row).entry  # type: ignore[return-value]
-
-
-def has_ipython(executable: str) -> bool:
-    from core.restore import _works
-
-    return _works(executable, "import IPython")
-
-
-def exists(path: str) -> bool:
-    return os.path.exists(path)
