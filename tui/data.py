@@ -8,7 +8,6 @@ from pathlib import Path
 
 from core import annotation
 from core.catalog import Catalog, Row, row_from_values, row_values
-from core.errors import SessionsError
 from core.foreign import ForeignInfo, inspect_foreign
 from core.manifest import Manifest
 from core.store import Entry, Store
@@ -107,23 +106,8 @@ class Source:
             found = inspect_foreign(path)
             error = found.error if not found.variables else None
             return Detail(row, entry, foreign=found, error=error or row.damaged)
-        try:
-            manifest = self.store.read_manifest(path)
-        except SessionsError as exc:
-            entry = Entry(
-                "snapshot", row.id, row.name, row.version, path, row.created, error=str(exc)
-            )
-            return Detail(row, entry, error=str(exc))
-        entry = Entry(
-            "snapshot",
-            manifest.id,
-            manifest.name,
-            manifest.version,
-            path,
-            manifest.created,
-            manifest,
-        )
-        return Detail(row, entry, manifest=manifest)
+        entry = self.store.entry_at(row.version, row.id, path)
+        return Detail(row, entry, manifest=entry.manifest, error=entry.error)
 
     def entry(self, row: Row) -> Entry:
         return self.detail(row).entry  # type: ignore[return-value]
