@@ -41,8 +41,12 @@ def build_demo(home: Path | None = None, *, frozen: bool = False) -> Path:
     env = dict(os.environ, SESSIONS_HOME=str(home))
     root = Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "tui.demo_session"]
+    if frozen:  # code objects carry their file name: give it one that is the same everywhere
+        script = Path(__file__).with_name("demo_session.py")
+        command = [sys.executable, "-c", _AS_FILE, str(script), FROZEN_SCRIPT]
     done = subprocess.run(
-        [sys.executable, "-m", "tui.demo_session"],
+        command,
         env=env,
         cwd=home,
         capture_output=True,
@@ -58,6 +62,21 @@ def build_demo(home: Path | None = None, *, frozen: bool = False) -> Path:
         freeze(home)
     return home
 
+
+FROZEN_SCRIPT = "/home/demo/churn/analysis.py"
+# Runs a script as __main__ under another file name, its source kept in linecache so the
+# previews can still show function and class source. Nothing of the runner's own is saved.
+_AS_FILE = """
+def _run():  # a function, so that none of its names land in the saved session
+    import linecache, sys
+    import __main__
+    path, name = sys.argv[1:3]
+    source = open(path, encoding="utf-8").read()
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    __main__.__file__ = name
+    exec(compile(source, name, "exec"), __main__.__dict__)
+_run()
+"""
 
 FROZEN_BASE = 1_767_261_600.0  # 2026-01-01 10:00 UTC: fixed times for screenshots and tests
 
@@ -105,7 +124,7 @@ def freeze(home: Path) -> None:
                 "executable": "/usr/bin/python3",
                 "platform": "Linux x86_64",
             },
-            origin={"kind": "script", "path": "/home/demo/churn/analysis.py"},
+            origin={"kind": "script", "path": FROZEN_SCRIPT},
             packages={"dill": "0.3.9", "numpy": "2.1.3", "pandas": "2.2.3"},
         )
         entry.path.unlink()
