@@ -5,6 +5,8 @@
     >>> sessions.snapshots()                              # what is stored, nothing unpickled
     >>> sessions.inspect("cleaned").variables              # names and types
     >>> sessions.load("cleaned@1", names=["df"])           # one variable plus what it needs
+    >>> sessions.push("cleaned", "team")                   # share: signed, secrets left out
+    >>> sessions.pull("alice/model", "team", version=3)    # a teammate's snapshot
 
 A ref is a snapshot id, a unique id prefix, a name (its latest version) or ``name@N``.
 Snapshots live in ``$SESSIONS_HOME`` or the platform's user data dir for ``sessions-tui``.
@@ -15,9 +17,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.api import SnapshotInfo
+
+if TYPE_CHECKING:
+    from core.bundle import ExportResult, ImportResult
+    from core.remote import PullResult, PushResult
 from core.api import inspect as _inspect
 from core.api import snapshots as _snapshots
 from core.errors import SessionsError
@@ -32,8 +38,12 @@ __all__ = [
     "SaveResult",
     "SessionsError",
     "SnapshotInfo",
+    "export",
+    "import_bundle",
     "inspect",
     "load",
+    "pull",
+    "push",
     "save",
     "snapshots",
 ]
@@ -80,15 +90,18 @@ def load(
     names: Iterable[str] | str | None = None,
     namespace: dict[str, Any] | None = None,
     home: str | Path | None = None,
+    trust: bool = False,
 ) -> LoadReport:
     """Load snapshot ``ref`` (everything, or ``names`` plus what they need) into
     ``namespace`` (default: ``__main__``). Returns a per-variable report; one failing
-    variable does not stop the others. Loading unpickles: load only snapshots you trust."""
+    variable does not stop the others. Loading unpickles, so only snapshots signed by you or
+    a trusted key load; ``trust=True`` overrides that once (TrustError says whose key it is)."""
     return _load(
         _store(home),
         ref,
         names=[names] if isinstance(names, str) else names,
         namespace=namespace if namespace is not None else _main_namespace(),
+        trust=trust,
     )
 
 
@@ -100,3 +113,67 @@ def snapshots(*, home: str | Path | None = None) -> list[SnapshotInfo]:
 def inspect(ref: str, *, home: str | Path | None = None) -> SnapshotInfo:
     """What snapshot ``ref`` holds — names, types, previews — without unpickling anything."""
     return _inspect(ref, _store(home))
+
+
+def export(
+    ref: str,
+    path: str | Path,
+    *,
+    include_secrets: bool = False,
+    home: str | Path | None = None,
+) -> ExportResult:
+    """Write snapshot ``ref`` as one signed bundle file at ``path``. Variables that look like
+    credentials are left out (listed in ``.left_out``) unless ``include_secrets``."""
+    from core.bundle import export as _export
+
+    return _export(_store(home), ref, path, include_secrets=include_secrets)
+
+
+def import_bundle(
+    path: str | Path, *, trust: bool = False, home: str | Path | None = None
+) -> ImportResult:
+    """Add the snapshot in bundle ``path`` to the session dir: checked, all or nothing. A
+    bundle signed by a key you do not trust is refused unless ``trust=True``."""
+    from core.bundle import import_bundle as _import
+
+    return _import(_store(home), path, trust_once=trust)
+
+
+def push(
+    ref: str,
+    remote: str | None = None,
+    *,
+    owner: str | None = None,
+    include_secrets: bool = False,
+    home: str | Path | None = None,
+) -> PushResult:
+    """Publish snapshot ``ref`` to ``remote`` (a configured name, a folder or a URL) as
+    ``owner``'s next version of its name; only blobs the remote lacks are uploaded."""
+    from core.remote import open_remote
+
+    return open_remote(remote).push(_store(home), ref, owner=owner, include_secrets=include_secrets)
+
+
+def pull(
+    name: str,
+    remote: str | None = None,
+    *,
+    owner: str | None = None,
+    version: int | None = None,
+    trust: bool = False,
+    data_only: bool = False,
+    home: str | Path | None = None,
+) -> PullResult | dict[str, Any]:
+    """Copy ``[OWNER/]NAME[@VERSION]`` from ``remote`` into the session dir (signature and
+    blobs checked; an untrusted signer refused unless ``trust=True``). With ``data_only``,
+    return the numeric arrays as ``{name: ndarray}`` instead, from any sender, unpickling
+    nothing."""
+    from core.remote import open_remote
+
+    spec = name if owner is None else f"{owner}/{name}"
+    if version is not None:
+        spec = f"{spec.split('@')[0]}@{version}"
+    opened = open_remote(remote)
+    if data_only:
+        return opened.pull_data(spec)[1].arrays
+    return opened.pull(_store(home), spec, trust_once=trust)

@@ -20,6 +20,7 @@ caught before anything is unpickled.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 from dataclasses import dataclass
@@ -76,6 +77,41 @@ def _worth_compressing(data: memoryview) -> bool:
     return packed <= total * _WORTH_IT
 
 
+def decode_framed(digest: str, framed: bytes, *, max_size: int) -> bytes:
+    """The content of a blob file's bytes, checked: header, declared size at most
+    ``max_size``, decompression bounded by the declared size, hash equal to ``digest``."""
+    if len(framed) < HEADER.size:
+        raise BlobError(f"blob {digest[:12]} is truncated")
+    magic, codec, size = HEADER.unpack_from(framed)
+    if magic != MAGIC or codec not in CODECS:
+        raise BlobError(f"blob {digest[:12]} has a bad header")
+    if size > max_size:
+        raise BlobError(f"blob {digest[:12]} claims {size} bytes, over the {max_size} limit")
+    payload = memoryview(framed)[HEADER.size :]
+    if codec == RAW:
+        if len(payload) != size:
+            raise BlobError(f"blob {digest[:12]} is truncated or has extra bytes")
+        content = bytes(payload)
+    else:
+        try:  # read at most one byte past the declared size: a bomb stops there
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload))
+            parts, total = [], 0
+            while total <= size:
+                chunk = reader.read(min(1 << 24, size + 1 - total))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                total += len(chunk)
+            content = b"".join(parts)
+        except zstandard.ZstdError as exc:
+            raise BlobError(f"blob {digest[:12]} is corrupt: {exc}") from None
+        if len(content) != size:
+            raise BlobError(f"blob {digest[:12]} is corrupt: wrong decompressed size")
+    if hash_bytes(content) != digest:
+        raise BlobError(f"blob {digest[:12]} is corrupt: content does not match its hash")
+    return content
+
+
 class BlobStore:
     """The ``blobs/`` directory of a session dir."""
 
@@ -127,6 +163,15 @@ class BlobStore:
                 tmp.unlink()
             raise os_error(exc, f"blob {digest[:12]}") from None
         return BlobRef(digest, len(view), HEADER.size + len(payload), CODECS[codec]), True
+
+    def framed(self, digest: str) -> bytes:
+        """A blob's file as stored (header and payload), to send elsewhere."""
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise BlobError(f"blob {digest[:12]} is missing") from None
+        except OSError as exc:
+            raise BlobError(f"blob {digest[:12]} cannot be read: {exc.strerror}") from None
 
     @staticmethod
     def _codec_of(path: Path) -> int:

@@ -60,6 +60,7 @@ class Config:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    owner: str | None = None  # [share] owner: the name pushes are published under
     problems: tuple[str, ...] = ()
 
 
@@ -89,6 +90,7 @@ def load_config(path: Path | None = None) -> Config:
     daemon = raw.get("daemon") if isinstance(raw.get("daemon"), dict) else {}
     retention = raw.get("retention") if isinstance(raw.get("retention"), dict) else {}
     tui = raw.get("tui") if isinstance(raw.get("tui"), dict) else {}
+    share = raw.get("share") if isinstance(raw.get("share"), dict) else {}
     extra = tuple(
         Path(str(p)).expanduser() for p in daemon.get("extra_dirs", []) if isinstance(p, str)
     )
@@ -108,5 +110,6 @@ def load_config(path: Path | None = None) -> Config:
         retention=policy,
         theme=tui.get("theme") if isinstance(tui.get("theme"), str) else None,
         keys={str(k): str(v) for k, v in keys.items()},
+        owner=share.get("owner") if isinstance(share.get("owner"), str) else None,
         problems=tuple(problems),
     )

@@ -21,6 +21,7 @@ from typing import Any
 from core import environment, serialize
 from core.errors import FormatError, SessionsError
 from core.manifest import Manifest
+from core.signing import TrustError, check_trusted
 from core.store import Entry, Store
 
 
@@ -156,12 +157,24 @@ def load_entry(
     *,
     names: Iterable[str] | None = None,
     namespace: dict[str, Any] | None = None,
+    trust: bool = False,
 ) -> LoadReport:
-    """Load ``entry`` (everything, or ``names`` plus what they need) into ``namespace``."""
+    """Load ``entry`` (everything, or ``names`` plus what they need) into ``namespace``.
+
+    Loading unpickles, so it is refused (TrustError) unless the snapshot is signed by you or
+    a trusted key; ``trust=True`` is the explicit one-time override (also needed for foreign
+    dill files, which carry no signature)."""
     ns = namespace if namespace is not None else vars(sys.modules["__main__"])
     wanted_list = None if names is None else [names] if isinstance(names, str) else list(names)
     if entry.kind == "foreign":
         from core.foreign import load_foreign
+
+        if not trust:
+            raise TrustError(
+                f"refusing to load {entry.ref}: a dill file carries no signature and loading "
+                "it runs whatever it holds; if you trust it, load it once with trust=True "
+                "(--trust-once)"
+            )
 
         report = LoadReport(entry.ref, entry.id)
         got = load_foreign(entry.path, ns, wanted_list)
@@ -173,6 +186,8 @@ def load_entry(
     if entry.manifest is None:
         raise FormatError(f"snapshot {entry.ref} is damaged: {entry.error}")
     manifest = entry.manifest
+    if not trust:
+        check_trusted(manifest)
     report = LoadReport(manifest.ref, manifest.id)
     variables = {v.name: v for v in manifest.variables}
     imports = {i.name: i for i in manifest.imports}
@@ -266,6 +281,7 @@ def load(
     *,
     names: Iterable[str] | None = None,
     namespace: dict[str, Any] | None = None,
+    trust: bool = False,
 ) -> LoadReport:
     """Resolve ``ref`` and load it; see :func:`load_entry`."""
-    return load_entry(store, store.resolve(ref), names=names, namespace=namespace)
+    return load_entry(store, store.resolve(ref), names=names, namespace=namespace, trust=trust)

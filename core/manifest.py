@@ -1,6 +1,6 @@
 """Snapshot manifests: what a snapshot holds, as one msgpack map.
 
-Format (schema 1.0)
+Format (schema 1.1)
 -------------------
 A manifest is a msgpack map whose ``format`` is ``"sessions.manifest"`` and whose ``schema``
 is ``[major, minor]``. Readers accept any minor of a major they know (minors only add keys)
@@ -15,7 +15,16 @@ and refuse a newer major with a plain message. The keys are those of :meth:`Mani
 - contents: ``module`` (the ``__name__`` of the saved namespace, how pickles refer to it),
   ``groups`` (serializer, member names, stream blob, out-of-band buffer blobs), ``variables``
   (name, qualified type, memory and stored size, group index, preview, deps, modules),
-  ``skipped`` (name -> reason), ``imports`` (name, module, attr), ``history`` (IPython inputs).
+  ``skipped`` (name -> reason), ``imports`` (name, module, attr), ``history`` (IPython inputs);
+- sharing (1.1): ``owner`` (who published it; empty for the user's own snapshots), ``source``
+  (id of the local snapshot a shared copy was made from), ``secrets`` (name -> why it looks
+  like a credential), per variable ``data`` (a pickle-free form: ``{"format": "npy",
+  "header": <.npy header bytes>}``, the array's bytes being its group's one buffer blob), and
+  ``signature`` (``{"alg": "ed25519", "key": <32 bytes>, "sig": <64 bytes>}`` over the
+  manifest encoded without it, see core.signing).
+
+Keys a newer minor adds are kept as they are (``extra``), so re-encoding a manifest gives back
+the bytes that were signed.
 
 A manifest is written last, atomically, after every blob it names is durable: it is the
 commit point of a snapshot. Manifests are never modified; annotations that change later
@@ -36,7 +45,7 @@ from core.blobs import BlobRef
 from core.errors import FormatError, NewerFormatError
 
 FORMAT = "sessions.manifest"
-SCHEMA = (1, 0)
+SCHEMA = (1, 1)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _LIMITS = {
     "max_str_len": 16 * 1024 * 1024,
@@ -81,6 +90,7 @@ class Variable:
     preview: dict[str, Any] = field(default_factory=dict)
     deps: tuple[str, ...] = ()
     modules: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,11 +138,21 @@ class Manifest:
     history: tuple[str, ...] = ()
     packages: dict[str, str] = field(default_factory=dict)
     parent: str | None = None
+    owner: str = ""
+    source: str | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    signature: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
     schema: tuple[int, int] = SCHEMA
 
     @property
+    def label(self) -> str:
+        """The name a user refers to it by: ``name``, or ``owner/name`` for a shared copy."""
+        return f"{self.owner}/{self.name}" if self.owner else self.name
+
+    @property
     def ref(self) -> str:
-        return f"{self.name}@{self.version}"
+        return f"{self.label}@{self.version}"
 
     @property
     def stored(self) -> int:
@@ -157,7 +177,7 @@ class Manifest:
         return {blob.hash for group in self.groups for blob in group.blobs}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format": FORMAT,
             "schema": list(self.schema),
             "id": self.id,
@@ -194,13 +214,21 @@ class Manifest:
                     "preview": v.preview,
                     "deps": list(v.deps),
                     "modules": dict(v.modules),
+                    **({"data": v.data} if v.data else {}),
                 }
                 for v in self.variables
             ],
             "skipped": dict(self.skipped),
             "imports": [{"name": i.name, "module": i.module, "attr": i.attr} for i in self.imports],
             "history": list(self.history),
+            "owner": self.owner,
+            "source": self.source,
+            "secrets": dict(self.secrets),
         }
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        out["signature"] = self.signature
+        return out
 
     def encode(self) -> bytes:
         return msgpack.packb(self.to_dict(), use_bin_type=True)
@@ -277,10 +305,35 @@ class Manifest:
                     if isinstance(i, dict)
                 ),
                 history=tuple(_strs(raw, "history")),
+                owner=_str(raw, "owner", ""),
+                source=raw.get("source") if isinstance(raw.get("source"), str) else None,
+                secrets=_str_map(raw, "secrets"),
+                signature=_signature(raw.get("signature")),
+                extra={k: v for k, v in raw.items() if k not in _KNOWN},
                 schema=(schema[0], schema[1]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"manifest field is malformed: {exc}") from None
+
+
+_KNOWN = {
+    "format", "schema", "id", "name", "version", "created", "parent", "user", "host", "pid",
+    "python", "cwd", "origin", "packages", "note", "tags", "module", "groups", "variables",
+    "skipped", "imports", "history", "owner", "source", "secrets", "signature",
+}  # fmt: skip
+
+
+def _signature(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("alg"), str)
+        or not isinstance(raw.get("key"), bytes)
+        or not isinstance(raw.get("sig"), bytes)
+    ):
+        raise TypeError("'signature' should be a map of alg, key and sig")
+    return {"alg": raw["alg"], "key": raw["key"], "sig": raw["sig"]}
 
 
 def _str(raw: dict[str, Any], key: str, default: str | None = None) -> str:
@@ -363,4 +416,5 @@ def _variable(raw: Any, ngroups: int) -> Variable:
         preview=preview,
         deps=tuple(_strs(raw, "deps")),
         modules=_str_map(raw, "modules"),
+        data=raw["data"] if isinstance(raw.get("data"), dict) else None,
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import capture, environment, ids, preview, serialize
+from core import capture, environment, ids, preview, secrets, serialize, signing
 from core.atomic import fsync_dir
 from core.blobs import BlobRef
 from core.manifest import Group, Manifest, Variable
@@ -81,6 +81,25 @@ def _pickle(
             yield [name], serialize.dump_group(plan.ctx, {name: plan.values[name]})
         except serialize.SerializeError as exc:
             skipped[name] = str(exc)
+
+
+def _npy_form(value: Any, group: Group) -> dict[str, Any] | None:
+    """For a numeric ndarray pickled with its data as one out-of-band buffer: the ``.npy``
+    header that, followed by that buffer blob, makes a ``.npy`` file (read without pickle)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or type(value) is not numpy.ndarray or len(group.buffers) != 1:
+        return None
+    if value.dtype.kind not in "biufc" or value.dtype.fields is not None:
+        return None
+    if value.nbytes != group.buffers[0].size:
+        return None
+    import io
+
+    header = io.BytesIO()
+    numpy.lib.format.write_array_header_1_0(
+        header, numpy.lib.format.header_data_from_array_1_0(value)
+    )
+    return {"format": "npy", "header": header.getvalue()}
 
 
 def save(
@@ -150,14 +169,19 @@ def save(
         saved_names = set(plan.values) | {i.name for i in plan.imports}
         manifest_groups: list[Group] = []
         variables: list[Variable] = []
+        found_secrets: dict[str, str] = {}
         for index, ((members, pickled, _), refs) in enumerate(zip(groups, results)):
             blobs = [ref for ref, _ in refs]
             group = Group(pickled.serializer, tuple(members), blobs[0], tuple(blobs[1:]))
             manifest_groups.append(group)
             versions = environment.versions_of(pickled.modules)
             share = group.stored // max(1, len(members))
+            data = _npy_form(plan.values[members[0]], group) if len(members) == 1 else None
             for member in members:
                 value = plan.values[member]
+                reason = secrets.reason(member, value)
+                if reason:
+                    found_secrets[member] = reason
                 deps = (pickled.refs | plan.code_deps.get(member, set())) & saved_names
                 deps.discard(member)
                 variables.append(
@@ -170,6 +194,7 @@ def save(
                         preview=previews[member],  # type: ignore[arg-type]
                         deps=tuple(sorted(deps)),
                         modules=versions,
+                        data=data,
                     )
                 )
         order = {n: i for i, n in enumerate(namespace)}
@@ -177,27 +202,30 @@ def save(
         created = time.time()
 
         def build(version: int, parent: str | None) -> Manifest:
-            return Manifest(
-                id=snapshot_id,
-                name=name,
-                version=version,
-                created=created,
-                parent=parent,
-                user=environment.user(),
-                host=environment.host(),
-                pid=os.getpid(),
-                python=environment.python_info(),
-                cwd=os.getcwd(),
-                origin=org,
-                packages=environment.imported_packages(),
-                note=note or "",
-                tags=tags,
-                module=plan.ctx.module,
-                groups=tuple(manifest_groups),
-                variables=tuple(variables),
-                skipped=skipped,
-                imports=tuple(plan.imports),
-                history=tuple(environment.history(namespace)),
+            return signing.sign(
+                Manifest(
+                    id=snapshot_id,
+                    name=name,
+                    version=version,
+                    created=created,
+                    parent=parent,
+                    user=environment.user(),
+                    host=environment.host(),
+                    pid=os.getpid(),
+                    python=environment.python_info(),
+                    cwd=os.getcwd(),
+                    origin=org,
+                    packages=environment.imported_packages(),
+                    note=note or "",
+                    tags=tags,
+                    module=plan.ctx.module,
+                    groups=tuple(manifest_groups),
+                    variables=tuple(variables),
+                    skipped=skipped,
+                    imports=tuple(plan.imports),
+                    history=tuple(environment.history(namespace)),
+                    secrets=found_secrets,
+                )
             )
 
         manifest = store.commit(name, build)

@@ -205,7 +205,7 @@ class Store:
         return Entry(
             "snapshot",
             manifest.id,
-            manifest.name,
+            manifest.label,
             manifest.version,
             path,
             manifest.created,
@@ -253,7 +253,7 @@ class Store:
         files = self._manifest_files(self.snapshots_dir / slug(name))
         for version, snapshot_id, path in reversed(files):
             entry = self.entry_at(version, snapshot_id, path)
-            if entry.manifest is None or entry.manifest.name == name:
+            if entry.manifest is None or entry.manifest.label == name:
                 return entry
         return None
 
@@ -264,7 +264,7 @@ class Store:
             for version, snapshot_id, path in reversed(self._manifest_files(directory)):
                 entry = self.entry_at(version, snapshot_id, path)
                 if entry.manifest is not None:
-                    out.append(entry.manifest.name)
+                    out.append(entry.manifest.label)
                     break
         return sorted(out)
 
@@ -329,6 +329,26 @@ class Store:
             path = directory / f"{version:06d}-{manifest.id}.msgpack"
             write_file(path, [manifest.encode()])
         return manifest
+
+    def add(self, manifest: Manifest) -> tuple[Entry, bool]:
+        """Place a manifest made elsewhere (an import or a pull) as it is, under its label and
+        version; returns (entry, added). Call only after every blob it names is durable.
+        The same snapshot again is a no-op; another one at the same ``label@version`` is an
+        error, never an overwrite."""
+        directory = self.snapshots_dir / slug(manifest.label)
+        with self.lock("names.lock"):
+            for version, snapshot_id, path in self.manifest_files():
+                if snapshot_id == manifest.id:
+                    return self.entry_at(version, snapshot_id, path), False
+            for version, snapshot_id, _path in self._manifest_files(directory):
+                if version == manifest.version:
+                    raise StoreError(
+                        f"{manifest.ref} already exists here as another snapshot ({snapshot_id})"
+                    )
+            ensure_dir(directory)
+            path = directory / f"{manifest.version:06d}-{manifest.id}.msgpack"
+            write_file(path, [manifest.encode()])
+        return self.entry_at(manifest.version, manifest.id, path), True
 
     @staticmethod
     def _unlink(path: Path) -> bool:

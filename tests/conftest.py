@@ -15,6 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["daemons", "tui_fixtures"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the user's real config dir (their signing key, trust list, remotes) out of the
+    tests: one private config dir for the whole run, inherited by every child process."""
+    import tempfile
+
+    if "SESSIONS_TEST_CONFIG" not in os.environ:
+        os.environ["SESSIONS_TEST_CONFIG"] = tempfile.mkdtemp(prefix="sessions-test-config-")
+    os.environ["SESSIONS_CONFIG_DIR"] = os.environ["SESSIONS_TEST_CONFIG"]
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh session dir, also set as SESSIONS_HOME for this process and its children."""

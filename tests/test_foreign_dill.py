@@ -51,11 +51,24 @@ def test_dill_file_is_inspected_without_running_it(home: Path, tmp_path: Path) -
         assert kind in line, line
     assert not canary.exists(), "inspecting must never run the pickle"
 
+    refused = run_json(
+        home,
+        """
+        import json, sessions
+        try:
+            sessions.load("old-work.pkl")
+        except sessions.SessionsError as exc:
+            print(json.dumps(str(exc)))
+        """,
+    )
+    assert "refusing to load old-work.pkl" in refused and "trust=True" in refused
+    assert not canary.exists(), "an unsigned dill file is not loaded without the override"
+
     got = run_json(
         home,
         """
         import json, sessions
-        r = sessions.load("old-work.pkl")
+        r = sessions.load("old-work.pkl", trust=True)
         print(json.dumps({"loaded": r.loaded, "greeting": greeting, "twice": twice(21)}))
         """,
     )

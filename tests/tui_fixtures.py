@@ -28,7 +28,12 @@ def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_pat
     for path in FROZEN_DEMO.rglob("*.pkl"):
         os.utime(path, (1_767_348_000, 1_767_348_000))
     monkeypatch.setenv("SESSIONS_HOME", str(FROZEN_DEMO))
-    monkeypatch.setenv("SESSIONS_CONFIG_DIR", str(tmp_path / "config"))
+    config = tmp_path / "config"
+    config.mkdir()
+    from core.identity import key_path
+
+    shutil.copy2(key_path(), config / "identity.key")  # the key the frozen demo is signed with
+    monkeypatch.setenv("SESSIONS_CONFIG_DIR", str(config))
     monkeypatch.setenv("SESSIONS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SESSIONS_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("TZ", "UTC")

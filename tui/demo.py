@@ -67,13 +67,14 @@ FROZEN_SCRIPT = "/home/demo/churn/analysis.py"
 # Runs a script as __main__ under another file name, its source kept in linecache so the
 # previews can still show function and class source. Nothing of the runner's own is saved.
 _AS_FILE = """
-def _run():  # a function, so that none of its names land in the saved session
+def _run():  # a function that deletes itself: none of its names land in the session
     import linecache, sys
     import __main__
     path, name = sys.argv[1:3]
     source = open(path, encoding="utf-8").read()
     linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     __main__.__file__ = name
+    del __main__._run
     exec(compile(source, name, "exec"), __main__.__dict__)
 _run()
 """
