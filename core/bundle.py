@@ -208,7 +208,7 @@ def _import(store: Store, tar: tarfile.TarFile, what: str, trust_once: bool) -> 
         signing.check_trusted(manifest, f"{manifest.ref} from {what}", verb="import")
     members = 1
     with Incoming(store, manifest, what) as incoming:
-        for member in tar:
+        while (member := tar.next()) is not None:
             members += 1
             if members > MAX_MEMBERS:
                 raise BundleError(f"{what} has more than {MAX_MEMBERS} members")

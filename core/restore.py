@@ -11,17 +11,25 @@ from core.paths import session_home
 from core.store import Entry, Store
 
 
-def loading_code(store: Store, entry: Entry, names: list[str] | None = None) -> str:
-    """Python code that loads ``entry`` (or ``names`` of it) into ``__main__``."""
+def loading_code(
+    store: Store, entry: Entry, names: list[str] | None = None, *, trust: bool = False
+) -> str:
+    """Python code that loads ``entry`` (or ``names`` of it) into ``__main__``; a refusal
+    (untrusted signer, damage) prints one line instead of a traceback."""
     args = [repr(entry.id if entry.kind == "snapshot" else str(entry.path))]
     if names:
         args.append(f"names={names!r}")
+    if trust:
+        args.append("trust=True")
     if store.root.absolute() != session_home().absolute() or os.environ.get("SESSIONS_HOME"):
         args.append(f"home={str(store.root.absolute())!r}")
     return (
         "import sessions\n"
-        f"_sessions_report = sessions.load({', '.join(args)})\n"
-        "print(_sessions_report)\n"
+        "try:\n"
+        f"    _sessions_report = sessions.load({', '.join(args)})\n"
+        "    print(_sessions_report)\n"
+        "except sessions.SessionsError as _sessions_error:\n"
+        "    print(f'sessions: {_sessions_error}')\n"
     )
 
 

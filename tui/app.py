@@ -451,8 +451,10 @@ class SessionsApp(App[None]):
         code += (
             "import json as _sessions_json\n"
             f"with open({report_path!r}, 'w') as _sessions_f:\n"
-            "    _sessions_json.dump(_sessions_report.to_dict(), _sessions_f)\n"
-            "del _sessions_json, _sessions_f\n"
+            "    _sessions_r = globals().get('_sessions_report')\n"
+            "    _sessions_json.dump(_sessions_r.to_dict() if _sessions_r is not None else "
+            "{'failed': {'(snapshot)': str(globals().get('_sessions_error'))}}, _sessions_f)\n"
+            "del _sessions_json, _sessions_f, _sessions_r\n"
         )
         env = dict(os.environ, SESSIONS_HOME=str(self.store.root))
         try:

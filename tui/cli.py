@@ -20,6 +20,7 @@ from typing import Any
 from core.api import SnapshotInfo, info
 from core.errors import RefError, SessionsError
 from core.store import Store
+from tui import cli_share
 from tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
 
 JSON_VERSION = 1
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("ls", help="list snapshots and foreign dill files")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument("--remote", help="list what a remote holds instead")
 
     show = sub.add_parser("show", help="what a snapshot holds, without unpickling")
     show.add_argument("ref")
@@ -48,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("ref")
     restore.add_argument("--vars", help="comma-separated variable names (plus what they need)")
     restore.add_argument("--print", action="store_true", help="print the loading code instead")
+    restore.add_argument(
+        "--trust-once", action="store_true", help="load even if the signer is not trusted"
+    )
 
     verify = sub.add_parser("verify", help="re-hash stored blobs and report corruption")
     verify.add_argument("ref", nargs="?")
@@ -71,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="build a demo session dir and show it")
     demo.add_argument("--no-open", action="store_true", help="only build the demo snapshots")
+    cli_share.add_parsers(sub)
     return parser
 
 
@@ -100,6 +106,8 @@ def _entry_json(item: SnapshotInfo) -> dict[str, Any]:
 
 
 def cmd_ls(args: argparse.Namespace, out: Any) -> int:
+    if args.remote:
+        return cli_share.ls_remote(args, out)
     store = _store(args)
     store.check_format()
     items = [info(e, deep=True) for e in store.entries()]
@@ -221,7 +229,7 @@ def cmd_restore(args: argparse.Namespace, out: Any) -> int:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise UsageError(f"{entry.ref} has no variable {', '.join(unknown)}")
-    code = loading_code(store, entry, names)
+    code = loading_code(store, entry, names, trust=args.trust_once)
     if args.print:
         out.write(code)
         return 0
@@ -350,6 +358,7 @@ COMMANDS = {
     "rm": cmd_rm,
     "demo": cmd_demo,
     "daemon": cmd_daemon,
+    **cli_share.COMMANDS,
 }
 
 

@@ -1,0 +1,249 @@
+"""``sessions-tui`` sharing commands: export, import, remote, push, pull, trust, key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from core.errors import SessionsError
+from core.store import Store
+
+
+def add_parsers(sub: Any) -> None:
+    export = sub.add_parser("export", help="write a snapshot as one signed bundle file")
+    export.add_argument("ref")
+    export.add_argument("-o", "--output", required=True, help="bundle file (or a directory)")
+    export.add_argument(
+        "--include-secrets", action="store_true", help="also share variables that look secret"
+    )
+
+    imp = sub.add_parser("import", help="add a snapshot from a bundle file")
+    imp.add_argument("file")
+    imp.add_argument(
+        "--trust-once", action="store_true", help="accept a signer you have not trusted"
+    )
+
+    remote = sub.add_parser("remote", help="team remotes: add NAME URL, ls, rm NAME")
+    remote.add_argument("action", choices=["add", "ls", "rm"])
+    remote.add_argument("name", nargs="?")
+    remote.add_argument("url", nargs="?", help="a directory, or an fsspec URL (s3://bucket/path)")
+    remote.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fsspec storage option, e.g. endpoint_url=http://127.0.0.1:9000",
+    )
+
+    push = sub.add_parser("push", help="publish a snapshot to a remote")
+    push.add_argument("ref")
+    push.add_argument("remote", nargs="?")
+    push.add_argument("--owner", help="publish under this name (default: [share] owner or login)")
+    push.add_argument(
+        "--include-secrets", action="store_true", help="also share variables that look secret"
+    )
+
+    pull = sub.add_parser("pull", help="copy [OWNER/]NAME[@VERSION] from a remote")
+    pull.add_argument("spec", metavar="[OWNER/]NAME[@VERSION]")
+    pull.add_argument("remote", nargs="?")
+    pull.add_argument(
+        "--trust-once", action="store_true", help="accept a signer you have not trusted"
+    )
+    pull.add_argument(
+        "--data-only",
+        action="store_true",
+        help="only numeric arrays, as .npy files, from any sender, nothing unpickled",
+    )
+    pull.add_argument("-o", "--output", default=".", help="--data-only: where to write .npy files")
+
+    trust = sub.add_parser("trust", help="teammates' keys: add NAME KEY, ls, rm NAME")
+    trust.add_argument("action", choices=["add", "ls", "rm"])
+    trust.add_argument("name", nargs="?")
+    trust.add_argument("key", nargs="?", help="sessions-ed25519:… (from `sessions-tui key`)")
+
+    sub.add_parser("key", help="print your public key, for teammates to trust")
+
+
+def _need(args: argparse.Namespace, *names: str) -> None:
+    from tui.cli import UsageError
+
+    missing = [n.upper() for n in names if not getattr(args, n)]
+    if missing:
+        raise UsageError(f"{args.command} {args.action} needs {' '.join(missing)}")
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.home) if args.home else Store()
+
+
+def cmd_export(args: argparse.Namespace, out: Any) -> int:
+    from core.bundle import export
+
+    result = export(_store(args), args.ref, args.output, include_secrets=args.include_secrets)
+    out.write(f"{result}\n")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, out: Any) -> int:
+    from core.bundle import import_bundle
+
+    result = import_bundle(_store(args), args.file, trust_once=args.trust_once)
+    out.write(f"{result}\n")
+    if result.left_out:
+        out.write(f"not in the bundle (left out by the sender): {', '.join(result.left_out)}\n")
+    return 0
+
+
+def cmd_remote(args: argparse.Namespace, out: Any) -> int:
+    from core import remote as remotes
+    from tui.cli import UsageError
+
+    if args.action == "add":
+        _need(args, "name", "url")
+        options = {}
+        for option in args.option:
+            key, eq, value = option.partition("=")
+            if not eq or not key:
+                raise UsageError(f"--option wants KEY=VALUE, got {option!r}")
+            options[key] = value
+        added = remotes.add_remote(args.name, args.url, options)
+        out.write(f"remote {added.name} -> {added.url}\n")
+    elif args.action == "rm":
+        _need(args, "name")
+        remotes.remove_remote(args.name)
+        out.write(f"removed remote {args.name}\n")
+    else:
+        configured = remotes.configured()
+        if not configured:
+            out.write("no remotes; add one: sessions-tui remote add NAME URL\n")
+        for remote in configured.values():
+            out.write(f"{remote.name}\t{remote.url}\n")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace, out: Any) -> int:
+    from core.remote import open_remote
+
+    result = open_remote(args.remote).push(
+        _store(args), args.ref, owner=args.owner, include_secrets=args.include_secrets
+    )
+    out.write(f"{result}\n")
+    if not result.already:
+        out.write(f"a teammate gets it with: {pull_command(result.ref, args.remote)}\n")
+    return 0
+
+
+def pull_command(ref: str, remote: str | None) -> str:
+    """The one line a teammate runs to get ``ref`` (owner/name@version)."""
+    return f"sessions-tui pull {ref}" + (f" {remote}" if remote else "")
+
+
+def cmd_pull(args: argparse.Namespace, out: Any) -> int:
+    from core.remote import open_remote
+
+    remote = open_remote(args.remote)
+    if args.data_only:
+        ref, data = remote.pull_data(args.spec, out_dir=Path(args.output))
+        for name, path in data.arrays.items():
+            out.write(f"{name}\t{path}\n")
+        out.write(f"{ref}: {data}\n")
+        return 0
+    result = remote.pull(_store(args), args.spec, trust_once=args.trust_once)
+    out.write(f"{result}\n")
+    return 0
+
+
+def cmd_trust(args: argparse.Namespace, out: Any) -> int:
+    from core import identity
+
+    if args.action == "add":
+        _need(args, "name", "key")
+        raw = identity.trust_add(args.name, args.key)
+        out.write(f"trusting {args.name}'s key {identity.fingerprint(raw)}\n")
+    elif args.action == "rm":
+        _need(args, "name")
+        identity.trust_remove(args.name)
+        out.write(f"no longer trusting {args.name}\n")
+    else:
+        keys = identity.trusted()
+        me = identity.identity()
+        out.write(f"you\t{me.fingerprint}\t{me.public_text}\n")
+        for name, raw in sorted(keys.items()):
+            out.write(f"{name}\t{identity.fingerprint(raw)}\t{identity.encode_public(raw)}\n")
+    return 0
+
+
+def cmd_key(args: argparse.Namespace, out: Any) -> int:
+    from core import identity
+
+    me = identity.identity()
+    owner = identity.default_owner()
+    out.write(f"{me.public_text}\n")
+    out.write(
+        f"# fingerprint {me.fingerprint}; a teammate trusts it with:\n"
+        f"#   sessions-tui trust add {owner} {me.public_text}\n"
+    )
+    return 0
+
+
+def ls_remote(args: argparse.Namespace, out: Any) -> int:
+    """``sessions-tui ls --remote NAME``: what a remote holds, newest version per name."""
+    from core.remote import open_remote
+    from tui.formatting import local_time
+
+    remote = open_remote(args.remote)
+    snaps = remote.snapshots()
+    rows = []
+    for snap in snaps:
+        try:
+            manifest = remote.manifest(snap)
+            rows.append(
+                {
+                    "ref": snap.ref,
+                    "owner": snap.owner,
+                    "name": snap.name,
+                    "version": snap.version,
+                    "created": manifest.created,
+                    "variables": len(manifest.variables),
+                    "stored": manifest.stored,
+                    "note": manifest.note,
+                    "error": None,
+                }
+            )
+        except SessionsError as exc:
+            rows.append({"ref": snap.ref, "owner": snap.owner, "name": snap.name,
+                         "version": snap.version, "error": str(exc)})  # fmt: skip
+    if args.json:
+        from tui.cli import JSON_VERSION
+
+        json.dump(
+            {"version": JSON_VERSION, "remote": remote.name, "snapshots": rows}, out, indent=2
+        )
+        out.write("\n")
+        return 0
+    if not rows:
+        out.write(f"nothing on {remote.name} yet\n")
+    from tui.formatting import human_size
+
+    for row in rows:
+        if row["error"]:
+            out.write(f"{row['ref']}  DAMAGED: {row['error']}\n")
+        else:
+            out.write(
+                f"{row['ref']:<32} {local_time(row['created'])}  {row['variables']:>4} vars  "
+                f"{human_size(row['stored']):>9}  {row['note']}\n"
+            )
+    return 0
+
+
+COMMANDS = {
+    "export": cmd_export,
+    "import": cmd_import,
+    "remote": cmd_remote,
+    "push": cmd_push,
+    "pull": cmd_pull,
+    "trust": cmd_trust,
+    "key": cmd_key,
+}
