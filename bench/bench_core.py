@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from results import write_section  # noqa: E402
 
 CHILD_PRELUDE = """
 import json, os, sys, time
@@ -251,7 +253,6 @@ def main() -> int:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         scale_note = "1/10 scale (--small)" if args.small else "full scale"
         section = (
-            "## Core\n\n"
             f"`python bench/bench_core.py{' --small' if args.small else ''}` — {scale_note}, {stamp}, "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs.\n\n"
             "Reference session: eight 100 MB float64 arrays, a 5-million-row DataFrame "
@@ -261,12 +262,7 @@ def main() -> int:
             "thing dill can do). Load children import numpy and pandas before timing.\n\n"
             "```\n" + table + "\n```\n"
         )
-        results = ROOT / "bench" / "RESULTS.md"
-        old = results.read_text() if results.exists() else ""
-        rest = old.split("\n## Daemon\n", 1)
-        daemon_part = "\n## Daemon\n" + rest[1] if len(rest) == 2 else ""
-        results.write_text("# Benchmark results\n\n" + section + daemon_part)
-        print("\nwrote bench/RESULTS.md")
+        write_section("Core", section)
     return 0
 
 

@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from results import write_section  # noqa: E402
+
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from synth import make_snapshots  # noqa: E402
@@ -226,14 +229,12 @@ def main() -> int:
     print()
     print(table)
     if not args.no_write:
-        results = ROOT / "bench" / "RESULTS.md"
-        text = results.read_text() if results.exists() else "# Benchmark results\n"
-        marker = "\n## Daemon\n"
-        text = text.split(marker)[0].rstrip() + "\n" + marker
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        text += f"\n`python bench/bench_daemon.py` — {stamp}, {os.cpu_count()} CPUs. The real daemon as a subprocess on a temp session dir.\n\n```\n{table}\n```\n"
-        results.write_text(text)
-        print("\nwrote bench/RESULTS.md")
+        write_section(
+            "Daemon",
+            f"`python bench/bench_daemon.py` — {stamp}, {os.cpu_count()} CPUs. The real daemon "
+            f"as a subprocess on a temp session dir.\n\n```\n{table}\n```",
+        )
     return 0
 
 

@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from results import write_section  # noqa: E402
+
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
@@ -103,19 +106,12 @@ def main() -> int:
     table = "\n".join(lines)
     print()
     print(table)
-    results = ROOT / "bench" / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    marker = "\n## Terminal UI\n"
-    head, _, tail = text.partition(marker)
-    rest = tail.split("\n## ", 1)
-    after = "\n## " + rest[1] if len(rest) == 2 else ""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    section = (
-        f"{marker}\n`python bench/bench_tui.py` — {stamp}, {os.cpu_count()} CPUs. The real app headless "
-        "(Textual Pilot) over a catalog the real daemon built.\n\n```\n" + table + "\n```\n"
+    write_section(
+        "Terminal UI",
+        f"`python bench/bench_tui.py` — {stamp}, {os.cpu_count()} CPUs. The real app headless "
+        "(Textual Pilot) over a catalog the real daemon built.\n\n```\n" + table + "\n```",
     )
-    results.write_text(head.rstrip() + "\n" + section + after)
-    print("\nwrote bench/RESULTS.md")
     return 0
 
 

@@ -1,0 +1,23 @@
+"""``bench/RESULTS.md``: one ``## Title`` section per benchmark, each replaced in place by its
+own benchmark and the others kept as they are."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HEAD = "# Benchmark results\n"
+
+
+def write_section(title: str, body: str, path: Path = RESULTS) -> None:
+    text = path.read_text() if path.exists() else HEAD
+    parts = re.split(r"(?m)^## ", text)
+    head, sections = parts[0], {}
+    for part in parts[1:]:
+        name, _, rest = part.partition("\n")
+        sections[name.strip()] = rest
+    sections[title] = "\n" + body.strip() + "\n\n"
+    out = head.rstrip() + "\n\n" + "".join(f"## {k}\n{v}" for k, v in sections.items())
+    path.write_text(out.rstrip() + "\n")
+    print(f"\nwrote {path.relative_to(path.parent.parent)} ({title})")
