@@ -69,6 +69,12 @@ async def _restore(pilot: Pilot) -> None:
     await press(pilot, "space", "r")
 
 
+async def _share(pilot: Pilot) -> None:
+    await ready(pilot)
+    await goto_snapshot(pilot, "churn-analysis@2")
+    await press(pilot, "s")
+
+
 async def _delete(pilot: Pilot) -> None:
     await ready(pilot)
     await goto_snapshot(pilot, "churn-analysis@1")
@@ -131,6 +137,7 @@ SCENES = (
     Scene("filter", "Filtering across names, notes, tags and variables", _filter),
     Scene("restore", "Restoring two marked variables", _restore),
     Scene("report", "The report after a restore", _report),
+    Scene("share", "Sharing: a bundle file or a team remote", _share),
     Scene("delete", "Delete asks first", _delete),
     Scene("note", "Editing a note and tags", _note),
     Scene("compare-pick", "Choosing what to compare with", _compare_pick),

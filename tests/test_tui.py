@@ -202,6 +202,51 @@ async def test_restore_into_a_shell_without_a_terminal_says_so(demo_home: Path) 
         assert any("Cannot open a shell here" in n.message for n in app._notifications)
 
 
+async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
+    demo_home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from core.remote import add_remote, open_remote
+    from tui.components.share_modal import ShareModal
+
+    add_remote("team", str(tmp_path / "shared-drive"))
+    monkeypatch.chdir(tmp_path)
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "s")
+        assert isinstance(app.screen, ShareModal)
+        assert "team" in str(app.screen.query_one("#share-targets").get_option_at_index(1).prompt)
+        await press(pilot, "enter")  # export a bundle into the current directory
+        for _ in range(50):
+            if list(tmp_path.glob("*.sessions")):
+                break
+            await pilot.pause(0.1)
+        assert [p.name for p in tmp_path.glob("*.sessions")] == ["churn-analysis@2.sessions"]
+
+        await press(pilot, "s", "i")  # include what looks secret this time
+        assert app.screen.include_secrets
+        await press(pilot, "i")
+        assert not app.screen.include_secrets
+        await press(pilot, "j", "enter")  # push to team
+        for _ in range(50):
+            if "sessions-tui pull" in (app.clipboard or ""):
+                break
+            await pilot.pause(0.1)
+        assert app.clipboard == "sessions-tui pull " + f"{_owner()}/churn-analysis@1 team"
+        assert [s.ref for s in open_remote("team").snapshots()] == [f"{_owner()}/churn-analysis@1"]
+        await goto_snapshot(pilot, "legacy-experiment.pkl")
+        await press(pilot, "s")
+        assert not isinstance(app.screen, ShareModal)  # a dill file cannot be signed
+        assert any("cannot be signed" in n.message for n in app._notifications)
+
+
+def _owner() -> str:
+    from core.identity import default_owner
+
+    return default_owner()
+
+
 async def test_delete_asks_first(demo_home: Path) -> None:
     app = make_app(demo_home)
     async with app.run_test(size=SIZE) as pilot:
@@ -300,6 +345,7 @@ async def test_command_palette_runs_every_action_by_name(demo_home: Path) -> Non
             "Pin  (p)",
             "Note  (n)",
             "Compare  (c)",
+            "Share  (s)",
             "Mark  (space)",
             "Help  (?, f1)",
             "Quit  (q)",

@@ -41,6 +41,7 @@ from tui.components.note_modal import NoteModal
 from tui.components.preview_pane import PreviewPane
 from tui.components.report_modal import ReportModal
 from tui.components.restore_modal import RestoreModal, Target
+from tui.components.share_modal import ShareChoice, ShareModal
 from tui.components.snapshot_table import SnapshotTable
 from tui.components.variable_table import VariableTable
 from tui.data import Detail, Source
@@ -480,6 +481,58 @@ class SessionsApp(App[None]):
             )
             return
         self.push_screen(ReportModal(f"Restored {detail.row.ref} into a new shell", report))
+
+    def action_share(self) -> None:
+        detail = self._need_snapshot()
+        if detail is None:
+            return
+        if detail.manifest is None:
+            self.notify(
+                "A dill file cannot be signed or shared; restore it and save it as a snapshot",
+                severity="warning",
+            )
+            return
+        from core.remote import configured
+        from core.share import flagged
+
+        try:
+            remotes = {name: r.url for name, r in configured().items()}
+        except SessionsError as exc:
+            self.notify(str(exc), severity="error")
+            remotes = {}
+        self.push_screen(
+            ShareModal(detail.row.ref, remotes, flagged(detail.manifest), self.export_dir),
+            lambda choice: self._share(detail.row, choice) if choice else None,
+        )
+
+    @property
+    def export_dir(self) -> str:
+        """Where the share dialog writes bundle files: the directory the app started in."""
+        return os.getcwd()
+
+    @work(thread=True, group="ops")
+    def _share(self, row: Row, choice: ShareChoice) -> None:
+        from core.bundle import export
+        from core.remote import open_remote
+        from tui.cli_share import pull_command
+
+        self.call_from_thread(self.notify, f"Sharing {row.ref}…", title="Share")
+        try:
+            if choice.action == "export":
+                result = export(
+                    self.store, row.id, self.export_dir, include_secrets=choice.include_secrets
+                )
+                self.call_from_thread(self.notify, str(result), title="Exported", timeout=10)
+                return
+            pushed = open_remote(choice.remote).push(
+                self.store, row.id, include_secrets=choice.include_secrets
+            )
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        line = pull_command(pushed.ref, choice.remote)
+        self.call_from_thread(self.copy_to_clipboard, line)
+        self.call_from_thread(self.notify, f"{pushed}\nCopied: {line}", title="Pushed", timeout=10)
 
     def action_delete(self) -> None:
         detail = self._need_snapshot(readable=False)

@@ -43,6 +43,13 @@ ACTIONS: tuple[Action, ...] = (
         "Restore the snapshot (or the marked variables and what they need).",
     ),
     Action(
+        "share",
+        "s",
+        "Share",
+        "Share the snapshot: export a bundle file, or push to a team remote and copy the pull "
+        "command. Variables that look like credentials are left out unless you include them.",
+    ),
+    Action(
         "delete", "d", "Delete", "Delete the snapshot (asks first); its blobs go at the next gc."
     ),
     Action(
