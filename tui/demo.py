@@ -99,6 +99,7 @@ def freeze(home: Path) -> None:
     from dataclasses import replace
 
     from core.atomic import write_file
+    from core.signing import sign
     from core.store import Store
 
     store = Store(home)
@@ -110,7 +111,7 @@ def freeze(home: Path) -> None:
         created = FROZEN_BASE + index * 5400
         new_id = _fixed_id(created, manifest.ref)
         renamed[manifest.id] = new_id
-        frozen = replace(
+        frozen = replace(  # re-signed below: freezing changes what was signed
             manifest,
             id=new_id,
             created=created,
@@ -128,6 +129,7 @@ def freeze(home: Path) -> None:
             origin={"kind": "script", "path": FROZEN_SCRIPT},
             packages={"dill": "0.3.9", "numpy": "2.1.3", "pandas": "2.2.3"},
         )
+        frozen = sign(frozen)
         entry.path.unlink()
         write_file(
             entry.path.parent / f"{manifest.version:06d}-{new_id}.msgpack", [frozen.encode()]
