@@ -177,3 +177,16 @@ def pull(
     if data_only:
         return opened.pull_data(spec)[1].arrays
     return opened.pull(_store(home), spec, trust_once=trust)
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext sessions``: the ``%sessions`` magic (save, load, list, show, auto)."""
+    from kernels.magics import load_ipython_extension as _load_ext
+
+    _load_ext(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    from kernels.magics import unload_ipython_extension as _unload_ext
+
+    _unload_ext(shell)

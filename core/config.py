@@ -55,12 +55,30 @@ class RetentionPolicy:
 
 
 @dataclass(frozen=True)
+class AutoPolicy:
+    """Automatic snapshots in IPython/Jupyter (``[auto]``; applied by the extension)."""
+
+    after: float | None = 60.0  # seconds a cell must run to trigger a save
+    every: float | None = None  # minutes between saves when something changed
+    name: str | None = None  # snapshot name (default: the notebook's)
+
+    def describe(self) -> str:
+        parts = []
+        if self.after is not None:
+            parts.append(f"after cells of {self.after:g} s or more")
+        if self.every is not None:
+            parts.append(f"every {self.every:g} min when something changed")
+        return " and ".join(parts) or "never (no trigger set)"
+
+
+@dataclass(frozen=True)
 class Config:
     extra_dirs: tuple[Path, ...] = ()
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     owner: str | None = None  # [share] owner: the name pushes are published under
+    auto: AutoPolicy | None = None  # [auto] enabled = true
     problems: tuple[str, ...] = ()
 
 
@@ -91,6 +109,17 @@ def load_config(path: Path | None = None) -> Config:
     retention = raw.get("retention") if isinstance(raw.get("retention"), dict) else {}
     tui = raw.get("tui") if isinstance(raw.get("tui"), dict) else {}
     share = raw.get("share") if isinstance(raw.get("share"), dict) else {}
+    auto_section = raw.get("auto") if isinstance(raw.get("auto"), dict) else {}
+    auto = None
+    if auto_section.get("enabled") is True:
+        after = _number(auto_section, "after_seconds", problems)
+        every = _number(auto_section, "every_minutes", problems)
+        name = auto_section.get("name")
+        auto = AutoPolicy(
+            after=after if after is not None else (60.0 if every is None else None),
+            every=every,
+            name=name if isinstance(name, str) else None,
+        )
     extra = tuple(
         Path(str(p)).expanduser() for p in daemon.get("extra_dirs", []) if isinstance(p, str)
     )
@@ -111,5 +140,6 @@ def load_config(path: Path | None = None) -> Config:
         theme=tui.get("theme") if isinstance(tui.get("theme"), str) else None,
         keys={str(k): str(v) for k, v in keys.items()},
         owner=share.get("owner") if isinstance(share.get("owner"), str) else None,
+        auto=auto,
         problems=tuple(problems),
     )

@@ -98,6 +98,57 @@ def _kernel_id() -> str | None:
     return name[len("kernel-") :] if name.startswith("kernel-") else name
 
 
+def jupyter_runtime() -> Path | None:
+    """The Jupyter runtime dir (connection files, running servers), if jupyter is installed."""
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+    except ModuleNotFoundError:
+        return None
+    return Path(jupyter_runtime_dir())
+
+
+def _server_get(server: dict[str, Any], api: str) -> Any:
+    import json
+    import urllib.request
+
+    url = str(server.get("url", "")).rstrip("/") + "/" + api
+    headers = {"Authorization": f"token {server.get('token', '')}"}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=0.5) as reply:
+        return json.loads(reply.read())
+
+
+def server_kernels() -> dict[str, dict[str, str]]:
+    """Kernels of the Jupyter servers running for this user: kernel id -> ``notebook``
+    (absolute path) and ``state`` (idle, busy…), from their REST API. Best effort: a server
+    that does not answer within half a second is skipped."""
+    import glob
+    import json
+
+    runtime = jupyter_runtime()
+    if runtime is None:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for path in glob.glob(str(runtime / "jpserver-*.json")):
+        try:
+            server = json.loads(Path(path).read_text())
+            root = str(server.get("root_dir") or "")
+            sessions = _server_get(server, "api/sessions")
+            kernels = _server_get(server, "api/kernels")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for kernel in kernels if isinstance(kernels, list) else []:
+            if isinstance(kernel, dict) and kernel.get("id"):
+                found[kernel["id"]] = {"state": str(kernel.get("execution_state", "unknown"))}
+        for session in sessions if isinstance(sessions, list) else []:
+            kernel = session.get("kernel") or {}
+            where = session.get("path") or (session.get("notebook") or {}).get("path")
+            if kernel.get("id") and where:
+                entry = found.setdefault(kernel["id"], {"state": "unknown"})
+                entry["notebook"] = os.path.join(root, where) if root else where
+    return found
+
+
 def origin(namespace: dict[str, Any]) -> dict[str, str]:
     """Where the namespace lives: a notebook, a kernel, IPython, a script or the REPL."""
     shell = _ipython()
@@ -110,6 +161,8 @@ def origin(namespace: dict[str, Any]) -> dict[str, str]:
             if kernel:
                 out["kernel_id"] = kernel
             notebook = namespace.get("__vsc_ipynb_file__") or os.environ.get("JPY_SESSION_NAME")
+            if not notebook and kernel:
+                notebook = server_kernels().get(kernel, {}).get("notebook")
             if isinstance(notebook, str) and notebook:
                 out["kind"] = "notebook"
                 out["notebook"] = notebook

@@ -40,12 +40,15 @@ class SaveResult:
     stored: int
     seconds: float
     manifest: Manifest = field(repr=False)
+    unchanged: bool = False  # only_if_changed found nothing new: no snapshot was made
 
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
 
     def __str__(self) -> str:
+        if self.unchanged:
+            return f"nothing changed since {self.ref}: no new snapshot"
         parts = [f"saved {self.ref} ({self.id}): {len(self.saved)} variables"]
         if self.imports:
             parts.append(f"{len(self.imports)} imports")
@@ -83,6 +86,23 @@ def _pickle(
             skipped[name] = str(exc)
 
 
+def _content_of(
+    groups: list[Group], variables: list[Variable], imports: Any, skipped: dict[str, str]
+) -> tuple[frozenset[Any], frozenset[Any], frozenset[str]]:
+    blobs = {v.name: tuple(b.hash for b in groups[v.group].blobs) for v in variables}
+    return (
+        frozenset(blobs.items()),
+        frozenset((i.name, i.module, i.attr) for i in imports),
+        frozenset(skipped),
+    )
+
+
+def _content(manifest: Manifest) -> tuple[frozenset[Any], frozenset[Any], frozenset[str]]:
+    return _content_of(
+        list(manifest.groups), list(manifest.variables), manifest.imports, manifest.skipped
+    )
+
+
 def _npy_form(value: Any, group: Group) -> dict[str, Any] | None:
     """For a numeric ndarray pickled with its data as one out-of-band buffer: the ``.npy``
     header that, followed by that buffer blob, makes a ``.npy`` file (read without pickle)."""
@@ -113,8 +133,11 @@ def save(
     tags: Iterable[str] = (),
     private: bool = False,
     origin: dict[str, str] | None = None,
+    only_if_changed: bool = False,
 ) -> SaveResult:
-    """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`."""
+    """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`. With
+    ``only_if_changed``, make no snapshot when every variable's bytes and every import are
+    those of the name's latest version (automatic snapshots use this)."""
     started = time.perf_counter()
     store = store or Store()
     store.ensure()
@@ -200,6 +223,23 @@ def save(
         order = {n: i for i, n in enumerate(namespace)}
         variables.sort(key=lambda v: order.get(v.name, 0))
         created = time.time()
+        if only_if_changed:
+            previous = store.latest(name)
+            now = _content_of(manifest_groups, variables, plan.imports, skipped)
+            if previous is not None and previous.manifest and _content(previous.manifest) == now:
+                return SaveResult(
+                    id=previous.id,
+                    name=previous.manifest.label,
+                    version=previous.version,
+                    saved=tuple(v.name for v in previous.manifest.variables),
+                    skipped=dict(previous.manifest.skipped),
+                    imports=tuple(i.name for i in previous.manifest.imports),
+                    written=written,
+                    stored=previous.manifest.stored,
+                    seconds=time.perf_counter() - started,
+                    manifest=previous.manifest,
+                    unchanged=True,
+                )
 
         def build(version: int, parent: str | None) -> Manifest:
             return signing.sign(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kernels import kernel
+from jupyter_kernels import kernel
 
 NOTEBOOK_CELLS = [
     "import numpy as np\nimport pandas as pd\nimport sessions",

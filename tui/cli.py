@@ -53,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--trust-once", action="store_true", help="load even if the signer is not trusted"
     )
+    restore.add_argument(
+        "--kernel", help="restore into this running Jupyter kernel (id, id prefix, or file)"
+    )
+
+    save = sub.add_parser("save", help="snapshot a running Jupyter kernel, from outside")
+    save.add_argument("name", nargs="?", help="snapshot name (default: the notebook's name)")
+    save.add_argument("--kernel", required=True, help="kernel id, unique id prefix, or file")
+    save.add_argument("--note")
+    save.add_argument("--include", action="append", help="only these names (glob patterns)")
+    save.add_argument("--exclude", action="append", help="not these names (glob patterns)")
+
+    sub.add_parser("kernels", help="running Jupyter kernels (notebook and state when known)")
 
     verify = sub.add_parser("verify", help="re-hash stored blobs and report corruption")
     verify.add_argument("ref", nargs="?")
@@ -229,6 +241,8 @@ def cmd_restore(args: argparse.Namespace, out: Any) -> int:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise UsageError(f"{entry.ref} has no variable {', '.join(unknown)}")
+    if args.kernel:
+        return _restore_into_kernel(store, entry, names, args, out)
     code = loading_code(store, entry, names, trust=args.trust_once)
     if args.print:
         out.write(code)
@@ -239,6 +253,54 @@ def cmd_restore(args: argparse.Namespace, out: Any) -> int:
     env = dict(os.environ)
     env["SESSIONS_HOME"] = str(store.root)
     return subprocess.call(shell_command(executable, code), env=env)
+
+
+def _waiting(text: str) -> None:
+    sys.stderr.write(f"sessions-tui: {text}\n")
+    sys.stderr.flush()
+
+
+def _restore_into_kernel(
+    store: Store, entry: Any, names: list[str] | None, args: argparse.Namespace, out: Any
+) -> int:
+    from kernels.outside import find_kernel, restore_into_kernel
+
+    if entry.kind != "snapshot":
+        raise SessionsError("only snapshots can be restored into a kernel (load dill files there)")
+    kernel = find_kernel(args.kernel)
+    result = restore_into_kernel(
+        kernel, entry.id, names=names, home=store.root, trust=args.trust_once, on_wait=_waiting
+    )
+    out.write(f"{result['text']} into kernel {kernel.id[:8]}\n")
+    return 1 if result["report"].get("failed") else 0
+
+
+def cmd_save(args: argparse.Namespace, out: Any) -> int:
+    from kernels.outside import find_kernel, save_kernel
+
+    kernel = find_kernel(args.kernel)
+    result = save_kernel(
+        kernel,
+        name=args.name,
+        note=args.note,
+        include=args.include,
+        exclude=args.exclude,
+        home=_store(args).root,
+        on_wait=_waiting,
+    )
+    out.write(f"{result['text']} (kernel {kernel.id[:8]})\n")
+    return 0
+
+
+def cmd_kernels(args: argparse.Namespace, out: Any) -> int:
+    from kernels.outside import list_kernels, runtime_dir
+
+    kernels = list_kernels()
+    if not kernels:
+        out.write(f"no running kernels in {runtime_dir()}\n")
+    for kernel in kernels:
+        out.write(f"{kernel.id}  {kernel.state:<8} {kernel.notebook or '-'}\n")
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace, out: Any) -> int:
@@ -358,6 +420,8 @@ COMMANDS = {
     "rm": cmd_rm,
     "demo": cmd_demo,
     "daemon": cmd_daemon,
+    "save": cmd_save,
+    "kernels": cmd_kernels,
     **cli_share.COMMANDS,
 }
 

@@ -39,6 +39,14 @@ class Kernel:
         )
         return {"stdout": "".join(out), "error": error}
 
+    def complete(self, code: str) -> list[str]:
+        """What tab completion offers at the end of ``code``."""
+        msg_id = self.client.complete(code, len(code))
+        while True:
+            reply = self.client.get_shell_msg(timeout=30)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply["content"]["matches"]
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.client.stop_channels()
