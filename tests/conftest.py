@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["daemons", "tui_fixtures"]
+pytest_plugins = ["daemons", "tui_fixtures", "jupyter_kernels"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import ROOT
 from jupyter_client.manager import KernelManager
 
@@ -65,3 +66,54 @@ def kernel(home: Path, cwd: Path | None = None) -> Iterator[Kernel]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private Jupyter runtime dir (where connection files are found) for kernels and CLI."""
+    path = tmp_path / "jupyter-runtime"
+    path.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path))
+    return path
+
+
+def kernel_env(home: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, SESSIONS_HOME=str(home), **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+class Kernels:
+    """Start real kernels with a connection file in the runtime dir; stop them all after."""
+
+    def __init__(self, runtime: Path, home: Path, cwd: Path) -> None:
+        self.runtime, self.home, self.cwd = runtime, home, cwd
+        self.running: list[Kernel] = []
+
+    def start(self, name: str = "python3", **env: str) -> Kernel:
+        index = len(self.running)
+        manager = KernelManager(
+            kernel_name=name,
+            connection_file=str(self.runtime / f"kernel-k{index}test-{os.getpid()}.json"),
+        )
+        manager.start_kernel(env=kernel_env(self.home, **env), cwd=str(self.cwd))
+        kernel = Kernel(manager)
+        self.running.append(kernel)
+        return kernel
+
+    def stop_all(self) -> None:
+        for kernel in self.running:
+            kernel.stop()
+
+
+@pytest.fixture
+def kernels(runtime: Path, home: Path, tmp_path: Path) -> Iterator[Kernels]:
+    started = Kernels(runtime, home, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+def kernel_id(kernel: Kernel) -> str:
+    return Path(kernel.manager.connection_file).stem.removeprefix("kernel-")

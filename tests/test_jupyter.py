@@ -10,13 +10,10 @@ import site
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from conftest import ROOT
-from jupyter_client.manager import KernelManager
-from jupyter_kernels import Kernel
+from jupyter_kernels import Kernel, Kernels, kernel_env, kernel_id
 
 STATE = """
 import numpy as np, pandas as pd
@@ -48,61 +45,10 @@ print(_j.dumps({
 """
 
 
-@pytest.fixture
-def runtime(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private Jupyter runtime dir (where connection files are found) for kernels and CLI."""
-    path = tmp_path / "jupyter-runtime"
-    path.mkdir()
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path))
-    return path
-
-
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ, SESSIONS_HOME=str(home), **extra)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    return env
-
-
-class Kernels:
-    """Start real kernels with a connection file in the runtime dir; stop them all after."""
-
-    def __init__(self, runtime: Path, home: Path, cwd: Path) -> None:
-        self.runtime, self.home, self.cwd = runtime, home, cwd
-        self.running: list[Kernel] = []
-
-    def start(self, name: str = "python3", **env: str) -> Kernel:
-        index = len(self.running)
-        manager = KernelManager(
-            kernel_name=name,
-            connection_file=str(self.runtime / f"kernel-k{index}test-{os.getpid()}.json"),
-        )
-        manager.start_kernel(env=_env(self.home, **env), cwd=str(self.cwd))
-        kernel = Kernel(manager)
-        self.running.append(kernel)
-        return kernel
-
-    def stop_all(self) -> None:
-        for kernel in self.running:
-            kernel.stop()
-
-
-@pytest.fixture
-def kernels(runtime: Path, home: Path, tmp_path: Path) -> Iterator[Kernels]:
-    started = Kernels(runtime, home, tmp_path)
-    try:
-        yield started
-    finally:
-        started.stop_all()
-
-
-def _kernel_id(kernel: Kernel) -> str:
-    return Path(kernel.manager.connection_file).stem.removeprefix("kernel-")
-
-
 def _cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *args],
-        env=_env(home),
+        env=kernel_env(home),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -153,8 +99,8 @@ def test_save_from_outside_and_restore_into_a_running_kernel(kernels: Kernels, h
     before = source.run("print(len(In), sorted(k for k in globals() if not k.startswith('_')))")
 
     listed = _cli(home, "kernels")
-    assert _kernel_id(source) in listed.stdout, listed
-    done = _cli(home, "save", "--kernel", _kernel_id(source)[:6], "from-outside", "--note", "x")
+    assert kernel_id(source) in listed.stdout, listed
+    done = _cli(home, "save", "--kernel", kernel_id(source)[:6], "from-outside", "--note", "x")
     assert done.returncode == 0, done.stderr
     assert "saved from-outside@1" in done.stdout
     after = source.run("print(len(In) - 1, sorted(k for k in globals() if not k.startswith('_')))")
@@ -163,7 +109,7 @@ def test_save_from_outside_and_restore_into_a_running_kernel(kernels: Kernels, h
     target = kernels.start()
     target.run("untouched = 'still here'")
     done = _cli(
-        home, "restore", "from-outside", "--kernel", _kernel_id(target), "--vars", "scaler,orders"
+        home, "restore", "from-outside", "--kernel", kernel_id(target), "--vars", "scaler,orders"
     )
     assert done.returncode == 0, done.stderr
     assert "loaded" in done.stdout
@@ -185,11 +131,11 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
 ) -> None:
     kernel = kernels.start()
     kernel.run("x = 1")
-    kernel_id = _kernel_id(kernel)
+    busy_id = kernel_id(kernel)
     kernel.client.execute("import time; time.sleep(4); y = 2")  # busy, not awaited
     time.sleep(0.5)
     started = time.monotonic()
-    done = _cli(home, "save", "--kernel", kernel_id, "busy")
+    done = _cli(home, "save", "--kernel", busy_id, "busy")
     assert done.returncode == 0, done.stderr
     assert "is busy running a cell; waiting (Ctrl-C to cancel)" in done.stderr
     assert time.monotonic() - started > 2 and "saved busy@1" in done.stdout
@@ -199,8 +145,8 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
     kernel.client.execute("time.sleep(5)")
     time.sleep(0.5)
     waiting = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "save", "--kernel", kernel_id, "cancelled"],
-        env=_env(home),
+        [sys.executable, "-m", "tui.cli", "save", "--kernel", busy_id, "cancelled"],
+        env=kernel_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -248,7 +194,7 @@ def test_a_kernel_without_the_package_gets_the_install_command(
         del os.environ["JUPYTER_PATH"]
     assert "No module named 'sessions'" in str(kernel.run("import sessions")["error"])
     kernel.run("a = 1")
-    done = _cli(home, "save", "--kernel", _kernel_id(kernel))
+    done = _cli(home, "save", "--kernel", kernel_id(kernel))
     assert done.returncode == 1
     assert f"runs {sys.executable}, which lacks sessions-tui; install it there: " in done.stderr
     assert f"{sys.executable} -m pip install sessions-tui" in done.stderr

@@ -241,6 +241,51 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
         assert any("cannot be signed" in n.message for n in app._notifications)
 
 
+async def _until(pilot, condition, what: str, seconds: float = 30) -> None:
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"{what} did not happen")
+
+
+async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
+    demo_home: Path, kernels
+) -> None:
+    from jupyter_kernels import kernel_id
+
+    from tui.components.report_modal import ReportModal
+    from tui.components.restore_modal import KernelModal
+
+    kernel = kernels.start()
+    kernel.run("before = 1")
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "demo-model@1")
+        await press(pilot, "r")
+        await _until(pilot, lambda: isinstance(app.screen, RestoreModal), "the restore dialog")
+        target = app.screen.targets[1]
+        assert target.id == f"kernel:{kernel_id(kernel)}" and "Jupyter kernel" in target.label
+        await press(pilot, "j", "enter")
+        await _until(pilot, lambda: isinstance(app.screen, ReportModal), "the report")
+        got = kernel.run("print(type(model).__name__, sorted(config), before)")
+        assert got["stdout"].split() == [
+            "ChurnModel",
+            "['seed',",
+            "'test_size',",
+            "'threshold']",
+            "1",
+        ]
+        await press(pilot, "escape")
+
+        await press(pilot, "K")
+        await _until(pilot, lambda: isinstance(app.screen, KernelModal), "the kernel picker")
+        await press(pilot, "enter")
+        await ready(pilot, rows=5)
+        assert "session@1" in refs(app)
+
+
 def _owner() -> str:
     from core.identity import default_owner
 

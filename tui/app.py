@@ -40,7 +40,7 @@ from tui.components.help_screen import HelpScreen
 from tui.components.note_modal import NoteModal
 from tui.components.preview_pane import PreviewPane
 from tui.components.report_modal import ReportModal
-from tui.components.restore_modal import RestoreModal, Target
+from tui.components.restore_modal import KernelModal, RestoreModal, Target
 from tui.components.share_modal import ShareChoice, ShareModal
 from tui.components.snapshot_table import SnapshotTable
 from tui.components.variable_table import VariableTable
@@ -410,6 +410,12 @@ class SessionsApp(App[None]):
         detail = self._need_snapshot()
         if detail is None or detail.entry is None:
             return
+        self._open_restore(detail)
+
+    @work(thread=True, exclusive=True, group="kernels")
+    def _open_restore(self, detail: Detail) -> None:
+        """The targets need the running kernels, which takes a directory scan and maybe a
+        Jupyter server request: found on a thread, then the dialog opens."""
         names = sorted(detail.marked) if detail.marked else None
         targets = [
             Target(
@@ -418,15 +424,22 @@ class SessionsApp(App[None]):
             ),
             Target("clipboard", "Copy the loading code to the clipboard"),
         ]
-        targets[1:1] = self.kernel_targets()
-        self.push_screen(
+        if detail.row.kind == "snapshot":
+            targets[1:1] = self.kernel_targets()
+        self.call_from_thread(
+            self.push_screen,
             RestoreModal(detail.row.ref, names, targets),
             lambda t: self._restore_to(detail, names, t),
         )
 
     def kernel_targets(self) -> list[Target]:
-        """Running Jupyter kernels to restore into (none until the Jupyter support lands)."""
-        return []
+        """Running Jupyter kernels to restore into (an empty list without jupyter_client)."""
+        try:
+            from kernels.outside import list_kernels
+
+            return [Target(f"kernel:{k.id}", f"Jupyter {k.label}") for k in list_kernels()]
+        except SessionsError:
+            return []
 
     def _restore_to(self, detail: Detail, names: list[str] | None, target: Target | None) -> None:
         if target is None or detail.entry is None:
@@ -440,6 +453,62 @@ class SessionsApp(App[None]):
             return
         if target.id == "shell":
             self._restore_in_shell(detail, code, interpreter_for(detail.entry))
+        elif target.id.startswith("kernel:"):
+            self._restore_in_kernel(detail, names, target.id.removeprefix("kernel:"))
+
+    @work(thread=True, group="ops")
+    def _restore_in_kernel(self, detail: Detail, names: list[str] | None, kernel_id: str) -> None:
+        from kernels.outside import find_kernel, restore_into_kernel
+
+        def waiting(text: str) -> None:
+            self.call_from_thread(self.notify, text, title="Restore", timeout=8)
+
+        try:
+            kernel = find_kernel(kernel_id)
+            result = restore_into_kernel(
+                kernel, detail.row.id, names=names, home=self.store.root, on_wait=waiting
+            )
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        self.call_from_thread(
+            self.push_screen,
+            ReportModal(f"Restored {detail.row.ref} into kernel {kernel.id[:8]}", result["report"]),
+        )
+
+    def action_snapshot_kernel(self) -> None:
+        self._pick_kernel()
+
+    @work(thread=True, exclusive=True, group="kernels")
+    def _pick_kernel(self) -> None:
+        targets = self.kernel_targets()
+        if not targets:
+            self.call_from_thread(
+                self.notify, "No running Jupyter kernels found", severity="warning"
+            )
+            return
+        self.call_from_thread(
+            self.push_screen,
+            KernelModal(targets),
+            lambda t: self._snapshot_kernel(t.id.removeprefix("kernel:")) if t else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _snapshot_kernel(self, kernel_id: str) -> None:
+        from kernels.outside import find_kernel, save_kernel
+
+        def waiting(text: str) -> None:
+            self.call_from_thread(self.notify, text, title="Snapshot", timeout=8)
+
+        try:
+            kernel = find_kernel(kernel_id)
+            result = save_kernel(kernel, home=self.store.root, on_wait=waiting)
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        self.source.refresh()
+        self.call_from_thread(self.notify, result["text"], title=f"Kernel {kernel.id[:8]}")
+        self.call_from_thread(self.load_rows)
 
     def _restore_in_shell(
         self, detail: Detail, code: str, interpreter: tuple[str, str | None]

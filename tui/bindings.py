@@ -63,6 +63,13 @@ ACTIONS: tuple[Action, ...] = (
         "Compare with another snapshot: added, removed and changed variables.",
     ),
     Action(
+        "snapshot_kernel",
+        "K",
+        "Snapshot kernel",
+        "Snapshot a running Jupyter kernel (silently: nothing added to the notebook).",
+        show=False,
+    ),
+    Action(
         "start_daemon",
         "D",
         "Start daemon",

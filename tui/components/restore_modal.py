@@ -53,6 +53,36 @@ class RestoreModal(ModalScreen[Target | None]):
         self.dismiss(None)
 
 
+class KernelModal(ModalScreen[Target | None]):
+    """Which running kernel to snapshot."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, kernels: list[Target]) -> None:
+        super().__init__()
+        self.kernels = kernels
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Snapshot a running kernel", classes="dialog-title")
+            yield Static(
+                "Saves its variables as a new snapshot, silently: nothing is added to the "
+                "notebook or its history.",
+                classes="dialog-body",
+            )
+            yield _TargetList(*[Option(t.label, id=t.id) for t in self.kernels], id="kernels")
+            yield Static("enter: snapshot   esc: cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#kernels", OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(next(t for t in self.kernels if t.id == event.option.id))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class _TargetList(OptionList):
     BINDINGS = CURSOR_BINDINGS
 
