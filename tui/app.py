@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -45,6 +45,7 @@ from tui.components.share_modal import ShareChoice, ShareModal
 from tui.components.snapshot_table import SnapshotTable
 from tui.components.variable_table import VariableTable
 from tui.data import Detail, Source
+from tui.idle_gc import EVERY_SECONDS, IdleCollector
 
 PANES = ("groups", "snapshots", "variables", "preview")
 PANE_HELP = {
@@ -107,6 +108,15 @@ class SessionsApp(App[None]):
         self._detail_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._reload_timer: Timer | None = None
+        self.idle_gc = IdleCollector()
+
+    def on_unmount(self) -> None:
+        self.idle_gc.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.idle_gc.touched()
+        await super().on_event(event)
 
     # --- layout -----------------------------------------------------------------------
     def _w(self, selector: str, expect_type: type[Any] | None = None) -> Any:
@@ -133,6 +143,8 @@ class SessionsApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.idle_gc.start()
+        self.set_interval(EVERY_SECONDS, self.idle_gc.tick)
         self.sub_title = f"{self.store.root} · reading…"
         keys = {k: v for k, v in self.settings.keys.items() if k in {a.id for a in ACTIONS}}
         if keys:

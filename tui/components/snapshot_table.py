@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import gc
-
 from rich.text import Text
 
 from core.catalog import Row
 from tui.components.vim_table import VimTable
 from tui.formatting import human_size, local_time
+from tui.idle_gc import settle_soon
 
 HELP = "Snapshots, newest first. Enter opens one; r restores, d deletes, p pins, n edits the note, c compares."
-
-
-def _settle_memory() -> None:
-    """Move what is alive now (thousands of table cells) out of the cyclic GC's sight.
-
-    A full collection over 10,000 rows of cells took ~300 ms, a visible stall while moving
-    the cursor. Frozen objects are still freed by reference counting when rows are replaced;
-    only the cycle scan skips them."""
-    gc.collect()
-    gc.freeze()
 
 
 def badges(row: Row) -> Text:
@@ -62,7 +51,7 @@ class SnapshotTable(VimTable):
         if len(rows) > self.FIRST_PAGE:
             self._fill(rows, self.FIRST_PAGE, self._generation)
         else:
-            _settle_memory()
+            settle_soon()
 
     def extend_rows(self, rows: list[Row], keep: str | None = None) -> None:
         """Show ``rows`` where the table already shows their first rows: only the rest is
@@ -82,7 +71,7 @@ class SnapshotTable(VimTable):
         if start + self.CHUNK < len(rows):
             self.set_timer(0.001, lambda: self._fill(rows, start + self.CHUNK, generation))
         else:
-            _settle_memory()
+            settle_soon()
 
     def add_rows_batch(self, rows: list[Row]) -> None:
         for row in rows:
