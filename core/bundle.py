@@ -32,7 +32,7 @@ from core.atomic import fsync_dir, temp_path
 from core.errors import FormatError, NewerFormatError, SessionsError
 from core.incoming import Incoming
 from core.manifest import MAX_MANIFEST_BYTES, Manifest
-from core.share import prepare, shareable_manifest
+from core.share import prepare, shareable_manifest, with_arrow
 from core.store import Entry, Store
 
 FORMAT = "sessions.bundle"
@@ -89,7 +89,7 @@ def export(
 ) -> ExportResult:
     """Write snapshot ``ref`` as a bundle at ``path`` (atomically: complete or absent)."""
     entry: Entry = store.resolve(ref)
-    manifest = shareable_manifest(entry)
+    manifest = with_arrow(store, entry, shareable_manifest(entry))
     owner = identity.check_owner(owner or identity.default_owner())
     shared = prepare(
         manifest, owner=owner, version=manifest.version, include_secrets=include_secrets

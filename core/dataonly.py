@@ -1,9 +1,11 @@
-"""Pickle-free data: numeric arrays read straight from their bytes, from any sender.
+"""Pickle-free data: numeric arrays and DataFrames read without unpickling, from any sender.
 
 A numeric ndarray saved as one out-of-band buffer has a ``data`` record in the manifest: the
 ``.npy`` header. That header followed by the buffer blob is a ``.npy`` file, which numpy
-reads with ``allow_pickle=False`` — nothing is unpickled, so no trust is needed, only the
-manifest's signature to be intact and each blob's hash to match.
+reads with ``allow_pickle=False``. A DataFrame shared while pyarrow was installed has an
+Arrow IPC stream blob (``{"format": "arrow", "blob": …}``, see core.share). Nothing is
+unpickled, so no trust is needed, only the manifest's signature intact and each blob's hash
+matching.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class DataResult:
     not_data: dict[str, str] = field(default_factory=dict)  # name -> why not pickle-free
 
     def __str__(self) -> str:
-        parts = [f"{len(self.arrays)} arrays: {', '.join(self.arrays) or 'none'}"]
+        parts = [f"{len(self.arrays)} pickle-free: {', '.join(self.arrays) or 'none'}"]
         if self.not_data:
             parts.append(f"{len(self.not_data)} need unpickling: {', '.join(self.not_data)}")
         return "; ".join(parts)
@@ -40,6 +42,27 @@ def npy_bytes(manifest: Manifest, name: str, read_blob: Callable[[str], bytes]) 
     if not isinstance(header, bytes) or len(group.buffers) != 1 or len(header) > 65536:
         raise SessionsError(f"{name}: its pickle-free form is malformed")
     return header + bytes(read_blob(group.buffers[0].hash))
+
+
+def _arrow(
+    manifest: Manifest, name: str, read_blob: Callable[[str], bytes], out_dir: Path | None
+) -> Any:
+    """A DataFrame from its Arrow IPC form (or the ``.arrow`` file written to ``out_dir``)."""
+    blob = dict(manifest.data_blobs())[name]
+    data = read_blob(blob.hash)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{name}.arrow"
+        path.write_bytes(bytes(data))
+        return path
+    try:
+        import pyarrow as pa
+    except ModuleNotFoundError:
+        raise SessionsError(f"{name} is an Arrow table: pip install pyarrow to read it") from None
+    try:
+        return pa.ipc.open_stream(pa.py_buffer(bytes(data))).read_all().to_pandas()
+    except (pa.ArrowException, ValueError) as exc:
+        raise SessionsError(f"{name}: not a valid Arrow stream ({exc})") from None
 
 
 def load_data(
@@ -62,6 +85,9 @@ def load_data(
             continue
         if not var.data:
             result.not_data[name] = f"a {var.type}, which only unpickling restores"
+            continue
+        if var.data.get("format") == "arrow":
+            result.arrays[name] = _arrow(manifest, name, read_blob, out_dir)
             continue
         data = npy_bytes(manifest, name, read_blob)
         if out_dir is not None:

@@ -29,7 +29,7 @@ class Incoming:
         self.store = store
         self.manifest = manifest
         self.what = what
-        self.expected: dict[str, BlobRef] = {b.hash: b for g in manifest.groups for b in g.blobs}
+        self.expected: dict[str, BlobRef] = manifest.all_blobs()
         self.staged: dict[str, Path] = {}
         self.received = 0
         store.ensure()

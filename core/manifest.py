@@ -157,11 +157,7 @@ class Manifest:
     @property
     def stored(self) -> int:
         """Bytes on disk of every blob the snapshot names (shared blobs counted once)."""
-        seen: dict[str, int] = {}
-        for group in self.groups:
-            for blob in group.blobs:
-                seen[blob.hash] = blob.stored
-        return sum(seen.values())
+        return sum(blob.stored for blob in self.all_blobs().values())
 
     @property
     def memory(self) -> int:
@@ -173,8 +169,23 @@ class Manifest:
                 return var
         return None
 
+    def data_blobs(self) -> list[tuple[str, BlobRef]]:
+        """(variable, blob) of pickle-free forms kept in blobs of their own (Arrow IPC)."""
+        out = []
+        for var in self.variables:
+            if var.data and isinstance(var.data.get("blob"), dict):
+                out.append((var.name, _blob(var.data["blob"])))
+        return out
+
+    def all_blobs(self) -> dict[str, BlobRef]:
+        """Every blob the snapshot names (groups and pickle-free forms), by hash."""
+        found = {blob.hash: blob for group in self.groups for blob in group.blobs}
+        for _, blob in self.data_blobs():
+            found.setdefault(blob.hash, blob)
+        return found
+
     def blob_hashes(self) -> set[str]:
-        return {blob.hash for group in self.groups for blob in group.blobs}
+        return set(self.all_blobs())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -416,5 +427,13 @@ def _variable(raw: Any, ngroups: int) -> Variable:
         preview=preview,
         deps=tuple(_strs(raw, "deps")),
         modules=_str_map(raw, "modules"),
-        data=raw["data"] if isinstance(raw.get("data"), dict) else None,
+        data=_data(raw.get("data")),
     )
+
+
+def _data(raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        return None
+    if "blob" in raw:
+        _blob(raw["blob"])  # checked now, so a bad one is a damaged manifest, not a crash later
+    return raw

@@ -34,7 +34,7 @@ from core.errors import FormatError, NewerFormatError, SessionsError, UnknownRef
 from core.incoming import Incoming
 from core.manifest import MAX_MANIFEST_BYTES, Manifest
 from core.paths import config_dir
-from core.share import prepare, shareable_manifest
+from core.share import prepare, shareable_manifest, with_arrow
 from core.store import Store, validate_name
 
 REMOTE_FORMAT = 1
@@ -430,7 +430,8 @@ class Remote:
     ) -> PushResult:
         """Publish snapshot ``ref`` as ``owner``'s next version of its name."""
         self.check()
-        manifest = shareable_manifest(store.resolve(ref))
+        entry = store.resolve(ref)
+        manifest = shareable_manifest(entry)
         owner = identity.check_owner(owner or identity.default_owner())
         versions = self.versions(owner, manifest.name)
         if versions:
@@ -438,6 +439,7 @@ class Remote:
             with contextlib.suppress(SessionsError):
                 if self.manifest(latest).source == manifest.id:
                     return PushResult(latest.ref, self.name, 0, 0, 0, already=True)
+        manifest = with_arrow(store, entry, manifest)
         version = (versions[-1] if versions else 0) + 1
         shared = prepare(manifest, owner=owner, version=version, include_secrets=include_secrets)
         sent = present = uploaded = 0
@@ -500,7 +502,7 @@ class Remote:
         manifest = self.manifest(snap)
         what = f"{snap.ref} on {self.name}"
         signing.check_integrity(manifest, what)
-        sizes = {b.hash: b.size for g in manifest.groups for b in g.blobs}
+        sizes = {digest: blob.size for digest, blob in manifest.all_blobs().items()}
 
         def read(digest: str) -> bytes:
             try:

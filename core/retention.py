@@ -74,10 +74,9 @@ def plan(
         for entry in snapshots:
             assert entry.manifest is not None
             new = {
-                b.hash: b.stored
-                for g in entry.manifest.groups
-                for b in g.blobs
-                if b.hash not in counted
+                digest: b.stored
+                for digest, b in entry.manifest.all_blobs().items()
+                if digest not in counted
             }
             counted |= set(new)
             total += sum(new.values())

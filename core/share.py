@@ -16,7 +16,7 @@ from core import ids, secrets, signing
 from core.blobs import BlobRef
 from core.errors import SessionsError
 from core.manifest import Group, Manifest, Variable
-from core.store import Entry
+from core.store import Entry, Store
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,7 @@ class Shareable:
 
     @property
     def blobs(self) -> list[BlobRef]:
-        seen: dict[str, BlobRef] = {}
-        for group in self.manifest.groups:
-            for blob in group.blobs:
-                seen.setdefault(blob.hash, blob)
-        return list(seen.values())
+        return list(self.manifest.all_blobs().values())
 
 
 def shareable_manifest(entry: Entry) -> Manifest:
@@ -42,6 +38,51 @@ def shareable_manifest(entry: Entry) -> Manifest:
     if entry.manifest is None:
         raise SessionsError(f"snapshot {entry.ref} is damaged and cannot be shared: {entry.error}")
     return entry.manifest
+
+
+def with_arrow(store: Store, entry: Entry, manifest: Manifest) -> Manifest:
+    """``manifest`` with an Arrow IPC form for each DataFrame, when pyarrow is installed, so
+    a teammate can read them without unpickling (``pull --data-only``). Made at share time
+    from the sharer's own snapshot (loaded, so only when its signer is trusted); written as
+    content-addressed blobs, so sharing the same frame again costs nothing. A frame Arrow
+    cannot represent (mixed object columns) simply has no such form."""
+    try:
+        import pyarrow as pa
+    except ModuleNotFoundError:
+        return manifest
+    frames = [v.name for v in manifest.variables if v.type == "pandas.DataFrame" and not v.data]
+    if not frames:
+        return manifest
+    from core.load import load_entry
+
+    forms: dict[str, dict[str, object]] = {}
+    for name in frames:
+        namespace: dict[str, object] = {}
+        try:
+            report = load_entry(store, entry, names=[name], namespace=namespace)
+        except SessionsError:
+            return manifest  # not trusted (or damaged): share without Arrow forms
+        if name not in report.loaded:
+            continue
+        try:
+            table = pa.Table.from_pandas(namespace[name], preserve_index=True)
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            buffer = sink.getvalue()
+        except (pa.ArrowException, TypeError, ValueError):
+            continue
+        ref, _ = store.blobs.put(memoryview(buffer))
+        forms[name] = {"format": "arrow", "blob": ref.to_dict()}
+        del namespace, table, buffer
+    if not forms:
+        return manifest
+    return replace(
+        manifest,
+        variables=tuple(
+            replace(v, data=forms[v.name]) if v.name in forms else v for v in manifest.variables
+        ),
+    )
 
 
 def flagged(manifest: Manifest) -> dict[str, str]:

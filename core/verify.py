@@ -53,6 +53,8 @@ def verify(store: Store, entries: list[Entry] | None = None) -> VerifyReport:
         for group in entry.manifest.groups:
             for blob in group.blobs:
                 needed.setdefault(blob.hash, []).append((entry, group.names))
+        for name, blob in entry.manifest.data_blobs():
+            needed.setdefault(blob.hash, []).append((entry, (name,)))
     with ThreadPoolExecutor(4, thread_name_prefix="sessions-verify") as pool:
         results = dict(zip(needed, pool.map(store.blobs.check, needed)))
     report.checked_blobs = len(results)

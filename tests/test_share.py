@@ -245,13 +245,15 @@ def test_push_pull_versions_trust_and_secrets(
     arrays = carol.python(
         "import json, sessions\n"
         "d = sessions.pull('alice/churn@1', 'team', data_only=True)\n"
-        "print(json.dumps({k: [str(v.dtype), list(v.shape), float(v.sum())] for k, v in d.items()}))"
+        "print(json.dumps({k: ['frame', list(v.shape), float(v['n'].sum())] if hasattr(v, 'columns')"
+        " else [str(v.dtype), list(v.shape), float(v.sum())] for k, v in d.items()}))"
     )
     assert arrays["grid"] == ["int32", [3, 4], 66.0]
+    assert arrays["frame"] == ["frame", [300, 2], 44850.0]  # a DataFrame, through Arrow
     assert arrays["weights"][0] == "float64" and arrays["weights"][2] == pytest.approx(
         want["weights"]
     )
-    assert "frame" not in arrays and carol.snapshot_files() == []
+    assert "model" not in arrays and carol.snapshot_files() == []
 
 
 def alice_remote_args(alice: User) -> list[str]:
