@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from results import write_section  # noqa: E402
+from results import run_line, write_section  # noqa: E402
 
 CHILD_PRELUDE = """
 import json, os, sys, time
@@ -250,11 +250,8 @@ def main() -> int:
     print()
     print(table)
     if not args.no_write:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        scale_note = "1/10 scale (--small)" if args.small else "full scale"
         section = (
-            f"`python bench/bench_core.py{' --small' if args.small else ''}` — {scale_note}, {stamp}, "
-            f"Python {platform.python_version()}, {os.cpu_count()} CPUs.\n\n"
+            f"{run_line('bench_core.py', args.small)} Python {platform.python_version()}.\n\n"
             "Reference session: eight 100 MB float64 arrays, a 5-million-row DataFrame "
             "(int, float and string columns), a few small objects; every step in a fresh "
             "process, dill and sessions in the same run. Speedup = dill time / sessions time "

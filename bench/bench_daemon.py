@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from results import write_section  # noqa: E402
+from results import run_line, write_section  # noqa: E402
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
@@ -229,11 +229,10 @@ def main() -> int:
     print()
     print(table)
     if not args.no_write:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         write_section(
             "Daemon",
-            f"`python bench/bench_daemon.py` — {stamp}, {os.cpu_count()} CPUs. The real daemon "
-            f"as a subprocess on a temp session dir.\n\n```\n{table}\n```",
+            f"{run_line('bench_daemon.py')} The real daemon as a subprocess on a temp session "
+            f"dir.\n\n```\n{table}\n```",
         )
     return 0
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 from bench_core import BUILD  # noqa: E402
-from results import write_section  # noqa: E402
+from results import run_line, write_section  # noqa: E402
 
 
 class Kernel:
@@ -184,13 +184,12 @@ def main() -> int:
     print()
     print(table)
     if not args.no_write:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        scale_note = "1/10 scale (--small)" if args.small else "full scale"
         write_section(
             "Jupyter",
-            f"`python bench/bench_jupyter.py{' --small' if args.small else ''}` — {scale_note} "
-            f"reference session for the restore, {stamp}, {os.cpu_count()} CPUs. Real ipykernel "
-            "kernels through jupyter_client.\n\n```\n" + table + "\n```",
+            f"{run_line('bench_jupyter.py', args.small)} The scale is the reference session's, "
+            "for the restore. Real ipykernel kernels through jupyter_client.\n\n```\n"
+            + table
+            + "\n```",
         )
     return 0
 

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_core import BUILD, _child  # noqa: E402
-from results import write_section  # noqa: E402
+from results import run_line, write_section  # noqa: E402
 
 FINGERPRINT = """
 def _fingerprint(ns):
@@ -196,12 +196,9 @@ def main() -> int:
     print()
     print(table)
     if not args.no_write:
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        scale_note = "1/10 scale (--small)" if args.small else "full scale"
         write_section(
             "Sharing",
-            f"`python bench/bench_share.py{' --small' if args.small else ''}` — {scale_note}, "
-            f"{stamp}, {os.cpu_count()} CPUs. The core reference session pushed by Alice, "
+            f"{run_line('bench_share.py', args.small)} The core reference session pushed by Alice, "
             "changed in one 100 MB array, pushed again; Bob (own dir, own key) pulls and loads "
             "both in fresh processes and every value is compared by hash. Baseline: a "
             "dill.dump_module file copied to the shared folder each time.\n\n```\n"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from results import write_section  # noqa: E402
+from results import run_line, write_section  # noqa: E402
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
@@ -106,10 +106,9 @@ def main() -> int:
     table = "\n".join(lines)
     print()
     print(table)
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     write_section(
         "Terminal UI",
-        f"`python bench/bench_tui.py` — {stamp}, {os.cpu_count()} CPUs. The real app headless "
+        f"{run_line('bench_tui.py')} The real app headless "
         "(Textual Pilot) over a catalog the real daemon built.\n\n```\n" + table + "\n```",
     )
     return 0

@@ -21,3 +21,14 @@ def write_section(title: str, body: str, path: Path = RESULTS) -> None:
     out = head.rstrip() + "\n\n" + "".join(f"## {k}\n{v}" for k, v in sections.items())
     path.write_text(out.rstrip() + "\n")
     print(f"\nwrote {path.relative_to(path.parent.parent)} ({title})")
+
+
+def run_line(script: str, small: bool | None = None) -> str:
+    """How a section was made: ``python bench/x.py [--small]`` — scale, when, CPUs."""
+    import os
+    import time
+
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = f"`python bench/{script}{' --small' if small else ''}`"
+    scale = "" if small is None else ("1/10 scale (--small), " if small else "full scale, ")
+    return f"{command} — {scale}{stamp}, {os.cpu_count()} CPUs."

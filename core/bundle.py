@@ -32,7 +32,7 @@ from core.atomic import fsync_dir, temp_path
 from core.errors import FormatError, NewerFormatError, SessionsError
 from core.incoming import Incoming
 from core.manifest import MAX_MANIFEST_BYTES, Manifest
-from core.share import prepare, shareable_manifest, with_arrow
+from core.share import describe_left_out, prepare, shareable_manifest, with_arrow
 from core.store import Entry, Store
 
 FORMAT = "sessions.bundle"
@@ -58,12 +58,10 @@ class ExportResult:
     def __str__(self) -> str:
         from core.save import _human
 
-        text = f"exported {self.ref} to {self.path} ({self.blobs} blobs, {_human(self.size)})"
-        if self.left_out:
-            text += f"; left out {len(self.left_out)}: " + "; ".join(
-                f"{name} ({why})" for name, why in self.left_out.items()
-            )
-        return text
+        return (
+            f"exported {self.ref} to {self.path} ({self.blobs} blobs, {_human(self.size)})"
+            + describe_left_out(self.left_out)
+        )
 
 
 @dataclass

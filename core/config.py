@@ -20,17 +20,13 @@ A missing or unreadable file means defaults; a bad value is reported, not fatal.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import SessionsError
 from core.paths import config_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from core.tomlfile import read_toml
 
 
 @dataclass(frozen=True)
@@ -96,20 +92,23 @@ def _number(section: dict[str, Any], key: str, problems: list[str]) -> float | N
     return value
 
 
+def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def load_config(path: Path | None = None) -> Config:
     path = path or config_path()
     try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        return Config()
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return Config(problems=(f"config {path}: {exc}".splitlines()[0],))
+        raw = read_toml(path)
+    except SessionsError as exc:  # a broken config is reported, never fatal
+        return Config(problems=(f"config: {exc}".splitlines()[0],))
     problems: list[str] = []
-    daemon = raw.get("daemon") if isinstance(raw.get("daemon"), dict) else {}
-    retention = raw.get("retention") if isinstance(raw.get("retention"), dict) else {}
-    tui = raw.get("tui") if isinstance(raw.get("tui"), dict) else {}
-    share = raw.get("share") if isinstance(raw.get("share"), dict) else {}
-    auto_section = raw.get("auto") if isinstance(raw.get("auto"), dict) else {}
+    daemon = _section(raw, "daemon")
+    retention = _section(raw, "retention")
+    tui = _section(raw, "tui")
+    share = _section(raw, "share")
+    auto_section = _section(raw, "auto")
     auto = None
     if auto_section.get("enabled") is True:
         after = _number(auto_section, "after_seconds", problems)

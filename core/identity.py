@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from core.atomic import FILE_MODE, ensure_dir, write_file
 from core.errors import SessionsError
 from core.paths import config_dir
+from core.tomlfile import quote, read_toml
 
 PREFIX = "sessions-ed25519:"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -175,21 +176,7 @@ def trust_path() -> Path:
 
 def trusted() -> dict[str, bytes]:
     """Trusted teammates: name -> raw public key. Unreadable entries are ignored."""
-    path = trust_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise KeyError_(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        keys = tomllib.loads(text).get("keys", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise KeyError_(f"{path} is not valid TOML: {exc}") from None
+    keys = read_toml(trust_path(), KeyError_).get("keys", {})
     out: dict[str, bytes] = {}
     for name, value in keys.items() if isinstance(keys, dict) else ():
         with contextlib.suppress(KeyError_):
@@ -199,7 +186,7 @@ def trusted() -> dict[str, bytes]:
 
 def _write_trusted(keys: dict[str, bytes]) -> None:
     lines = ["# Public keys whose snapshots you load: sessions-tui trust add|ls|rm", "[keys]"]
-    lines += [f'{name} = "{encode_public(raw)}"' for name, raw in sorted(keys.items())]
+    lines += [f"{name} = {quote(encode_public(raw))}" for name, raw in sorted(keys.items())]
     ensure_dir(trust_path().parent)
     write_file(trust_path(), [("\n".join(lines) + "\n").encode()])
 

@@ -34,8 +34,9 @@ from core.errors import FormatError, NewerFormatError, SessionsError, UnknownRef
 from core.incoming import Incoming
 from core.manifest import MAX_MANIFEST_BYTES, Manifest
 from core.paths import config_dir
-from core.share import prepare, shareable_manifest, with_arrow
+from core.share import describe_left_out, prepare, shareable_manifest, with_arrow
 from core.store import Store, validate_name
+from core.tomlfile import quote, read_toml
 
 REMOTE_FORMAT = 1
 _MANIFEST_RE = re.compile(r"^(\d{6,})\.msgpack$")
@@ -57,26 +58,8 @@ class RemoteConfig:
     options: dict[str, str] = field(default_factory=dict)
 
 
-def _toml_value(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def configured() -> dict[str, RemoteConfig]:
-    path = remotes_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise RemoteError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RemoteError(f"{path} is not valid TOML: {exc}") from None
+    raw = read_toml(remotes_path(), RemoteError)
     out: dict[str, RemoteConfig] = {}
     for name, section in (raw.get("remotes") or {}).items():
         if isinstance(section, dict) and isinstance(section.get("url"), str):
@@ -92,9 +75,9 @@ def _write(remotes: dict[str, RemoteConfig]) -> None:
 
     lines = ["# Team remotes: sessions-tui remote add|ls|rm"]
     for remote in sorted(remotes.values(), key=lambda r: r.name):
-        lines += [f"\n[remotes.{remote.name}]", f"url = {_toml_value(remote.url)}"]
+        lines += [f"\n[remotes.{remote.name}]", f"url = {quote(remote.url)}"]
         if remote.options:
-            inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in sorted(remote.options.items()))
+            inner = ", ".join(f"{k} = {quote(v)}" for k, v in sorted(remote.options.items()))
             lines.append(f"options = {{ {inner} }}")
     ensure_dir(remotes_path().parent)
     write_file(remotes_path(), [("\n".join(lines) + "\n").encode()])
@@ -240,15 +223,10 @@ class PushResult:
 
         if self.already:
             return f"already on {self.remote} as {self.ref}"
-        text = (
+        return (
             f"pushed {self.ref} to {self.remote}: {self.blobs_sent} blobs sent "
             f"({_human(self.uploaded)}), {self.blobs_present} already there"
-        )
-        if self.left_out:
-            text += f"; left out {len(self.left_out)}: " + "; ".join(
-                f"{n} ({w})" for n, w in self.left_out.items()
-            )
-        return text
+        ) + describe_left_out(self.left_out)
 
 
 @dataclass

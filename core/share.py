@@ -85,6 +85,15 @@ def with_arrow(store: Store, entry: Entry, manifest: Manifest) -> Manifest:
     )
 
 
+def describe_left_out(left_out: dict[str, str]) -> str:
+    """``"; left out 2: a (why); b (why)"``, or nothing when nothing was left out."""
+    if not left_out:
+        return ""
+    return f"; left out {len(left_out)}: " + "; ".join(
+        f"{name} ({why})" for name, why in left_out.items()
+    )
+
+
 def flagged(manifest: Manifest) -> dict[str, str]:
     """Variables that look like credentials: judged at save time, plus (for manifests made
     before that existed, or a name alone) their names and previews."""

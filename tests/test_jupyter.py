@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, cli
 from jupyter_kernels import Kernel, Kernels, kernel_env, kernel_id
 
 STATE = """
@@ -45,17 +45,6 @@ print(_j.dumps({
 """
 
 
-def _cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        env=kernel_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-
-
 def _values(kernel: Kernel) -> dict:
     done = kernel.run(CHECK)
     assert done["error"] is None, done["error"]
@@ -86,7 +75,7 @@ def test_magic_save_then_load_in_a_new_kernel(kernels: Kernels, home: Path) -> N
     assert "loaded" in loaded["stdout"] and loaded["error"] is None, loaded
     assert _values(second) == want
 
-    manifest = json.loads(_cli(home, "show", "orders", "--json").stdout)["manifest"]
+    manifest = json.loads(cli(home, "show", "orders", "--json").stdout)["manifest"]
     assert manifest["origin"]["notebook"] == notebook and manifest["origin"]["kind"] == "notebook"
     assert any("Scaler" in cell for cell in manifest["history"])  # the cell inputs
     assert manifest["origin"]["kernel_id"]
@@ -98,9 +87,9 @@ def test_save_from_outside_and_restore_into_a_running_kernel(kernels: Kernels, h
     want = _values(source)
     before = source.run("print(len(In), sorted(k for k in globals() if not k.startswith('_')))")
 
-    listed = _cli(home, "kernels")
+    listed = cli(home, "kernels")
     assert kernel_id(source) in listed.stdout, listed
-    done = _cli(home, "save", "--kernel", kernel_id(source)[:6], "from-outside", "--note", "x")
+    done = cli(home, "save", "--kernel", kernel_id(source)[:6], "from-outside", "--note", "x")
     assert done.returncode == 0, done.stderr
     assert "saved from-outside@1" in done.stdout
     after = source.run("print(len(In) - 1, sorted(k for k in globals() if not k.startswith('_')))")
@@ -108,7 +97,7 @@ def test_save_from_outside_and_restore_into_a_running_kernel(kernels: Kernels, h
 
     target = kernels.start()
     target.run("untouched = 'still here'")
-    done = _cli(
+    done = cli(
         home, "restore", "from-outside", "--kernel", kernel_id(target), "--vars", "scaler,orders"
     )
     assert done.returncode == 0, done.stderr
@@ -122,7 +111,7 @@ def test_save_from_outside_and_restore_into_a_running_kernel(kernels: Kernels, h
     assert names == ["Scaler", "orders", "scaler", "untouched"]  # marked ones and what they need
     assert [applied, total, untouched] == [want["scaler"][2], want["orders"][1], "still here"]
 
-    bad = _cli(home, "save", "--kernel", "nope")
+    bad = cli(home, "save", "--kernel", "nope")
     assert bad.returncode == 2 and "no running kernel matches 'nope'" in bad.stderr
 
 
@@ -135,11 +124,11 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
     kernel.client.execute("import time; time.sleep(4); y = 2")  # busy, not awaited
     time.sleep(0.5)
     started = time.monotonic()
-    done = _cli(home, "save", "--kernel", busy_id, "busy")
+    done = cli(home, "save", "--kernel", busy_id, "busy")
     assert done.returncode == 0, done.stderr
     assert "is busy running a cell; waiting (Ctrl-C to cancel)" in done.stderr
     assert time.monotonic() - started > 2 and "saved busy@1" in done.stdout
-    saved = json.loads(_cli(home, "show", "busy", "--json").stdout)["manifest"]["variables"]
+    saved = json.loads(cli(home, "show", "busy", "--json").stdout)["manifest"]["variables"]
     assert {"x", "y"} <= {v["name"] for v in saved}  # saved after the running cell finished
 
     kernel.client.execute("time.sleep(5)")
@@ -159,7 +148,7 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
     assert "cancelled while the kernel was busy: nothing was done in the kernel" in err
     assert "Traceback" not in err
     kernel.run("z = 3")  # the kernel is free again and the cancelled request did nothing
-    listed = json.loads(_cli(home, "ls", "--json").stdout)["snapshots"]
+    listed = json.loads(cli(home, "ls", "--json").stdout)["snapshots"]
     assert [s["ref"] for s in listed] == ["busy@1"]
 
 
@@ -194,7 +183,7 @@ def test_a_kernel_without_the_package_gets_the_install_command(
         del os.environ["JUPYTER_PATH"]
     assert "No module named 'sessions'" in str(kernel.run("import sessions")["error"])
     kernel.run("a = 1")
-    done = _cli(home, "save", "--kernel", kernel_id(kernel))
+    done = cli(home, "save", "--kernel", kernel_id(kernel))
     assert done.returncode == 1
     assert f"runs {sys.executable}, which lacks sessions-tui; install it there: " in done.stderr
     assert f"{sys.executable} -m pip install sessions-tui" in done.stderr
@@ -216,6 +205,6 @@ def test_automatic_snapshots_after_a_long_cell_only(kernels: Kernels, home: Path
     assert again["stdout"] == ""
     kernel.run("%sessions auto off")
     kernel.run("time.sleep(1.3)\nc = 3")
-    listed = json.loads(_cli(home, "ls", "--json").stdout)["snapshots"]
+    listed = json.loads(cli(home, "ls", "--json").stdout)["snapshots"]
     assert [s["ref"] for s in listed] == ["auto-nb@1"]
     assert listed[0]["tags"] == ["auto"]

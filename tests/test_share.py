@@ -189,6 +189,7 @@ def test_push_pull_versions_trust_and_secrets(
     _add_remote(users, kind, tmp_path, s3_url)
 
     alice.python(SESSION + "print(json.dumps(str(sessions.save('churn'))))")
+    assert (alice.config / "identity.key").stat().st_mode & 0o777 == 0o600  # made on first use
     pushed = alice.cli("push", "churn", "team")
     assert pushed.returncode == 0, pushed.stderr
     assert "pushed alice/churn@1 to team" in pushed.stdout
@@ -369,8 +370,12 @@ def test_bundles_round_trip_and_hostile_bundles_add_nothing(
         with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
             for name, data in entries:
                 info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+                if data.startswith(b"->"):  # a link member pointing out of the store
+                    info.type = tarfile.SYMTYPE if data[2:3] == b"s" else tarfile.LNKTYPE
+                    info.linkname = "/etc/passwd"
+                else:
+                    info.size = len(data)
+                tar.addfile(info, io.BytesIO(data) if not data.startswith(b"->") else None)
         return path
 
     name0, data0 = blob_members[0][0].name, blob_members[0][1]
@@ -386,6 +391,8 @@ def test_bundles_round_trip_and_hostile_bundles_add_nothing(
         "hash": [("sessions-bundle.msgpack", header), (name0, bytes(flipped)), *others],
         "missing": [("sessions-bundle.msgpack", header), *others],
         "not-ours": [(name0, data0)],
+        "symlink": [("sessions-bundle.msgpack", header), (name0, b"->s"), *others],
+        "hardlink": [("sessions-bundle.msgpack", header), (name0, b"->h"), *others],
         "manifest": [
             (
                 "sessions-bundle.msgpack",
@@ -400,8 +407,11 @@ def test_bundles_round_trip_and_hostile_bundles_add_nothing(
         "hash": "does not match its hash",
         "missing": "missing",
         "not-ours": "not a sessions bundle",
+        "symlink": f"unexpected member '{name0}'",
+        "hardlink": f"unexpected member '{name0}'",
         "manifest": "not a sessions manifest",
     }
+    before = {p for p in tmp_path.rglob("*") if not p.is_relative_to(carol.home.parent)}
     for case, entries in cases.items():
         path = write(tmp_path / f"{case}.sessions", entries)
         done = carol.cli("import", str(path))
@@ -411,6 +421,102 @@ def test_bundles_round_trip_and_hostile_bundles_add_nothing(
         assert carol.snapshot_files() == [] and carol.blob_files() == [], case
         assert not list(carol.home.glob(".incoming-*")), case
     assert not (tmp_path / "evil.py").exists() and not Path("/tmp/evil.py").exists()
+    after = {p for p in tmp_path.rglob("*") if not p.is_relative_to(carol.home.parent)}
+    assert {p.name for p in after - before} == {f"{case}.sessions" for case in cases}
     (tmp_path / "junk.sessions").write_bytes(os.urandom(4096))
     junk = carol.cli("import", str(tmp_path / "junk.sessions"))
     assert junk.returncode == 1 and "not a sessions bundle" in junk.stderr, junk.stderr
+
+
+SECRETS = {
+    "aws_key_id": "AKIAIOSFODNN7EXAMPLE",
+    "deploy_key": (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+        "-----END OPENSSH PRIVATE KEY-----\n"
+    ),
+    "password": "correct-horse-battery-staple-42",
+}
+
+
+def test_secrets_are_in_no_byte_of_a_bundle_or_a_remote(
+    users: tuple[User, User], tmp_path: Path
+) -> None:
+    from core.blobs import decode_framed
+
+    alice, _ = users
+    _add_remote(users, "folder", tmp_path, None)
+    assignments = "".join(f"{name} = {value!r}\n" for name, value in SECRETS.items())
+    alice.python(
+        "import json, numpy as np, sessions\n" + assignments
+        + "settings = {'region': 'eu-north-1', 'timeout': 30}\nnumbers = np.arange(10)\n"
+        "print(json.dumps(str(sessions.save('deploy'))))"
+    )  # fmt: skip
+    exported = alice.cli("export", "deploy", "-o", str(tmp_path / "deploy.sessions"))
+    pushed = alice.cli("push", "deploy")
+    for done in (exported, pushed):
+        assert done.returncode == 0, done.stderr
+        assert all(name in done.stdout for name in SECRETS), done.stdout  # listed as left out
+
+    needles = [v.encode() for v in SECRETS.values()]
+    needles += [b"AKIAIOSFODNN7", b"BEGIN OPENSSH PRIVATE KEY", b"b3BlbnNzaC1rZXktdjEAAAA"]
+    needles += [b"correct-horse-battery"]
+    files = [tmp_path / "deploy.sessions", *(tmp_path / "shared-drive").rglob("*")]
+    contents = []
+    for path in files:
+        if path.is_file():
+            contents.append(path.read_bytes())
+    import tarfile
+
+    with tarfile.open(tmp_path / "deploy.sessions") as tar:
+        for member in tar.getmembers():
+            data = tar.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name.startswith("blobs/"):
+                contents.append(decode_framed(member.name[6:], data, max_size=1 << 30))
+    for path in (tmp_path / "shared-drive" / "blobs").rglob("*"):
+        if path.is_file():
+            digest = path.parent.name + path.name
+            contents.append(decode_framed(digest, path.read_bytes(), max_size=1 << 30))
+    assert len(contents) > 6
+    for blob in contents:
+        for needle in needles:
+            assert needle not in blob, needle
+    assert b"eu-north-1" in b"".join(contents)  # the ordinary variables did travel
+
+
+def test_data_only_pull_with_unpickling_disabled(users: tuple[User, User], tmp_path: Path) -> None:
+    alice, bob = users
+    _add_remote(users, "folder", tmp_path, None)
+    alice.python(SESSION + "print(json.dumps(str(sessions.save('churn'))))")
+    assert alice.cli("push", "churn").returncode == 0
+    got = bob.python(  # Bob trusts nobody, and this process cannot unpickle at all
+        """
+        import json, pickle, sys, _pickle
+        import sessions
+
+        def refuse(*args, **kwargs):
+            raise RuntimeError("unpickling is disabled in this test")
+
+        class NoUnpickler(pickle.Unpickler):
+            load = refuse
+
+        pickle.load = pickle.loads = _pickle.load = _pickle.loads = refuse
+        pickle.Unpickler = _pickle.Unpickler = NoUnpickler
+
+        def audit(event, args):  # any unpickler that looks up a class, C or Python, stops here
+            if event == "pickle.find_class":
+                refuse()
+
+        sys.addaudithook(audit)
+
+        data = sessions.pull("alice/churn", data_only=True)
+        out = {name: [type(value).__name__, list(value.shape)] for name, value in data.items()}
+        out["frame_city"] = data["frame"]["city"].tolist()[:4]
+        out["weights_sum"] = float(data["weights"].sum())
+        print(json.dumps(out))
+        """
+    )
+    assert got["grid"] == ["ndarray", [3, 4]] and got["weights"] == ["ndarray", [600000]]
+    assert got["frame"] == ["DataFrame", [300, 2]]
+    assert got["frame_city"] == ["Oslo", "Lima", "Pune", "Oslo"]
+    assert "model" not in got and bob.snapshot_files() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,18 @@ FROZEN_DEMO = Path("/tmp/sessions-tui-test-demo")  # fixed: the path shows in th
 
 
 @pytest.fixture(scope="session")
-def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The frozen demo, built once per run. The fixed path it is copied to is shared by every
+    test run on this machine, so a run holds a lock on it until it ends: a second run waits
+    instead of overwriting the first one's demo under its feet."""
+    import fcntl
+
     from tui.demo import build_demo
 
-    built = tmp_path_factory.mktemp("demo-src") / "demo"
-    return build_demo(built, frozen=True)
+    with open(f"{FROZEN_DEMO}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = tmp_path_factory.mktemp("demo-src") / "demo"
+        yield build_demo(built, frozen=True)
 
 
 @pytest.fixture
