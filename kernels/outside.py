@@ -53,7 +53,8 @@ class RunningKernel:
     @property
     def label(self) -> str:
         where = f" — {self.notebook}" if self.notebook else ""
-        return f"kernel {self.id[:8]}{where} ({self.state})"
+        state = f" ({self.state})" if self.state != "unknown" else ""
+        return f"kernel {self.id[:8]}{where}{state}"
 
 
 _NEED_CLIENT = (

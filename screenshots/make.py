@@ -10,6 +10,7 @@ check (tests/scenes.py), so what is shown here is what is tested.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -32,12 +33,17 @@ async def shoot(scene, source: Path) -> Path:
     shutil.copytree(source, FROZEN_DEMO, symlinks=True)
     for path in FROZEN_DEMO.rglob("*.pkl"):
         os.utime(path, (1_767_348_000, 1_767_348_000))
-    app = make_app(FROZEN_DEMO)
-    async with app.run_test(size=SIZE) as pilot:
-        await scene.run(pilot)
-        await pilot.pause(0.2)
-        target = OUT / f"{scene.name}.svg"
-        app.save_screenshot(str(target), path=None)
+    with contextlib.ExitStack() as stack:
+        if scene.kernel:
+            from jupyter_kernels import demo_kernel
+
+            stack.enter_context(demo_kernel(Path(os.environ["JUPYTER_RUNTIME_DIR"]), FROZEN_DEMO))
+        app = make_app(FROZEN_DEMO)
+        async with app.run_test(size=SIZE) as pilot:
+            await scene.run(pilot)
+            await pilot.pause(0.2)
+            target = OUT / f"{scene.name}.svg"
+            app.save_screenshot(str(target), path=None)
     return target
 
 
@@ -47,10 +53,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="sessions-shots-"))
     for name in ("config", "cache", "logs"):
         os.environ[f"SESSIONS_{name.upper()}_DIR"] = str(work / name)
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "jupyter-runtime")  # only the demo kernel
+    import fcntl
+
     from scenes import SCENES
+    from tui_fixtures import FROZEN_DEMO
 
     from tui.demo import build_demo
 
+    lock = open(f"{FROZEN_DEMO}.lock", "a")  # noqa: SIM115 - held until the end
+    fcntl.flock(lock, fcntl.LOCK_EX)  # a test run using the same demo path waits, and vice versa
     source = build_demo(work / "demo", frozen=True)
     converter = shutil.which("rsvg-convert")
     for scene in SCENES:

@@ -117,3 +117,21 @@ def kernels(runtime: Path, home: Path, tmp_path: Path) -> Iterator[Kernels]:
 
 def kernel_id(kernel: Kernel) -> str:
     return Path(kernel.manager.connection_file).stem.removeprefix("kernel-")
+
+
+DEMO_KERNEL = "5e55104d-demo"  # a fixed id, so screens that list kernels look the same
+
+
+@contextlib.contextmanager
+def demo_kernel(runtime: Path, home: Path) -> Iterator[Kernel]:
+    """A real kernel with a fixed id in ``runtime`` (for snapshot tests and screenshots)."""
+    runtime.mkdir(parents=True, exist_ok=True)
+    manager = KernelManager(
+        kernel_name="python3", connection_file=str(runtime / f"kernel-{DEMO_KERNEL}.json")
+    )
+    manager.start_kernel(env=kernel_env(home), cwd=str(runtime))
+    running = Kernel(manager)
+    try:
+        yield running
+    finally:
+        running.stop()

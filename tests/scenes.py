@@ -18,6 +18,7 @@ class Scene:
     name: str
     title: str
     run: Callable[[Pilot], Awaitable[None]]
+    kernel: bool = False  # needs a running Jupyter kernel (jupyter_kernels.demo_kernel)
 
 
 async def _main(pilot: Pilot) -> None:
@@ -127,6 +128,32 @@ async def _report(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def _restore_kernel(pilot: Pilot) -> None:
+    from tui.components.restore_modal import RestoreModal
+
+    await ready(pilot)
+    await goto_snapshot(pilot, "demo-model@1")
+    await press(pilot, "r")
+    await _until(pilot, lambda: isinstance(pilot.app.screen, RestoreModal))
+
+
+async def _kernel(pilot: Pilot) -> None:
+    from tui.components.restore_modal import KernelModal
+
+    await ready(pilot)
+    await press(pilot, "K")
+    await _until(pilot, lambda: isinstance(pilot.app.screen, KernelModal))
+
+
+async def _until(pilot: Pilot, condition: Callable[[], bool]) -> None:
+    for _ in range(300):
+        if condition():
+            await settle(pilot)
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the dialog did not open")
+
+
 SCENES = (
     Scene("main", "Main screen: a DataFrame preview", _main),
     Scene("array", "Array statistics", _array),
@@ -137,6 +164,8 @@ SCENES = (
     Scene("filter", "Filtering across names, notes, tags and variables", _filter),
     Scene("restore", "Restoring two marked variables", _restore),
     Scene("report", "The report after a restore", _report),
+    Scene("restore-kernel", "Restoring into a running Jupyter kernel", _restore_kernel, True),
+    Scene("kernel", "Snapshotting a running kernel", _kernel, True),
     Scene("share", "Sharing: a bundle file or a team remote", _share),
     Scene("delete", "Delete asks first", _delete),
     Scene("note", "Editing a note and tags", _note),

@@ -44,6 +44,7 @@ def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("SESSIONS_CONFIG_DIR", str(config))
     monkeypatch.setenv("SESSIONS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SESSIONS_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))  # no kernels
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     return FROZEN_DEMO
