@@ -267,15 +267,21 @@ def alice_remote_args(alice: User) -> list[str]:
     return args
 
 
+def _pushed(users: tuple[User, User], tmp_path: Path, name: str = "churn") -> Path:
+    """Alice saved SESSION as ``name`` and pushed it to a folder remote; that folder."""
+    alice, _ = users
+    _add_remote(users, "folder", tmp_path, None)
+    alice.python(SESSION + f"print(json.dumps(str(sessions.save({name!r}))))")
+    assert alice.cli("push", name).returncode == 0
+    return tmp_path / "shared-drive"
+
+
 def test_a_flipped_byte_on_the_remote_is_refused_and_nothing_is_added(
     users: tuple[User, User], tmp_path: Path
 ) -> None:
     alice, bob = users
-    _add_remote(users, "folder", tmp_path, None)
-    alice.python(SESSION + "print(json.dumps(str(sessions.save('churn'))))")
-    assert alice.cli("push", "churn").returncode == 0
+    drive = _pushed(users, tmp_path)
     bob.cli("trust", "add", "alice", alice.key())
-    drive = tmp_path / "shared-drive"
     manifest = next((drive / "manifests").rglob("*.msgpack"))
     blobs = sorted(
         (p for p in (drive / "blobs").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
@@ -312,10 +318,7 @@ def test_an_interrupted_push_is_invisible_and_resumes(
     users: tuple[User, User], tmp_path: Path
 ) -> None:
     alice, _ = users
-    _add_remote(users, "folder", tmp_path, None)
-    alice.python(SESSION + "print(json.dumps(str(sessions.save('churn'))))")
-    assert alice.cli("push", "churn").returncode == 0
-    drive = tmp_path / "shared-drive"
+    drive = _pushed(users, tmp_path)
     # what a push cut off after its first uploads leaves: some blobs, a temp file, no manifest
     next((drive / "manifests").rglob("*.msgpack")).unlink()
     blobs = [p for p in (drive / "blobs").rglob("*") if p.is_file()]
@@ -485,10 +488,8 @@ def test_secrets_are_in_no_byte_of_a_bundle_or_a_remote(
 
 
 def test_data_only_pull_with_unpickling_disabled(users: tuple[User, User], tmp_path: Path) -> None:
-    alice, bob = users
-    _add_remote(users, "folder", tmp_path, None)
-    alice.python(SESSION + "print(json.dumps(str(sessions.save('churn'))))")
-    assert alice.cli("push", "churn").returncode == 0
+    _, bob = users
+    _pushed(users, tmp_path)
     got = bob.python(  # Bob trusts nobody, and this process cannot unpickle at all
         """
         import json, pickle, sys, _pickle
