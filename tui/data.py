@@ -10,6 +10,7 @@ from core import annotation
 from core.catalog import Catalog, Row, row_from_values, row_values
 from core.foreign import ForeignInfo, inspect_foreign
 from core.manifest import Manifest
+from core.signing import signer
 from core.store import Entry, Store
 
 PAGE = 10_000
@@ -25,6 +26,7 @@ class Detail:
     foreign: ForeignInfo | None = None
     error: str | None = None
     marked: set[str] = field(default_factory=set)
+    signed: str = ""  # who signed it, and whether you trust them (core.signing)
 
 
 class Source:
@@ -107,7 +109,13 @@ class Source:
             error = found.error if not found.variables else None
             return Detail(row, entry, foreign=found, error=error or row.damaged)
         entry = self.store.entry_at(row.version, row.id, path)
-        return Detail(row, entry, manifest=entry.manifest, error=entry.error)
+        signed = ""
+        if entry.manifest is not None:
+            found = signer(entry.manifest)
+            signed = found.describe()
+            if found.state == "valid" and not found.trusted:
+                signed += ": restoring it needs `sessions-tui trust add` first"
+        return Detail(row, entry, manifest=entry.manifest, error=entry.error, signed=signed)
 
     def entry(self, row: Row) -> Entry:
         return self.detail(row).entry  # type: ignore[return-value]

@@ -130,6 +130,8 @@ class PreviewPane(Vertical):
         grid.add_row(
             "created", f"{local_time(manifest.created)} by {manifest.user}@{manifest.host}"
         )
+        if detail.signed:
+            grid.add_row("signature", detail.signed)
         grid.add_row("python", f"{python.get('version', '?')} {python.get('implementation', '')}")
         grid.add_row("executable", python.get("executable", ""))
         grid.add_row("platform", python.get("platform", ""))
