@@ -121,7 +121,7 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
     kernel = kernels.start()
     kernel.run("x = 1")
     busy_id = kernel_id(kernel)
-    kernel.client.execute("import time; time.sleep(4); y = 2")  # busy, not awaited
+    kernel.client.execute("import time; time.sleep(6); y = 2")  # busy, not awaited
     time.sleep(0.5)
     started = time.monotonic()
     done = cli(home, "save", "--kernel", busy_id, "busy")
@@ -131,7 +131,7 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
     saved = json.loads(cli(home, "show", "busy", "--json").stdout)["manifest"]["variables"]
     assert {"x", "y"} <= {v["name"] for v in saved}  # saved after the running cell finished
 
-    kernel.client.execute("time.sleep(5)")
+    kernel.client.execute("time.sleep(8)")
     time.sleep(0.5)
     waiting = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "save", "--kernel", busy_id, "cancelled"],
@@ -141,9 +141,12 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
         text=True,
         cwd=ROOT,
     )
-    time.sleep(2.5)  # it has said it waits
+    assert waiting.stderr is not None
+    first = waiting.stderr.readline()  # blocks until the caller says it is waiting
+    assert "is busy running a cell; waiting" in first, first
     waiting.send_signal(signal.SIGINT)
     out, err = waiting.communicate(timeout=30)
+    err = first + err
     assert waiting.returncode == 1, (out, err)
     assert "cancelled while the kernel was busy: nothing was done in the kernel" in err
     assert "Traceback" not in err
