@@ -90,13 +90,16 @@ class Kernels:
         self.runtime, self.home, self.cwd = runtime, home, cwd
         self.running: list[Kernel] = []
 
-    def start(self, name: str = "python3", **env: str) -> Kernel:
+    def start(self, name: str = "python3", args: tuple[str, ...] = (), **env: str) -> Kernel:
+        """A new kernel; ``args`` go to the kernel's command line, ``env`` to its environment."""
         index = len(self.running)
         manager = KernelManager(
             kernel_name=name,
             connection_file=str(self.runtime / f"kernel-k{index}test-{os.getpid()}.json"),
         )
-        manager.start_kernel(env=kernel_env(self.home, **env), cwd=str(self.cwd))
+        manager.start_kernel(
+            env=kernel_env(self.home, **env), cwd=str(self.cwd), extra_arguments=list(args)
+        )
         kernel = Kernel(manager)
         self.running.append(kernel)
         return kernel

@@ -65,8 +65,8 @@ def test_magic_save_then_load_in_a_new_kernel(kernels: Kernels, home: Path) -> N
     assert "orders" in shown and "pandas.DataFrame" in shown and "Scaler" in shown
     first.stop()
 
-    second = kernels.start()
-    assert second.run("%load_ext sessions")["error"] is None
+    # the extension loaded from configuration (as a profile's extensions list would)
+    second = kernels.start(args=("--InteractiveShellApp.extensions=['sessions']",))
     matches = second.complete("%sessions load orders ")
     assert {"weights", "orders", "scaler", "Scaler", "summarize"} <= set(matches)
     assert "orders@1" in second.complete("%sessions show ")
