@@ -206,7 +206,10 @@ def row_values(
         "created": entry.created,
         "note": note,
         "tags": json.dumps(list(tags)),
-        "origin_kind": origin.get("kind", "foreign" if entry.kind == "foreign" else ""),
+        # a teammate's snapshot (pulled or imported) is grouped as imported, whatever made it
+        "origin_kind": "imported"
+        if manifest and manifest.owner
+        else origin.get("kind", "foreign" if entry.kind == "foreign" else ""),
         "origin_path": origin.get("notebook") or origin.get("path") or "",
         "user": manifest.user if manifest else "",
         "host": manifest.host if manifest else "",

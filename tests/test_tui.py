@@ -223,6 +223,14 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
                 break
             await pilot.pause(0.1)
         assert [p.name for p in tmp_path.glob("*.sessions")] == ["churn-analysis@2.sessions"]
+        from core.bundle import import_bundle
+
+        import_bundle(app.store, tmp_path / "churn-analysis@2.sessions")  # as a teammate would
+        app.action_refresh()
+        await ready(pilot, rows=5)
+        groups = app.query_one("#groups")
+        labels = [str(groups.get_option_at_index(i).prompt) for i in range(groups.option_count)]
+        assert any(label.startswith("Imported") and "1" in label for label in labels), labels
 
         await press(pilot, "s", "i")  # include what looks secret this time
         assert app.screen.include_secrets
