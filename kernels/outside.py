@@ -229,10 +229,6 @@ def _cancel(cancel_file: str, running: bool, kernel: RunningKernel) -> None:
     raise Cancelled("cancelled while the kernel was busy: nothing was done in the kernel")
 
 
-def _literal(value: Any) -> str:
-    return repr(value)
-
-
 def save_kernel(
     kernel: RunningKernel,
     *,
@@ -246,9 +242,9 @@ def save_kernel(
 ) -> dict[str, Any]:
     """Snapshot ``kernel``'s namespace; what ``sessions.save`` reported, as a dict."""
     body = (
-        f"        r = sessions.save({_literal(name)}, namespace=ns, note={_literal(note)}, "
-        f"include={_literal(include)}, exclude={_literal(exclude)}, "
-        f"home={_literal(str(home) if home else None)})\n"
+        f"        r = sessions.save({name!r}, namespace=ns, note={note!r}, "
+        f"include={include!r}, exclude={exclude!r}, "
+        f"home={str(home) if home else None!r})\n"
         "        return json.dumps({'ref': r.ref, 'id': r.id, 'saved': list(r.saved), "
         "'skipped': r.skipped, 'imports': list(r.imports), 'text': str(r)})\n"
     )
@@ -267,8 +263,8 @@ def restore_into_kernel(
 ) -> dict[str, Any]:
     """Load snapshot ``ref`` (or ``names`` of it) into ``kernel``; the load report as a dict."""
     body = (
-        f"        r = sessions.load({_literal(ref)}, names={_literal(names)}, namespace=ns, "
-        f"home={_literal(str(home) if home else None)}, trust={trust!r})\n"
+        f"        r = sessions.load({ref!r}, names={names!r}, namespace=ns, "
+        f"home={str(home) if home else None!r}, trust={trust!r})\n"
         "        return json.dumps({'report': r.to_dict(), 'text': str(r)})\n"
     )
     return run_in_kernel(kernel, body, on_wait=on_wait, cancel=cancel)
