@@ -25,7 +25,7 @@ import blake3
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from core.atomic import FILE_MODE, ensure_dir, write_file
+from core.atomic import FILE_MODE, ensure_dir, temp_path, write_file
 from core.errors import SessionsError
 from core.paths import config_dir
 from core.tomlfile import quote, read_toml
@@ -136,16 +136,21 @@ def _load(path: Path) -> Identity:
             serialization.NoEncryption(),
         )
         ensure_dir(path.parent)
+        tmp = temp_path(path.parent)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        except FileExistsError:  # another process made it first: use theirs
-            return _load.__wrapped__(path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)  # whole or not at all; fails if another process got there first
+        except FileExistsError:
+            return _load.__wrapped__(path)  # theirs, complete: use it
         except OSError as exc:
             raise KeyError_(f"cannot create your key {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         return Identity(key, path)
     if len(data) != 32:
         raise KeyError_(f"your key {path} is damaged ({len(data)} bytes, expected 32)")
