@@ -34,6 +34,7 @@ from core.incoming import Incoming
 from core.manifest import MAX_MANIFEST_BYTES, Manifest
 from core.share import describe_left_out, prepare, shareable_manifest, with_arrow
 from core.store import Entry, Store
+from core.units import human_size
 
 FORMAT = "sessions.bundle"
 VERSION = 1
@@ -56,10 +57,8 @@ class ExportResult:
     left_out: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        from core.save import _human
-
         return (
-            f"exported {self.ref} to {self.path} ({self.blobs} blobs, {_human(self.size)})"
+            f"exported {self.ref} to {self.path} ({self.blobs} blobs, {human_size(self.size)})"
             + describe_left_out(self.left_out)
         )
 

@@ -149,6 +149,19 @@ def server_kernels() -> dict[str, dict[str, str]]:
     return found
 
 
+_NOTEBOOKS: dict[str, str] = {}
+
+
+def _server_notebook(kernel_id: str) -> str | None:
+    """The notebook a Jupyter server runs ``kernel_id`` for. Found once, then remembered for
+    the process, so automatic saves do not query the servers every time."""
+    if kernel_id not in _NOTEBOOKS:
+        found = server_kernels().get(kernel_id, {}).get("notebook")
+        if found:
+            _NOTEBOOKS[kernel_id] = found
+    return _NOTEBOOKS.get(kernel_id)
+
+
 def origin(namespace: dict[str, Any]) -> dict[str, str]:
     """Where the namespace lives: a notebook, a kernel, IPython, a script or the REPL."""
     shell = _ipython()
@@ -162,7 +175,7 @@ def origin(namespace: dict[str, Any]) -> dict[str, str]:
                 out["kernel_id"] = kernel
             notebook = namespace.get("__vsc_ipynb_file__") or os.environ.get("JPY_SESSION_NAME")
             if not notebook and kernel:
-                notebook = server_kernels().get(kernel, {}).get("notebook")
+                notebook = _server_notebook(kernel)
             if isinstance(notebook, str) and notebook:
                 out["kind"] = "notebook"
                 out["notebook"] = notebook

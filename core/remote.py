@@ -37,6 +37,7 @@ from core.paths import config_dir
 from core.share import describe_left_out, prepare, shareable_manifest, with_arrow
 from core.store import Store, validate_name
 from core.tomlfile import quote, read_toml
+from core.units import human_size
 
 REMOTE_FORMAT = 1
 _MANIFEST_RE = re.compile(r"^(\d{6,})\.msgpack$")
@@ -219,13 +220,11 @@ class PushResult:
     left_out: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        from core.save import _human
-
         if self.already:
             return f"already on {self.remote} as {self.ref}"
         return (
             f"pushed {self.ref} to {self.remote}: {self.blobs_sent} blobs sent "
-            f"({_human(self.uploaded)}), {self.blobs_present} already there"
+            f"({human_size(self.uploaded)}), {self.blobs_present} already there"
         ) + describe_left_out(self.left_out)
 
 
@@ -239,12 +238,10 @@ class PullResult:
     signer: str
 
     def __str__(self) -> str:
-        from core.save import _human
-
         if not self.added:
             return f"already here: {self.ref} ({self.id}), {self.signer}"
         return (
-            f"pulled {self.ref} ({self.id}) from {self.remote}: {_human(self.downloaded)} "
+            f"pulled {self.ref} ({self.id}) from {self.remote}: {human_size(self.downloaded)} "
             f"downloaded, {self.signer}"
         )
 

@@ -24,6 +24,7 @@ from core.blobs import BlobRef
 from core.manifest import Group, Manifest, Variable
 from core.serialize import qualified_type
 from core.store import Store, validate_name
+from core.units import human_size
 
 
 @dataclass(frozen=True)
@@ -54,18 +55,10 @@ class SaveResult:
             parts.append(f"{len(self.imports)} imports")
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
-        text = ", ".join(parts) + f"; {_human(self.written)} written in {self.seconds:.2f}s"
+        text = ", ".join(parts) + f"; {human_size(self.written)} written in {self.seconds:.2f}s"
         for name, reason in self.skipped.items():
             text += f"\n  skipped {name}: {reason}"
         return text
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
 
 
 def _pickle(

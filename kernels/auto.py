@@ -33,7 +33,6 @@ class AutoSaver:
         self.started = time.monotonic()  # the cell that turns this on counts from now
         self.last_save = time.monotonic()
         self.last_bindings: dict[str, int] = self._bindings()
-        self.saves = 0
 
     def register(self) -> None:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
@@ -94,7 +93,6 @@ class AutoSaver:
             return
         if result.unchanged:
             return
-        self.saves += 1
         skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
         print(
             f"sessions: auto-saved {result.ref} ({why}; {len(result.saved)} variables{skipped}, "

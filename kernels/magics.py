@@ -19,6 +19,7 @@ import shlex
 from typing import Any
 
 from core.config import AutoPolicy
+from core.units import human_size
 from kernels.auto import DEFAULT_AFTER, AutoSaver
 
 SUBCOMMANDS = ["save", "load", "list", "show", "auto"]
@@ -109,7 +110,6 @@ class SessionsMagic:
 
     def do_list(self, args: None) -> None:
         from core.api import snapshots
-        from core.save import _human
 
         items = snapshots()
         if not items:
@@ -117,7 +117,7 @@ class SessionsMagic:
         for item in items[-50:]:
             note = f"DAMAGED: {item.error}" if item.error else item.note
             count = "?" if item.error else str(len(item.variables))
-            print(f"{item.ref:<32} {count:>4} vars  {_human(item.stored):>9}  {note}")
+            print(f"{item.ref:<32} {count:>4} vars  {human_size(item.stored):>9}  {note}")
 
     def do_show(self, args: argparse.Namespace) -> None:
         from core.api import inspect

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textual.pilot import Pilot
-from tui_pilot import goto_snapshot, goto_variable, press, ready, settle
+from tui_pilot import goto_snapshot, goto_variable, press, ready, settle, until
 
 SIZE = (140, 44)
 
@@ -134,7 +134,7 @@ async def _restore_kernel(pilot: Pilot) -> None:
     await ready(pilot)
     await goto_snapshot(pilot, "demo-model@1")
     await press(pilot, "r")
-    await _until(pilot, lambda: isinstance(pilot.app.screen, RestoreModal))
+    await until(pilot, lambda: isinstance(pilot.app.screen, RestoreModal), "the restore dialog")
 
 
 async def _kernel(pilot: Pilot) -> None:
@@ -142,16 +142,7 @@ async def _kernel(pilot: Pilot) -> None:
 
     await ready(pilot)
     await press(pilot, "K")
-    await _until(pilot, lambda: isinstance(pilot.app.screen, KernelModal))
-
-
-async def _until(pilot: Pilot, condition: Callable[[], bool]) -> None:
-    for _ in range(300):
-        if condition():
-            await settle(pilot)
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the dialog did not open")
+    await until(pilot, lambda: isinstance(pilot.app.screen, KernelModal), "the kernel picker")
 
 
 SCENES = (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
 from tui_fixtures import damage_one
-from tui_pilot import goto_snapshot, goto_variable, make_app, press, ready, settle
+from tui_pilot import goto_snapshot, goto_variable, make_app, press, ready, settle, until
 
 from core import annotation
 from core.store import Store
@@ -218,10 +218,7 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
         assert isinstance(app.screen, ShareModal)
         assert "team" in str(app.screen.query_one("#share-targets").get_option_at_index(1).prompt)
         await press(pilot, "enter")  # export a bundle into the current directory
-        for _ in range(50):
-            if list(tmp_path.glob("*.sessions")):
-                break
-            await pilot.pause(0.1)
+        await until(pilot, lambda: list(tmp_path.glob("*.sessions")), "the export")
         assert [p.name for p in tmp_path.glob("*.sessions")] == ["churn-analysis@2.sessions"]
         from core.bundle import import_bundle
 
@@ -237,24 +234,13 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
         await press(pilot, "i")
         assert not app.screen.include_secrets
         await press(pilot, "j", "enter")  # push to team
-        for _ in range(50):
-            if "sessions-tui pull" in (app.clipboard or ""):
-                break
-            await pilot.pause(0.1)
+        await until(pilot, lambda: "sessions-tui pull" in (app.clipboard or ""), "the push")
         assert app.clipboard == "sessions-tui pull " + f"{_owner()}/churn-analysis@1 team"
         assert [s.ref for s in open_remote("team").snapshots()] == [f"{_owner()}/churn-analysis@1"]
         await goto_snapshot(pilot, "legacy-experiment.pkl")
         await press(pilot, "s")
         assert not isinstance(app.screen, ShareModal)  # a dill file cannot be signed
         assert any("cannot be signed" in n.message for n in app._notifications)
-
-
-async def _until(pilot, condition, what: str, seconds: float = 30) -> None:
-    for _ in range(int(seconds * 10)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError(f"{what} did not happen")
 
 
 async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
@@ -272,11 +258,11 @@ async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
         await ready(pilot)
         await goto_snapshot(pilot, "demo-model@1")
         await press(pilot, "r")
-        await _until(pilot, lambda: isinstance(app.screen, RestoreModal), "the restore dialog")
+        await until(pilot, lambda: isinstance(app.screen, RestoreModal), "the restore dialog")
         target = app.screen.targets[1]
         assert target.id == f"kernel:{kernel_id(kernel)}" and "Jupyter kernel" in target.label
         await press(pilot, "j", "enter")
-        await _until(pilot, lambda: isinstance(app.screen, ReportModal), "the report")
+        await until(pilot, lambda: isinstance(app.screen, ReportModal), "the report")
         got = kernel.run("print(type(model).__name__, sorted(config), before)")
         assert got["stdout"].split() == [
             "ChurnModel",
@@ -288,7 +274,7 @@ async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
         await press(pilot, "escape")
 
         await press(pilot, "K")
-        await _until(pilot, lambda: isinstance(app.screen, KernelModal), "the kernel picker")
+        await until(pilot, lambda: isinstance(app.screen, KernelModal), "the kernel picker")
         await press(pilot, "enter")
         await ready(pilot, rows=5)
         assert "session@1" in refs(app)

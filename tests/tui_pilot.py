@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from textual.pilot import Pilot
 
@@ -42,6 +43,19 @@ async def ready(pilot: Pilot, rows: int | None = None, timeout: float = 15.0) ->
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"table has {app.query_one('#snapshots').row_count} rows")
+
+
+async def until(
+    pilot: Pilot, condition: Callable[[], object], what: str, timeout: float = 30
+) -> None:
+    """Wait until ``condition()`` holds (a worker's dialog opened, a file appeared), then
+    for the screen to settle."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        await pilot.pause(0.05)
+    await settle(pilot)
 
 
 async def press(pilot: Pilot, *keys: str) -> None:

@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(args.home) if args.home else Store()
+    return Store(args.home)  # None: $SESSIONS_HOME or the user data dir
 
 
 def _entry_json(item: SnapshotInfo) -> dict[str, Any]:

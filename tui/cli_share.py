@@ -9,6 +9,7 @@ from typing import Any
 
 from core.errors import SessionsError
 from core.store import Store
+from core.units import human_size
 
 
 def add_parsers(sub: Any) -> None:
@@ -74,14 +75,10 @@ def _need(args: argparse.Namespace, *names: str) -> None:
         raise UsageError(f"{args.command} {args.action} needs {' '.join(missing)}")
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return Store(args.home) if args.home else Store()
-
-
 def cmd_export(args: argparse.Namespace, out: Any) -> int:
     from core.bundle import export
 
-    result = export(_store(args), args.ref, args.output, include_secrets=args.include_secrets)
+    result = export(Store(args.home), args.ref, args.output, include_secrets=args.include_secrets)
     out.write(f"{result}\n")
     return 0
 
@@ -89,7 +86,7 @@ def cmd_export(args: argparse.Namespace, out: Any) -> int:
 def cmd_import(args: argparse.Namespace, out: Any) -> int:
     from core.bundle import import_bundle
 
-    result = import_bundle(_store(args), args.file, trust_once=args.trust_once)
+    result = import_bundle(Store(args.home), args.file, trust_once=args.trust_once)
     out.write(f"{result}\n")
     if result.left_out:
         out.write(f"not in the bundle (left out by the sender): {', '.join(result.left_out)}\n")
@@ -127,7 +124,7 @@ def cmd_push(args: argparse.Namespace, out: Any) -> int:
     from core.remote import open_remote
 
     result = open_remote(args.remote).push(
-        _store(args), args.ref, owner=args.owner, include_secrets=args.include_secrets
+        Store(args.home), args.ref, owner=args.owner, include_secrets=args.include_secrets
     )
     out.write(f"{result}\n")
     if not result.already:
@@ -150,7 +147,7 @@ def cmd_pull(args: argparse.Namespace, out: Any) -> int:
             out.write(f"{name}\t{path}\n")
         out.write(f"{ref}: {data}\n")
         return 0
-    result = remote.pull(_store(args), args.spec, trust_once=args.trust_once)
+    result = remote.pull(Store(args.home), args.spec, trust_once=args.trust_once)
     out.write(f"{result}\n")
     return 0
 
@@ -225,8 +222,6 @@ def ls_remote(args: argparse.Namespace, out: Any) -> int:
         return 0
     if not rows:
         out.write(f"nothing on {remote.name} yet\n")
-    from tui.formatting import human_size
-
     for row in rows:
         if row["error"]:
             out.write(f"{row['ref']}  DAMAGED: {row['error']}\n")

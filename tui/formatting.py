@@ -5,15 +5,9 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from core.units import human_size
 
-def human_size(size: float | None) -> str:
-    if size is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
+__all__ = ["human_size", "iso_utc", "local_time", "preview_lines", "shape_of"]
 
 
 def local_time(ts: float) -> str:

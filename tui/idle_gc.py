@@ -32,7 +32,6 @@ class IdleCollector:
     def __init__(self) -> None:
         self.last_input = time.monotonic()
         self.saved: tuple[int, int, int] | None = None
-        self.collections = 0
 
     def start(self) -> None:
         if self.saved is None:
@@ -56,4 +55,3 @@ class IdleCollector:
             if _settle:
                 _settle = False
                 gc.freeze()  # still freed by reference counting; only the cycle scan skips them
-            self.collections += 1
