@@ -33,8 +33,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from synth import make_snapshots  # noqa: E402
 
-from core.catalog import Catalog, catalog_path  # noqa: E402
-from daemon.client import DaemonClient, status  # noqa: E402
+from sessions.core.store.catalog import Catalog, catalog_path  # noqa: E402
+from sessions.daemon.client import DaemonClient, status  # noqa: E402
 
 SAVER = """
 import sys, time, sessions
@@ -62,7 +62,7 @@ def _env(base: Path, home: Path) -> dict[str, str]:
 def _start(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen, float]:
     t0 = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "daemon", "run", "--home", str(home), "--detached"],
+        [sys.executable, "-m", "sessions.daemon", "run", "--home", str(home), "--detached"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -108,7 +108,7 @@ def cell_overhead(runtime: Path, env: dict[str, str]) -> dict[str, float]:
 
 
 def restore_times(runtime: Path, env: dict[str, str], build: str) -> dict[str, float]:
-    from kernels.outside import find_kernel, restore_into_kernel
+    from sessions.kernels.outside import find_kernel, restore_into_kernel
 
     saver = subprocess.run(
         [sys.executable, "-c", build + "\nimport sessions\nprint(sessions.save('reference').id)"],

@@ -116,7 +116,10 @@ def main() -> int:
 
     def cli(env: dict[str, str], *argv: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "tui.cli", *argv], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "sessions.tui.cli", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             raise SystemExit(f"sessions-tui {' '.join(argv)} failed: {done.stderr}")

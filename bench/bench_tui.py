@@ -29,8 +29,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 async def measure(home: Path, moves: int) -> tuple[float, list[float], int]:
     from textual import events
 
-    from core.store import Store
-    from tui.app import SessionsApp
+    from sessions.core.store.session_dir import Store
+    from sessions.tui.app import SessionsApp
 
     started = time.perf_counter()
     app = SessionsApp(Store(home), watch_daemon=True)
@@ -69,7 +69,7 @@ async def measure(home: Path, moves: int) -> tuple[float, list[float], int]:
 def main() -> int:
     from synth import make_snapshots
 
-    from daemon.client import start, stop
+    from sessions.daemon.client import start, stop
 
     base = Path(tempfile.mkdtemp(prefix="sbt-"))
     home = base / "home"
@@ -81,7 +81,7 @@ def main() -> int:
         print("indexing…", flush=True)
         start(home, timeout=120)
         while True:
-            from daemon.client import status
+            from sessions.daemon.client import status
 
             info = status(home)
             if info and info.get("ready") and info["snapshots"] >= 10_000:

@@ -3,6 +3,6 @@
 `core` knows nothing of the terminal UI or the daemon; both build on it.
 """
 
-from core.errors import SessionsError
+from sessions.core.errors import SessionsError
 
 __all__ = ["SessionsError"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.foreign import ForeignInfo, inspect_foreign
-from core.manifest import Manifest
-from core.store import Entry, Store
+from sessions.core.engine.foreign import ForeignInfo, inspect_foreign
+from sessions.core.store.manifest import Manifest
+from sessions.core.store.session_dir import Entry, Store
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import SessionsError
-from core.paths import config_dir
-from core.tomlfile import read_toml
+from sessions.core.errors import SessionsError
+from sessions.core.paths import config_dir
+from sessions.core.tomlfile import read_toml
 
 
 @dataclass(frozen=True)

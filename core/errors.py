@@ -57,3 +57,8 @@ class LoadError(SessionsError):
 
 class NameError_(SessionsError):
     """An invalid snapshot name."""
+
+
+class Cancelled(SessionsError):
+    """The user stopped a long operation (a progress callback raised it); what was already
+    committed stays, nothing partial is visible."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.errors import SessionsError
+from sessions.core.errors import SessionsError
 
 try:
     import tomllib

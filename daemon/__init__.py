@@ -1,5 +1,5 @@
 """The Sessions daemon: one per user and session dir. It watches the session dir, keeps the
-catalog (core.catalog) current, serves clients over a Unix socket and applies retention.
+catalog (sessions.core.store.catalog) current, serves clients over a Unix socket and applies retention.
 
 Other packages talk to it only through :mod:`daemon.client`.
 """

@@ -1,4 +1,4 @@
-"""``python -m daemon run|install|uninstall`` — what ``sessions-tui daemon`` runs."""
+"""``python -m sessions.daemon run|install|uninstall`` — what ``sessions-tui daemon`` runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.paths import session_home
+from sessions.core.paths import session_home
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = Path(args.home).expanduser().absolute() if args.home else session_home()
     if args.command == "run":
-        from daemon.server import Daemon
+        from sessions.daemon.server import Daemon
 
         return Daemon(root).run(foreground=not args.detached)
-    from daemon import install
+    from sessions.daemon import install
 
     if args.dry_run:
         files = (

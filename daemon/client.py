@@ -1,6 +1,6 @@
 """Talking to the daemon: the only part of ``daemon`` the UI and CLI import.
 
-Clients fall back to reading the catalog (core.catalog) when the daemon is down or speaks
+Clients fall back to reading the catalog (sessions.core.store.catalog) when the daemon is down or speaks
 another protocol version; :class:`DaemonUnavailable` says which.
 """
 
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from core.errors import SessionsError
-from daemon.paths import socket_path
-from daemon.protocol import PROTOCOL, encode, recv
+from sessions.core.errors import SessionsError
+from sessions.daemon.paths import socket_path
+from sessions.daemon.protocol import PROTOCOL, encode, recv
 
 
 class DaemonUnavailable(SessionsError):
@@ -127,7 +127,7 @@ def status(root: Path) -> dict[str, Any] | None:
 
 def daemon_argv(*args: str) -> list[str]:
     """The command line that runs the daemon module with this interpreter."""
-    return [sys.executable, "-m", "daemon", *args]
+    return [sys.executable, "-m", "sessions.daemon", *args]
 
 
 def _child_env() -> dict[str, str]:
@@ -209,7 +209,7 @@ def _alive(pid: Any) -> bool:
 
 
 def exec_daemon(args: list[str]) -> int:
-    """Replace this process with ``python -m daemon ARGS`` (so service managers see the
+    """Replace this process with ``python -m sessions.daemon ARGS`` (so service managers see the
     daemon itself); returns only on platforms without exec."""
     argv = daemon_argv(*args)
     env = _child_env()

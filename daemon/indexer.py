@@ -23,12 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core import annotation
-from core.catalog import Catalog, row_values
-from core.errors import SessionsError
-from core.foreign import foreign_entry
-from core.scan import scan
-from core.store import FOREIGN_SUFFIXES, Entry, Store
+from sessions.core.engine.foreign import foreign_entry
+from sessions.core.engine.scan import scan
+from sessions.core.errors import SessionsError
+from sessions.core.store import annotation
+from sessions.core.store.catalog import Catalog, row_values
+from sessions.core.store.session_dir import FOREIGN_SUFFIXES, Entry, Store
 
 log = logging.getLogger("sessions.daemon.indexer")
 

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.paths import key, log_path
+from sessions.daemon.paths import key, log_path
 
 UNIT_NAME = "sessions-tui-daemon"
 LABEL = "io.github.sessions-tui.daemon"
@@ -26,7 +26,7 @@ class ServiceFile:
 
 
 def _argv(root: Path) -> list[str]:
-    return [sys.executable, "-m", "daemon", "run", "--home", str(root)]
+    return [sys.executable, "-m", "sessions.daemon", "run", "--home", str(root)]
 
 
 def _suffix(root: Path) -> str:

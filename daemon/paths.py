@@ -8,7 +8,7 @@ from pathlib import Path
 
 import blake3
 
-from core.paths import log_dir
+from sessions.core.paths import log_dir
 
 _MAX_SOCKET_PATH = 100  # sun_path is 104-108 bytes depending on the OS
 

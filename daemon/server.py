@@ -16,16 +16,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core import retention
-from core.catalog import Catalog, catalog_path
-from core.config import Config, load_config
-from core.gc import gc
-from core.store import Store
-from daemon import __version__
-from daemon.indexer import Indexer
-from daemon.paths import lock_path, log_path, socket_path
-from daemon.protocol import PROTOCOL, ProtocolError, decode, encode, header_size
-from daemon.watcher import Watcher
+from sessions.core.config import Config, load_config
+from sessions.core.store import retention
+from sessions.core.store.catalog import Catalog, catalog_path
+from sessions.core.store.gc import gc
+from sessions.core.store.session_dir import Store
+from sessions.daemon import __version__
+from sessions.daemon.indexer import Indexer
+from sessions.daemon.paths import lock_path, log_path, socket_path
+from sessions.daemon.protocol import PROTOCOL, ProtocolError, decode, encode, header_size
+from sessions.daemon.watcher import Watcher
 
 log = logging.getLogger("sessions.daemon")
 

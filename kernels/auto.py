@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from core.config import AutoPolicy
+from sessions.core.config import AutoPolicy
 
 DEFAULT_AFTER = 60.0
 
@@ -70,9 +70,9 @@ class AutoSaver:
         return {k: id(v) for k, v in self.shell.user_ns.items() if not k.startswith("_")}
 
     def _save(self, why: str) -> None:
-        from core.errors import SessionsError
-        from core.save import save
-        from core.store import Store
+        from sessions.core.engine.save import save
+        from sessions.core.errors import SessionsError
+        from sessions.core.store.session_dir import Store
 
         try:
             result = save(

@@ -18,9 +18,9 @@ import argparse
 import shlex
 from typing import Any
 
-from core.config import AutoPolicy
-from core.units import human_size
-from kernels.auto import DEFAULT_AFTER, AutoSaver
+from sessions.core.config import AutoPolicy
+from sessions.core.units import human_size
+from sessions.kernels.auto import DEFAULT_AFTER, AutoSaver
 
 SUBCOMMANDS = ["save", "load", "list", "show", "auto"]
 
@@ -65,7 +65,7 @@ class SessionsMagic:
 
     # --- the magic ----------------------------------------------------------------------
     def __call__(self, line: str) -> Any:
-        from core.errors import SessionsError
+        from sessions.core.errors import SessionsError
 
         try:
             words = shlex.split(line)
@@ -86,7 +86,7 @@ class SessionsMagic:
         return None
 
     def do_save(self, args: argparse.Namespace) -> None:
-        from core.save import save
+        from sessions.core.engine.save import save
 
         result = save(
             self.shell.user_ns,
@@ -99,8 +99,8 @@ class SessionsMagic:
         print(result)
 
     def do_load(self, args: argparse.Namespace) -> None:
-        from core.load import load
-        from core.store import Store
+        from sessions.core.engine.load import load
+        from sessions.core.store.session_dir import Store
 
         report = load(
             Store(), args.ref, names=args.names or None, namespace=self.shell.user_ns,
@@ -109,7 +109,7 @@ class SessionsMagic:
         print(report)
 
     def do_list(self, args: None) -> None:
-        from core.api import snapshots
+        from sessions.core.api import snapshots
 
         items = snapshots()
         if not items:
@@ -120,7 +120,7 @@ class SessionsMagic:
             print(f"{item.ref:<32} {count:>4} vars  {human_size(item.stored):>9}  {note}")
 
     def do_show(self, args: argparse.Namespace) -> None:
-        from core.api import inspect
+        from sessions.core.api import inspect
 
         item = inspect(args.ref)
         print(f"{item.ref}  ({item.id})" + (f"  DAMAGED: {item.error}" if item.error else ""))
@@ -177,7 +177,7 @@ class SessionsMagic:
 
 
 def _refs() -> list[str]:
-    from core.store import Store
+    from sessions.core.store.session_dir import Store
 
     refs: list[str] = []
     try:
@@ -191,7 +191,7 @@ def _refs() -> list[str]:
 
 
 def _variables(ref: str) -> list[str]:
-    from core.store import Store
+    from sessions.core.store.session_dir import Store
 
     try:
         entry = Store().resolve(ref)
@@ -207,7 +207,7 @@ def load_ipython_extension(shell: Any) -> None:
     shell.register_magic_function(magic, magic_kind="line", magic_name="sessions")
     shell.set_hook("complete_command", magic.complete, str_key="%sessions")
     shell._sessions_magic = magic
-    from core.config import load_config
+    from sessions.core.config import load_config
 
     auto = load_config().auto
     if auto is not None:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.environment import jupyter_runtime, server_kernels
-from core.errors import RefError, SessionsError
+from sessions.core.engine.environment import jupyter_runtime, server_kernels
+from sessions.core.errors import RefError, SessionsError
 
 
 class KernelError(SessionsError):

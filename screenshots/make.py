@@ -59,7 +59,7 @@ def main() -> int:
     from scenes import SCENES
     from tui_fixtures import FROZEN_DEMO
 
-    from tui.demo import build_demo
+    from sessions.tui.demo import build_demo
 
     lock = open(f"{FROZEN_DEMO}.lock", "a")  # noqa: SIM115 - held until the end
     fcntl.flock(lock, fcntl.LOCK_EX)  # a test run using the same demo path waits, and vice versa

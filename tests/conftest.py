@@ -71,7 +71,7 @@ def run_json(home: Path, code: str) -> dict:
 def cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """The installed command, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "sessions.tui.cli", *args],
         env=child_env(home),
         capture_output=True,
         text=True,

@@ -30,7 +30,7 @@ class RunningDaemon:
         self.home = home
         self.env = env
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "--home", str(home), "--detached"],
+            [sys.executable, "-m", "sessions.daemon", "run", "--home", str(home), "--detached"],
             env=env,
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
@@ -40,7 +40,7 @@ class RunningDaemon:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> dict:
-        from daemon.client import status
+        from sessions.daemon.client import status
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -86,7 +86,7 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.05):
 
 
 def catalog_ids(home: Path) -> set[str]:
-    from core.catalog import Catalog, catalog_path
+    from sessions.core.store.catalog import Catalog, catalog_path
 
     catalog = Catalog(catalog_path(home), readonly=True)
     try:
@@ -96,7 +96,7 @@ def catalog_ids(home: Path) -> set[str]:
 
 
 def disk_ids(home: Path) -> set[str]:
-    from core.store import Store
+    from sessions.core.store.session_dir import Store
 
     return {i for _, i, _ in Store(home).manifest_files()}
 

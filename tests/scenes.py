@@ -115,7 +115,7 @@ async def _damaged(pilot: Pilot) -> None:
 
 
 async def _report(pilot: Pilot) -> None:
-    from tui.components.report_modal import ReportModal
+    from sessions.tui.components.report_modal import ReportModal
 
     await ready(pilot)
     report = {
@@ -129,7 +129,7 @@ async def _report(pilot: Pilot) -> None:
 
 
 async def _restore_kernel(pilot: Pilot) -> None:
-    from tui.components.restore_modal import RestoreModal
+    from sessions.tui.components.restore_modal import RestoreModal
 
     await ready(pilot)
     await goto_snapshot(pilot, "demo-model@1")
@@ -138,7 +138,7 @@ async def _restore_kernel(pilot: Pilot) -> None:
 
 
 async def _kernel(pilot: Pilot) -> None:
-    from tui.components.restore_modal import KernelModal
+    from sessions.tui.components.restore_modal import KernelModal
 
     await ready(pilot)
     await press(pilot, "K")

@@ -6,9 +6,9 @@ import pickle
 import time
 from pathlib import Path
 
-from core import ids
-from core.manifest import Group, Manifest, Variable
-from core.store import Store
+from sessions.core.store import ids
+from sessions.core.store.manifest import Group, Manifest, Variable
+from sessions.core.store.session_dir import Store
 
 
 def make_snapshots(root: Path, count: int, *, names: int = 50) -> list[str]:

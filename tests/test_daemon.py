@@ -18,7 +18,7 @@ from synth import make_snapshots
 
 
 def _subscribe(home: Path) -> queue.Queue:
-    from daemon.client import DaemonClient
+    from sessions.daemon.client import DaemonClient
 
     events: queue.Queue = queue.Queue()
     client = DaemonClient(home).connect()
@@ -53,7 +53,7 @@ def test_saves_removals_and_pins_reach_a_subscriber(
     assert added["entry"]["ref"] == "live@1" and added["entry"]["note"] == "first"
     snapshot_id = added["entry"]["id"]
 
-    from core import annotation
+    from sessions.core.store import annotation
 
     annotation.write(home, snapshot_id, annotation.Annotation(pinned=True, note="keep me"))
     changed = _next(events, "changed")
@@ -87,7 +87,7 @@ def test_snapshots_saved_while_down_appear_and_a_deleted_catalog_is_rebuilt(
     finally:
         daemon.stop()
     more = set(make_snapshots(home, 5))
-    from core.catalog import catalog_path
+    from sessions.core.store.catalog import catalog_path
 
     daemon = RunningDaemon(home, daemon_env)
     try:
@@ -106,13 +106,13 @@ def test_snapshots_saved_while_down_appear_and_a_deleted_catalog_is_rebuilt(
 def test_sigkill_during_indexing_then_restart_matches_the_disk(home: Path, daemon_env) -> None:
     make_snapshots(home, 3000)
     process = subprocess.Popen(
-        [sys.executable, "-m", "daemon", "run", "--home", str(home), "--detached"],
+        [sys.executable, "-m", "sessions.daemon", "run", "--home", str(home), "--detached"],
         env=daemon_env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    from core.catalog import catalog_path
+    from sessions.core.store.catalog import catalog_path
 
     wait_for(lambda: catalog_path(home).exists(), timeout=30, interval=0.01)
     time.sleep(0.3)
@@ -130,7 +130,7 @@ def test_sigkill_during_indexing_then_restart_matches_the_disk(home: Path, daemo
 def test_two_starts_at_once_leave_one_daemon(home: Path, daemon_env) -> None:
     starts = [
         subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "daemon", "start"],
+            [sys.executable, "-m", "sessions.tui.cli", "daemon", "start"],
             env=daemon_env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -148,7 +148,7 @@ def test_two_starts_at_once_leave_one_daemon(home: Path, daemon_env) -> None:
         found = []
         for process in psutil.process_iter(["cmdline", "status"]):
             cmdline = process.info["cmdline"] or []
-            ours = "daemon" in cmdline and "run" in cmdline and str(home) in cmdline
+            ours = "sessions.daemon" in cmdline and "run" in cmdline and str(home) in cmdline
             if ours and process.info["status"] != psutil.STATUS_ZOMBIE:
                 found.append(process)
         return found
@@ -174,7 +174,7 @@ def test_peer_credentials_identify_the_user(tmp_path: Path) -> None:
     import os
     import socket
 
-    from daemon.server import allowed, peer_uid
+    from sessions.daemon.server import allowed, peer_uid
 
     left, right = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -194,14 +194,17 @@ def test_another_uid_is_refused_on_the_socket(home: Path, running_daemon: Runnin
 
     if os.geteuid() != 0:
         pytest.skip("needs root to act as a second uid")
-    from daemon.paths import socket_path
+    from sessions.daemon.paths import socket_path
 
     path = socket_path(home)
     os.chmod(path, 0o666)  # let the other uid reach the socket: the uid check must stop it
     os.chmod(path.parent, 0o755)
     import socket as s
 
-    from daemon.protocol import encode, recv  # imported before forking: no imports in the child
+    from sessions.daemon.protocol import (  # imported before forking: no imports in the child
+        encode,
+        recv,
+    )
 
     read, write = os.pipe()
     pid = os.fork()

@@ -11,7 +11,7 @@ from pathlib import Path
 from daemons import RunningDaemon, wait_for
 from synth import make_snapshots
 
-from core import ids
+from sessions.core.store import ids
 
 
 class Canary:
@@ -85,7 +85,7 @@ def test_hostile_files_become_index_errors_and_never_run(
         assert len(bad) == 1000
         later_good = set(make_snapshots(home, 10))  # good files keep arriving among the bad
 
-        from core.catalog import Catalog, catalog_path
+        from sessions.core.store.catalog import Catalog, catalog_path
 
         def settled() -> bool:
             catalog = Catalog(catalog_path(home), readonly=True)

@@ -14,7 +14,7 @@ from conftest import ROOT, child_env
 
 def _dry_run(home: Path) -> dict[str, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "daemon", "install", "--dry-run"],
+        [sys.executable, "-m", "sessions.tui.cli", "daemon", "install", "--dry-run"],
         env=child_env(home),
         cwd=ROOT,
         capture_output=True,
@@ -60,7 +60,7 @@ def test_install_writes_the_unit_and_uninstall_removes_it(home: Path, tmp_path: 
     env = child_env(home)
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
     env["PATH"] = "/nonexistent"  # no systemctl: install must still write the file and say so
-    run = [sys.executable, "-m", "tui.cli", "daemon"]
+    run = [sys.executable, "-m", "sessions.tui.cli", "daemon"]
     done = subprocess.run(
         [*run, "install"], env=env, cwd=ROOT, capture_output=True, text=True, check=False
     )

@@ -134,7 +134,7 @@ def test_a_busy_kernel_makes_the_caller_wait_and_can_be_cancelled(
     kernel.client.execute("time.sleep(8)")
     time.sleep(0.5)
     waiting = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "save", "--kernel", busy_id, "cancelled"],
+        [sys.executable, "-m", "sessions.tui.cli", "save", "--kernel", busy_id, "cancelled"],
         env=kernel_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

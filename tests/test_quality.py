@@ -29,6 +29,13 @@ def test_core_imports_neither_ui_nor_daemon() -> None:
     for path in (ROOT / "core").rglob("*.py"):
         for line in path.read_text().splitlines():
             stripped = line.strip()
-            if stripped.startswith(("import tui", "from tui", "import daemon", "from daemon")):
+            if stripped.startswith(
+                (
+                    "import sessions.tui",
+                    "from sessions.tui",
+                    "import sessions.daemon",
+                    "from sessions.daemon",
+                )
+            ):
                 offenders.append(f"{path.name}: {stripped}")
     assert offenders == []

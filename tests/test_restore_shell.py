@@ -15,7 +15,7 @@ def test_restore_opens_a_shell_with_only_the_chosen_variables(home: Path) -> Non
     env["TERM"] = "dumb"
     shell = pexpect.spawn(
         sys.executable,
-        ["-m", "tui.cli", "restore", "shell", "--vars", "alpha,gamma"],
+        ["-m", "sessions.tui.cli", "restore", "shell", "--vars", "alpha,gamma"],
         env=env,
         cwd=str(ROOT),
         encoding="utf-8",

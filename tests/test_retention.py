@@ -16,8 +16,8 @@ def test_gc_policy_keeps_last_n_per_name_and_pinned(
     (config / "config.toml").write_text("[retention]\nkeep_last = 2\n")
     monkeypatch.setenv("SESSIONS_CONFIG_DIR", str(config))
     made = make_snapshots(home, 10, names=2)  # five versions each of two names
-    from core import annotation
-    from core.store import Store
+    from sessions.core.store import annotation
+    from sessions.core.store.session_dir import Store
 
     oldest = made[0]
     annotation.write(home, oldest, annotation.Annotation(pinned=True))
@@ -36,6 +36,6 @@ def test_no_policy_removes_nothing(home: Path, tmp_path: Path, monkeypatch) -> N
     make_snapshots(home, 4, names=1)
     done = cli(home, "gc", "--policy")
     assert done.returncode == 0 and "no retention policy" in done.stdout
-    from core.store import Store
+    from sessions.core.store.session_dir import Store
 
     assert len(list(Store(home).manifest_files())) == 4

@@ -171,8 +171,8 @@ def test_version_warning_when_module_version_differs(home: Path) -> None:
         home,
         """
         import sessions
-        from core.load import version_warnings
-        from core.manifest import Variable
+        from sessions.core.engine.load import version_warnings
+        from sessions.core.store.manifest import Variable
         from dataclasses import replace
         info = sessions.inspect("rich")
         m = info.manifest

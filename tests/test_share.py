@@ -52,7 +52,7 @@ class User:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "tui.cli", *args],
+            [sys.executable, "-m", "sessions.tui.cli", *args],
             env=self.env(),
             capture_output=True,
             text=True,
@@ -445,7 +445,7 @@ SECRETS = {
 def test_secrets_are_in_no_byte_of_a_bundle_or_a_remote(
     users: tuple[User, User], tmp_path: Path
 ) -> None:
-    from core.blobs import decode_framed
+    from sessions.core.store.blobs import decode_framed
 
     alice, _ = users
     _add_remote(users, "folder", tmp_path, None)

@@ -8,13 +8,13 @@ from textual.widgets import DataTable, Input, Static
 from tui_fixtures import damage_one
 from tui_pilot import goto_snapshot, goto_variable, make_app, press, ready, settle, until
 
-from core import annotation
-from core.store import Store
-from tui.components.compare_modal import CompareModal, PickSnapshotModal
-from tui.components.confirm_modal import ConfirmModal
-from tui.components.help_screen import HelpScreen
-from tui.components.note_modal import NoteModal
-from tui.components.restore_modal import RestoreModal
+from sessions.core.store import annotation
+from sessions.core.store.session_dir import Store
+from sessions.tui.components.compare_modal import CompareModal, PickSnapshotModal
+from sessions.tui.components.confirm_modal import ConfirmModal
+from sessions.tui.components.help_screen import HelpScreen
+from sessions.tui.components.note_modal import NoteModal
+from sessions.tui.components.restore_modal import RestoreModal
 
 SIZE = (140, 44)
 
@@ -205,8 +205,8 @@ async def test_restore_into_a_shell_without_a_terminal_says_so(demo_home: Path) 
 async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
     demo_home: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    from core.remote import add_remote, open_remote
-    from tui.components.share_modal import ShareModal
+    from sessions.core.sharing.remote import add_remote, open_remote
+    from sessions.tui.components.share_modal import ShareModal
 
     add_remote("team", str(tmp_path / "shared-drive"))
     monkeypatch.chdir(tmp_path)
@@ -220,7 +220,7 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
         await press(pilot, "enter")  # export a bundle into the current directory
         await until(pilot, lambda: list(tmp_path.glob("*.sessions")), "the export")
         assert [p.name for p in tmp_path.glob("*.sessions")] == ["churn-analysis@2.sessions"]
-        from core.bundle import import_bundle
+        from sessions.core.sharing.bundle import import_bundle
 
         import_bundle(app.store, tmp_path / "churn-analysis@2.sessions")  # as a teammate would
         app.action_refresh()
@@ -248,8 +248,8 @@ async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
 ) -> None:
     from jupyter_kernels import kernel_id
 
-    from tui.components.report_modal import ReportModal
-    from tui.components.restore_modal import KernelModal
+    from sessions.tui.components.report_modal import ReportModal
+    from sessions.tui.components.restore_modal import KernelModal
 
     kernel = kernels.start()
     kernel.run("before = 1")
@@ -281,7 +281,7 @@ async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
 
 
 def _owner() -> str:
-    from core.identity import default_owner
+    from sessions.core.sharing.identity import default_owner
 
     return default_owner()
 
@@ -427,7 +427,7 @@ async def test_damaged_snapshot_shows_a_badge_and_explains_itself(demo_home: Pat
 
 
 async def test_keys_can_be_remapped_in_config(demo_home: Path, tmp_path: Path) -> None:
-    from core.config import load_config
+    from sessions.core.config import load_config
 
     config = tmp_path / "config.toml"
     config.write_text('[tui]\ntheme = "nord"\n[tui.keys]\nrestore = "R"\n')
@@ -462,7 +462,7 @@ async def test_new_snapshots_appear_live_without_a_key(demo_home: Path, daemon_e
 
 
 async def test_offline_offers_to_start_the_daemon(demo_home: Path, daemon_env) -> None:
-    from daemon.client import stop
+    from sessions.daemon.client import stop
 
     app = make_app(demo_home, watch_daemon=True)
     try:

@@ -152,7 +152,7 @@ def test_restore_marked_variables_into_a_new_shell_and_come_back(
 def test_a_failed_restore_shows_the_per_variable_report(
     terminal_env: dict[str, str], demo_home: Path
 ) -> None:
-    from core.store import Store
+    from sessions.core.store.session_dir import Store
 
     manifest = Store(demo_home).latest("churn-analysis").manifest
     var = manifest.variable("model")

@@ -20,7 +20,7 @@ def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     instead of overwriting the first one's demo under its feet."""
     import fcntl
 
-    from tui.demo import build_demo
+    from sessions.tui.demo import build_demo
 
     with open(f"{FROZEN_DEMO}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -38,7 +38,7 @@ def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("SESSIONS_HOME", str(FROZEN_DEMO))
     config = tmp_path / "config"
     config.mkdir()
-    from core.identity import key_path
+    from sessions.core.sharing.identity import key_path
 
     shutil.copy2(key_path(), config / "identity.key")  # the key the frozen demo is signed with
     monkeypatch.setenv("SESSIONS_CONFIG_DIR", str(config))
@@ -53,7 +53,7 @@ def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_pat
 def damage_one(home: Path, name: str = "demo-model") -> Path:
     """Cut the manifest of ``name``'s latest version short: a damaged snapshot (always the
     same bytes, so the error shown is the same in every run)."""
-    from core.store import Store
+    from sessions.core.store.session_dir import Store
 
     entry = Store(home).latest(name)
     assert entry is not None

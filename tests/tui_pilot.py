@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from core.store import Store
-from tui.app import SessionsApp
+from sessions.core.store.session_dir import Store
+from sessions.tui.app import SessionsApp
 
 
 def make_app(home, **kwargs) -> SessionsApp:

@@ -24,28 +24,28 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, OptionList
 
-from core import annotation
-from core.catalog import Row
-from core.compare import compare
-from core.config import Config, load_config
-from core.errors import SessionsError
-from core.store import Store
-from tui import messages
-from tui.bindings import ACTIONS, app_bindings, key_label
-from tui.components import group_list, preview_pane, snapshot_table, variable_table
-from tui.components.compare_modal import CompareModal, PickSnapshotModal
-from tui.components.confirm_modal import ConfirmModal
-from tui.components.group_list import ALL, GroupList
-from tui.components.help_screen import HelpScreen
-from tui.components.note_modal import NoteModal
-from tui.components.preview_pane import PreviewPane
-from tui.components.report_modal import ReportModal
-from tui.components.restore_modal import KernelModal, RestoreModal, Target
-from tui.components.share_modal import ShareChoice, ShareModal
-from tui.components.snapshot_table import SnapshotTable
-from tui.components.variable_table import VariableTable
-from tui.data import Detail, Source
-from tui.idle_gc import EVERY_SECONDS, IdleCollector
+from sessions.core.config import Config, load_config
+from sessions.core.engine.compare import compare
+from sessions.core.errors import SessionsError
+from sessions.core.store import annotation
+from sessions.core.store.catalog import Row
+from sessions.core.store.session_dir import Store
+from sessions.tui import messages
+from sessions.tui.bindings import ACTIONS, app_bindings, key_label
+from sessions.tui.components import group_list, preview_pane, snapshot_table, variable_table
+from sessions.tui.components.compare_modal import CompareModal, PickSnapshotModal
+from sessions.tui.components.confirm_modal import ConfirmModal
+from sessions.tui.components.group_list import ALL, GroupList
+from sessions.tui.components.help_screen import HelpScreen
+from sessions.tui.components.note_modal import NoteModal
+from sessions.tui.components.preview_pane import PreviewPane
+from sessions.tui.components.report_modal import ReportModal
+from sessions.tui.components.restore_modal import KernelModal, RestoreModal, Target
+from sessions.tui.components.share_modal import ShareChoice, ShareModal
+from sessions.tui.components.snapshot_table import SnapshotTable
+from sessions.tui.components.variable_table import VariableTable
+from sessions.tui.data import Detail, Source
+from sessions.tui.idle_gc import EVERY_SECONDS, IdleCollector
 
 PANES = ("groups", "snapshots", "variables", "preview")
 PANE_HELP = {
@@ -163,7 +163,7 @@ class SessionsApp(App[None]):
     # --- daemon -----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="daemon-check")
     def check_daemon(self) -> None:
-        from daemon.client import status
+        from sessions.daemon.client import status
 
         info = status(self.store.root)
         self.post_message(messages.DaemonState(info is not None))
@@ -172,7 +172,7 @@ class SessionsApp(App[None]):
     def subscribe_daemon(self) -> None:
         from textual.worker import get_current_worker
 
-        from daemon.client import DaemonClient, DaemonUnavailable
+        from sessions.daemon.client import DaemonClient, DaemonUnavailable
 
         worker = get_current_worker()
         client = DaemonClient(self.store.root)
@@ -447,7 +447,7 @@ class SessionsApp(App[None]):
     def kernel_targets(self) -> list[Target]:
         """Running Jupyter kernels to restore into (an empty list without jupyter_client)."""
         try:
-            from kernels.outside import list_kernels
+            from sessions.kernels.outside import list_kernels
 
             return [Target(f"kernel:{k.id}", f"Jupyter {k.label}") for k in list_kernels()]
         except SessionsError:
@@ -456,7 +456,7 @@ class SessionsApp(App[None]):
     def _restore_to(self, detail: Detail, names: list[str] | None, target: Target | None) -> None:
         if target is None or detail.entry is None:
             return
-        from core.restore import interpreter_for, loading_code
+        from sessions.core.engine.restore import interpreter_for, loading_code
 
         code = loading_code(self.store, detail.entry, names)
         if target.id == "clipboard":
@@ -470,7 +470,7 @@ class SessionsApp(App[None]):
 
     @work(thread=True, group="ops")
     def _restore_in_kernel(self, detail: Detail, names: list[str] | None, kernel_id: str) -> None:
-        from kernels.outside import find_kernel, restore_into_kernel
+        from sessions.kernels.outside import find_kernel, restore_into_kernel
 
         def waiting(text: str) -> None:
             self.call_from_thread(self.notify, text, title="Restore", timeout=8)
@@ -507,7 +507,7 @@ class SessionsApp(App[None]):
 
     @work(thread=True, group="ops")
     def _snapshot_kernel(self, kernel_id: str) -> None:
-        from kernels.outside import find_kernel, save_kernel
+        from sessions.kernels.outside import find_kernel, save_kernel
 
         def waiting(text: str) -> None:
             self.call_from_thread(self.notify, text, title="Snapshot", timeout=8)
@@ -525,7 +525,7 @@ class SessionsApp(App[None]):
     def _restore_in_shell(
         self, detail: Detail, code: str, interpreter: tuple[str, str | None]
     ) -> None:
-        from core.restore import shell_command
+        from sessions.core.engine.restore import shell_command
 
         executable, note = interpreter
         handle, report_path = tempfile.mkstemp(prefix="sessions-restore-", suffix=".json")
@@ -573,8 +573,8 @@ class SessionsApp(App[None]):
                 severity="warning",
             )
             return
-        from core.remote import configured
-        from core.share import flagged
+        from sessions.core.sharing.remote import configured
+        from sessions.core.sharing.share import flagged
 
         try:
             remotes = {name: r.url for name, r in configured().items()}
@@ -593,9 +593,9 @@ class SessionsApp(App[None]):
 
     @work(thread=True, group="ops")
     def _share(self, row: Row, choice: ShareChoice) -> None:
-        from core.bundle import export
-        from core.remote import open_remote
-        from tui.cli_share import pull_command
+        from sessions.core.sharing.bundle import export
+        from sessions.core.sharing.remote import open_remote
+        from sessions.tui.cli_share import pull_command
 
         self.call_from_thread(self.notify, f"Sharing {row.ref}…", title="Share")
         try:
@@ -734,7 +734,7 @@ class SessionsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="daemon-check")
     def _start_daemon(self) -> None:
-        from daemon.client import start
+        from sessions.daemon.client import start
 
         try:
             start(self.store.root)

@@ -17,11 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from core.api import SnapshotInfo, info
-from core.errors import RefError, SessionsError
-from core.store import Store
-from tui import cli_share
-from tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
+from sessions.core.api import SnapshotInfo, info
+from sessions.core.errors import RefError, SessionsError
+from sessions.core.store.session_dir import Store
+from sessions.tui import cli_share
+from sessions.tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
 
 JSON_VERSION = 1
 
@@ -227,7 +227,7 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, out: Any) -> int:
-    from core.restore import interpreter_for, loading_code, shell_command
+    from sessions.core.engine.restore import interpreter_for, loading_code, shell_command
 
     store = _store(args)
     entry = store.resolve(args.ref)
@@ -263,7 +263,7 @@ def _waiting(text: str) -> None:
 def _restore_into_kernel(
     store: Store, entry: Any, names: list[str] | None, args: argparse.Namespace, out: Any
 ) -> int:
-    from kernels.outside import find_kernel, restore_into_kernel
+    from sessions.kernels.outside import find_kernel, restore_into_kernel
 
     if entry.kind != "snapshot":
         raise SessionsError("only snapshots can be restored into a kernel (load dill files there)")
@@ -276,7 +276,7 @@ def _restore_into_kernel(
 
 
 def cmd_save(args: argparse.Namespace, out: Any) -> int:
-    from kernels.outside import find_kernel, save_kernel
+    from sessions.kernels.outside import find_kernel, save_kernel
 
     kernel = find_kernel(args.kernel)
     result = save_kernel(
@@ -293,7 +293,7 @@ def cmd_save(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_kernels(args: argparse.Namespace, out: Any) -> int:
-    from kernels.outside import list_kernels, runtime_dir
+    from sessions.kernels.outside import list_kernels, runtime_dir
 
     kernels = list_kernels()
     if not kernels:
@@ -304,7 +304,7 @@ def cmd_kernels(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: Any) -> int:
-    from core.verify import verify
+    from sessions.core.store.verify import verify
 
     store = _store(args)
     entries = [store.resolve(args.ref)] if args.ref else None
@@ -321,11 +321,11 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_gc(args: argparse.Namespace, out: Any) -> int:
-    from core.gc import gc
+    from sessions.core.store.gc import gc
 
     if args.policy:
-        from core.config import load_config
-        from core.retention import apply
+        from sessions.core.config import load_config
+        from sessions.core.store.retention import apply
 
         config = load_config()
         for problem in config.problems:
@@ -355,7 +355,7 @@ def cmd_rm(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: Any) -> int:
-    from tui.demo import build_demo
+    from sessions.tui.demo import build_demo
 
     home = build_demo()
     if not args.no_open and sys.stdout.isatty() and sys.stdin.isatty():
@@ -370,7 +370,7 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace, out: Any) -> int:
-    from daemon import client
+    from sessions.daemon import client
 
     store = _store(args)
     root = store.root.absolute()
@@ -393,7 +393,7 @@ def cmd_daemon(args: argparse.Namespace, out: Any) -> int:
         out.write("\n")
         return 0 if info else 1
     if info is None:
-        from core.catalog import catalog_path
+        from sessions.core.store.catalog import catalog_path
 
         out.write(f"no daemon running for {root}\ncatalog: {catalog_path(root)}\n")
         return 1
@@ -430,7 +430,7 @@ def open_app(store: Store) -> int:
     """Open the terminal UI on ``store`` (needs a terminal)."""
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise UsageError("the terminal UI needs a terminal; use 'sessions-tui ls' for plain output")
-    from tui.app import SessionsApp
+    from sessions.tui.app import SessionsApp
 
     SessionsApp(store).run()
     return 0

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.errors import SessionsError
-from core.store import Store
-from core.units import human_size
+from sessions.core.errors import SessionsError
+from sessions.core.store.session_dir import Store
+from sessions.core.units import human_size
 
 
 def add_parsers(sub: Any) -> None:
@@ -68,7 +68,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _need(args: argparse.Namespace, *names: str) -> None:
-    from tui.cli import UsageError
+    from sessions.tui.cli import UsageError
 
     missing = [n.upper() for n in names if not getattr(args, n)]
     if missing:
@@ -76,7 +76,7 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace, out: Any) -> int:
-    from core.bundle import export
+    from sessions.core.sharing.bundle import export
 
     result = export(Store(args.home), args.ref, args.output, include_secrets=args.include_secrets)
     out.write(f"{result}\n")
@@ -84,7 +84,7 @@ def cmd_export(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_import(args: argparse.Namespace, out: Any) -> int:
-    from core.bundle import import_bundle
+    from sessions.core.sharing.bundle import import_bundle
 
     result = import_bundle(Store(args.home), args.file, trust_once=args.trust_once)
     out.write(f"{result}\n")
@@ -94,8 +94,8 @@ def cmd_import(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_remote(args: argparse.Namespace, out: Any) -> int:
-    from core import remote as remotes
-    from tui.cli import UsageError
+    from sessions.core.sharing import remote as remotes
+    from sessions.tui.cli import UsageError
 
     if args.action == "add":
         _need(args, "name", "url")
@@ -121,7 +121,7 @@ def cmd_remote(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_push(args: argparse.Namespace, out: Any) -> int:
-    from core.remote import open_remote
+    from sessions.core.sharing.remote import open_remote
 
     result = open_remote(args.remote).push(
         Store(args.home), args.ref, owner=args.owner, include_secrets=args.include_secrets
@@ -138,7 +138,7 @@ def pull_command(ref: str, remote: str | None) -> str:
 
 
 def cmd_pull(args: argparse.Namespace, out: Any) -> int:
-    from core.remote import open_remote
+    from sessions.core.sharing.remote import open_remote
 
     remote = open_remote(args.remote)
     if args.data_only:
@@ -153,7 +153,7 @@ def cmd_pull(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_trust(args: argparse.Namespace, out: Any) -> int:
-    from core import identity
+    from sessions.core.sharing import identity
 
     if args.action == "add":
         _need(args, "name", "key")
@@ -173,7 +173,7 @@ def cmd_trust(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_key(args: argparse.Namespace, out: Any) -> int:
-    from core import identity
+    from sessions.core.sharing import identity
 
     me = identity.identity()
     owner = identity.default_owner()
@@ -187,8 +187,8 @@ def cmd_key(args: argparse.Namespace, out: Any) -> int:
 
 def ls_remote(args: argparse.Namespace, out: Any) -> int:
     """``sessions-tui ls --remote NAME``: what a remote holds, newest version per name."""
-    from core.remote import open_remote
-    from tui.formatting import local_time
+    from sessions.core.sharing.remote import open_remote
+    from sessions.tui.formatting import local_time
 
     remote = open_remote(args.remote)
     snaps = remote.snapshots()
@@ -213,7 +213,7 @@ def ls_remote(args: argparse.Namespace, out: Any) -> int:
             rows.append({"ref": snap.ref, "owner": snap.owner, "name": snap.name,
                          "version": snap.version, "error": str(exc)})  # fmt: skip
     if args.json:
-        from tui.cli import JSON_VERSION
+        from sessions.tui.cli import JSON_VERSION
 
         json.dump(
             {"version": JSON_VERSION, "remote": remote.name, "snapshots": rows}, out, indent=2

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core import annotation
-from core.catalog import Catalog, Row, row_from_values, row_values
-from core.foreign import ForeignInfo, inspect_foreign
-from core.manifest import Manifest
-from core.signing import signer
-from core.store import Entry, Store
+from sessions.core.engine.foreign import ForeignInfo, inspect_foreign
+from sessions.core.sharing.signing import signer
+from sessions.core.store import annotation
+from sessions.core.store.catalog import Catalog, Row, row_from_values, row_values
+from sessions.core.store.manifest import Manifest
+from sessions.core.store.session_dir import Entry, Store
 
 PAGE = 10_000
 
@@ -26,7 +26,7 @@ class Detail:
     foreign: ForeignInfo | None = None
     error: str | None = None
     marked: set[str] = field(default_factory=set)
-    signed: str = ""  # who signed it, and whether you trust them (core.signing)
+    signed: str = ""  # who signed it, and whether you trust them (sessions.core.sharing.signing)
 
 
 class Source:

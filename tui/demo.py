@@ -15,8 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
-from core.errors import SessionsError
-from core.paths import APP
+from sessions.core.errors import SessionsError
+from sessions.core.paths import APP
 
 MARKER = ".sessions-demo"
 
@@ -39,9 +39,7 @@ def build_demo(home: Path | None = None, *, frozen: bool = False) -> Path:
     home.mkdir(parents=True, mode=0o700)
     (home / MARKER).write_text("built by sessions-tui demo\n")
     env = dict(os.environ, SESSIONS_HOME=str(home))
-    root = Path(__file__).resolve().parent.parent
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
-    command = [sys.executable, "-m", "tui.demo_session"]
+    command = [sys.executable, "-m", "sessions.tui.demo_session"]
     if frozen:  # code objects carry their file name: give it one that is the same everywhere
         script = Path(__file__).with_name("demo_session.py")
         command = [sys.executable, "-c", _AS_FILE, str(script), FROZEN_SCRIPT]
@@ -85,7 +83,7 @@ FROZEN_BASE = 1_767_261_600.0  # 2026-01-01 10:00 UTC: fixed times for screensho
 def _fixed_id(seconds: float, salt: str) -> str:
     import blake3
 
-    from core import ids
+    from sessions.core.store import ids
 
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
     head = ids.new_id(seconds)[:10]
@@ -98,9 +96,9 @@ def freeze(home: Path) -> None:
     and snapshot tests need). The data and previews stay as saved."""
     from dataclasses import replace
 
-    from core.atomic import write_file
-    from core.signing import sign
-    from core.store import Store
+    from sessions.core.sharing.signing import sign
+    from sessions.core.store.atomic import write_file
+    from sessions.core.store.session_dir import Store
 
     store = Store(home)
     entries = sorted(store.entries(foreign=False), key=lambda e: (e.created, e.id))

@@ -1,6 +1,6 @@
 """The demo's session: a small churn analysis, saved the way a user would save theirs.
 
-Run as ``python -m tui.demo_session`` with ``SESSIONS_HOME`` pointing at the demo dir; it
+Run as ``python -m sessions.tui.demo_session`` with ``SESSIONS_HOME`` pointing at the demo dir; it
 saves a few snapshots (two versions of one name, a model, a function, a skipped connection)
 and drops a ``dill.dump_module`` file next to them.
 """
@@ -71,6 +71,10 @@ sessions.save(
 
 del warehouse
 legacy_scores = model.predict(clean)[:100]
+# An editable install lives outside site-packages, so dill would pickle the sessions package
+# (and every subpackage bound on it) by value: leave it out, as a user's old script never had
+# it, and add no new name for the path (build_demo sets SESSIONS_HOME).
+del sessions
 dill.dump_module(
-    str(sessions.inspect("demo-model").path).rsplit("/snapshots/", 1)[0] + "/legacy-experiment.pkl"
+    __import__("os").path.join(__import__("os").environ["SESSIONS_HOME"], "legacy-experiment.pkl")
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from core.units import human_size
+from sessions.core.units import human_size
 
 __all__ = ["human_size", "iso_utc", "local_time", "preview_lines", "shape_of"]
 

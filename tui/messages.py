@@ -7,8 +7,8 @@ from typing import Any
 
 from textual.message import Message
 
-from core.catalog import Row
-from tui.data import Detail
+from sessions.core.store.catalog import Row
+from sessions.tui.data import Detail
 
 
 @dataclass

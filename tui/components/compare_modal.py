@@ -11,10 +11,10 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.catalog import Row
-from core.compare import Comparison
-from tui.bindings import CURSOR_BINDINGS
-from tui.formatting import local_time
+from sessions.core.engine.compare import Comparison
+from sessions.core.store.catalog import Row
+from sessions.tui.bindings import CURSOR_BINDINGS
+from sessions.tui.formatting import local_time
 
 
 class _Choices(OptionList):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from tui.bindings import CURSOR_BINDINGS
+from sessions.tui.bindings import CURSOR_BINDINGS
 
 ALL = "__all__"
 LABELS = {

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.bindings import ACTIONS, key_label
+from sessions.tui.bindings import ACTIONS, key_label
 
 CURSOR_HELP = [
     ("j, down / k, up", "move"),

@@ -13,8 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from tui.data import Detail
-from tui.formatting import human_size, local_time, shape_of
+from sessions.tui.data import Detail
+from sessions.tui.formatting import human_size, local_time, shape_of
 
 HELP = "What the highlighted variable holds (from the preview stored at save time), the code history, the environment and what was skipped."
 

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.bindings import CURSOR_BINDINGS
+from sessions.tui.bindings import CURSOR_BINDINGS
 
 
 @dataclass(frozen=True)

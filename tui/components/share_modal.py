@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.components.restore_modal import _TargetList
+from sessions.tui.components.restore_modal import _TargetList
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from core.catalog import Row
-from tui.components.vim_table import VimTable
-from tui.formatting import human_size, local_time
-from tui.idle_gc import settle_soon
+from sessions.core.store.catalog import Row
+from sessions.tui.components.vim_table import VimTable
+from sessions.tui.formatting import human_size, local_time
+from sessions.tui.idle_gc import settle_soon
 
 HELP = "Snapshots, newest first. Enter opens one; r restores, d deletes, p pins, n edits the note, c compares."
 

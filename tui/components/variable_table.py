@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tui.components.vim_table import VimTable
-from tui.data import Detail
-from tui.formatting import human_size, shape_of
+from sessions.tui.components.vim_table import VimTable
+from sessions.tui.data import Detail
+from sessions.tui.formatting import human_size, shape_of
 
 HELP = "Variables of the snapshot. Space marks a variable for a partial restore; r restores the marked ones and what they need."
 SKIPPED = "\x00skipped:"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from tui.bindings import CURSOR_BINDINGS
+from sessions.tui.bindings import CURSOR_BINDINGS
 
 
 class VimTable(DataTable):

@@ -1,0 +1,279 @@
+"""Saving a namespace as a snapshot.
+
+Pipeline: plan (sessions.core.engine.capture) → pickle each group on this thread (sessions.core.engine.serialize) while
+worker threads hash, compress and write its blobs (sessions.core.store.blobs; all release the GIL) →
+previews from the live objects → fsync the blob dirs → commit the manifest (sessions.core.store.session_dir).
+Blobs already in the store are not written again, so an unchanged variable costs only its
+pickling and hashing. A variable that cannot be pickled is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sessions.core.engine import capture, environment, preview, serialize
+from sessions.core.engine.serialize import qualified_type
+from sessions.core.sharing import secrets, signing
+from sessions.core.store import ids
+from sessions.core.store.atomic import fsync_dir
+from sessions.core.store.blobs import BlobRef
+from sessions.core.store.manifest import Group, Manifest, Variable
+from sessions.core.store.session_dir import Store, validate_name
+from sessions.core.units import human_size
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What a save did: the snapshot it made and what it left out, and why."""
+
+    id: str
+    name: str
+    version: int
+    saved: tuple[str, ...]
+    skipped: dict[str, str]
+    imports: tuple[str, ...]
+    written: int
+    stored: int
+    seconds: float
+    manifest: Manifest = field(repr=False)
+    unchanged: bool = False  # only_if_changed found nothing new: no snapshot was made
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def __str__(self) -> str:
+        if self.unchanged:
+            return f"nothing changed since {self.ref}: no new snapshot"
+        parts = [f"saved {self.ref} ({self.id}): {len(self.saved)} variables"]
+        if self.imports:
+            parts.append(f"{len(self.imports)} imports")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        text = ", ".join(parts) + f"; {human_size(self.written)} written in {self.seconds:.2f}s"
+        for name, reason in self.skipped.items():
+            text += f"\n  skipped {name}: {reason}"
+        return text
+
+
+def _pickle(
+    plan: capture.Plan, names: list[str], skipped: dict[str, str]
+) -> Iterator[tuple[list[str], serialize.Pickled]]:
+    """Pickle a group; if it fails, try its members one by one so one bad value is one skip."""
+    try:
+        yield names, serialize.dump_group(plan.ctx, {n: plan.values[n] for n in names})
+        return
+    except serialize.SerializeError as exc:
+        if len(names) == 1:
+            skipped[names[0]] = str(exc)
+            return
+    for name in names:
+        try:
+            yield [name], serialize.dump_group(plan.ctx, {name: plan.values[name]})
+        except serialize.SerializeError as exc:
+            skipped[name] = str(exc)
+
+
+def _content_of(
+    groups: list[Group], variables: list[Variable], imports: Any, skipped: dict[str, str]
+) -> tuple[frozenset[Any], frozenset[Any], frozenset[str]]:
+    blobs = {v.name: tuple(b.hash for b in groups[v.group].blobs) for v in variables}
+    return (
+        frozenset(blobs.items()),
+        frozenset((i.name, i.module, i.attr) for i in imports),
+        frozenset(skipped),
+    )
+
+
+def _content(manifest: Manifest) -> tuple[frozenset[Any], frozenset[Any], frozenset[str]]:
+    return _content_of(
+        list(manifest.groups), list(manifest.variables), manifest.imports, manifest.skipped
+    )
+
+
+def _npy_form(value: Any, group: Group) -> dict[str, Any] | None:
+    """For a numeric ndarray pickled with its data as one out-of-band buffer: the ``.npy``
+    header that, followed by that buffer blob, makes a ``.npy`` file (read without pickle)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or type(value) is not numpy.ndarray or len(group.buffers) != 1:
+        return None
+    if value.dtype.kind not in "biufc" or value.dtype.fields is not None:
+        return None
+    if value.nbytes != group.buffers[0].size:
+        return None
+    import io
+
+    header = io.BytesIO()
+    numpy.lib.format.write_array_header_1_0(
+        header, numpy.lib.format.header_data_from_array_1_0(value)
+    )
+    return {"format": "npy", "header": header.getvalue()}
+
+
+def save(
+    namespace: dict[str, Any],
+    *,
+    store: Store | None = None,
+    name: str | None = None,
+    include: Iterable[str] | str | None = None,
+    exclude: Iterable[str] | str | None = None,
+    note: str | None = None,
+    tags: Iterable[str] = (),
+    private: bool = False,
+    origin: dict[str, str] | None = None,
+    only_if_changed: bool = False,
+) -> SaveResult:
+    """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`. With
+    ``only_if_changed``, make no snapshot when every variable's bytes and every import are
+    those of the name's latest version (automatic snapshots use this)."""
+    started = time.perf_counter()
+    store = store or Store()
+    store.ensure()
+    org = origin or environment.origin(namespace)
+    name = validate_name(name or environment.default_name(org))
+    tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
+    plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
+    skipped: dict[str, str] = {}
+    snapshot_id = ids.new_id()
+    workers = max(2, min(4, os.cpu_count() or 2))
+    groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
+    previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
+    numpy = sys.modules.get("numpy")
+    with store.lock("gc.lock", shared=True):
+        with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
+            for names in plan.groups:
+                for members, pickled in _pickle(plan, names, skipped):
+                    futures = [pool.submit(store.blobs.put, pickled.stream)]
+                    futures += [pool.submit(store.blobs.put, b) for b in pickled.buffers]
+                    groups.append((members, pickled, futures))
+                    for member in members:
+                        value = plan.values[member]
+                        if numpy is not None and type(value) is numpy.ndarray:
+                            # array statistics release the GIL: compute beside the pickling
+                            previews[member] = pool.submit(preview.build, value)
+                        else:
+                            previews[member] = preview.build(value)
+            results: list[list[tuple[BlobRef, bool]]] = []
+            error: BaseException | None = None
+            for _, _, futures in groups:
+                done = []
+                for future in futures:
+                    try:
+                        done.append(future.result())
+                    except BaseException as exc:  # keep waiting so no write is left running
+                        error = error or exc
+                results.append(done)
+            if error is not None:
+                raise error
+            for member, built in list(previews.items()):
+                if isinstance(built, Future):
+                    previews[member] = built.result()
+        written = 0
+        dirs: set[Path] = set()
+        for refs in results:
+            for ref, was_written in refs:
+                if was_written:
+                    written += ref.stored
+                    dirs.add(store.blobs.path(ref.hash).parent)
+        for directory in sorted(dirs):
+            fsync_dir(directory)
+        saved_names = set(plan.values) | {i.name for i in plan.imports}
+        manifest_groups: list[Group] = []
+        variables: list[Variable] = []
+        found_secrets: dict[str, str] = {}
+        for index, ((members, pickled, _), refs) in enumerate(zip(groups, results)):
+            blobs = [ref for ref, _ in refs]
+            group = Group(pickled.serializer, tuple(members), blobs[0], tuple(blobs[1:]))
+            manifest_groups.append(group)
+            versions = environment.versions_of(pickled.modules)
+            share = group.stored // max(1, len(members))
+            data = _npy_form(plan.values[members[0]], group) if len(members) == 1 else None
+            for member in members:
+                value = plan.values[member]
+                reason = secrets.reason(member, value)
+                if reason:
+                    found_secrets[member] = reason
+                deps = (pickled.refs | plan.code_deps.get(member, set())) & saved_names
+                deps.discard(member)
+                variables.append(
+                    Variable(
+                        name=member,
+                        type=qualified_type(value),
+                        memory=preview.memory_size(value, group.size // max(1, len(members))),
+                        stored=share,
+                        group=index,
+                        preview=previews[member],  # type: ignore[arg-type]
+                        deps=tuple(sorted(deps)),
+                        modules=versions,
+                        data=data,
+                    )
+                )
+        order = {n: i for i, n in enumerate(namespace)}
+        variables.sort(key=lambda v: order.get(v.name, 0))
+        created = time.time()
+        if only_if_changed:
+            previous = store.latest(name)
+            now = _content_of(manifest_groups, variables, plan.imports, skipped)
+            if previous is not None and previous.manifest and _content(previous.manifest) == now:
+                return SaveResult(
+                    id=previous.id,
+                    name=previous.manifest.label,
+                    version=previous.version,
+                    saved=tuple(v.name for v in previous.manifest.variables),
+                    skipped=dict(previous.manifest.skipped),
+                    imports=tuple(i.name for i in previous.manifest.imports),
+                    written=written,
+                    stored=previous.manifest.stored,
+                    seconds=time.perf_counter() - started,
+                    manifest=previous.manifest,
+                    unchanged=True,
+                )
+
+        def build(version: int, parent: str | None) -> Manifest:
+            return signing.sign(
+                Manifest(
+                    id=snapshot_id,
+                    name=name,
+                    version=version,
+                    created=created,
+                    parent=parent,
+                    user=environment.user(),
+                    host=environment.host(),
+                    pid=os.getpid(),
+                    python=environment.python_info(),
+                    cwd=os.getcwd(),
+                    origin=org,
+                    packages=environment.imported_packages(),
+                    note=note or "",
+                    tags=tags,
+                    module=plan.ctx.module,
+                    groups=tuple(manifest_groups),
+                    variables=tuple(variables),
+                    skipped=skipped,
+                    imports=tuple(plan.imports),
+                    history=tuple(environment.history(namespace)),
+                    secrets=found_secrets,
+                )
+            )
+
+        manifest = store.commit(name, build)
+    encoded = len(manifest.encode())
+    return SaveResult(
+        id=manifest.id,
+        name=manifest.name,
+        version=manifest.version,
+        saved=tuple(v.name for v in manifest.variables),
+        skipped=dict(skipped),
+        imports=tuple(i.name for i in manifest.imports),
+        written=written + encoded,
+        stored=manifest.stored,
+        seconds=time.perf_counter() - started,
+        manifest=manifest,
+    )

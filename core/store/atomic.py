@@ -1,0 +1,81 @@
+"""Atomic, durable file writes: temp file in the same dir, fsync, rename, fsync the dir.
+
+A reader therefore sees either the whole new file or nothing (invariant 2: complete or invisible).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from sessions.core.errors import DiskFullError, StoreError
+
+TEMP_PREFIX = ".tmp-"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def temp_path(directory: Path) -> Path:
+    """A fresh temp name inside ``directory``; temp names start with a dot and are never listed."""
+    return directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or creation in ``directory`` durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on dirs; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(directory: Path) -> None:
+    """Create ``directory`` (mode 0700) and its parents if missing."""
+    try:
+        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {directory}: {exc.strerror or exc}") from None
+
+
+def os_error(exc: OSError, what: str) -> StoreError:
+    """Turn an OSError into the library's one-line error, marking a full disk as such."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return DiskFullError(f"disk full while writing {what}; nothing partial was kept")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreError(f"cannot write {what}: {exc.strerror} (check the session dir)")
+    return StoreError(f"cannot write {what}: {exc.strerror or exc}")
+
+
+def write_file(path: Path, chunks: Iterable[bytes | memoryview], *, sync_dir: bool = True) -> None:
+    """Write ``chunks`` to ``path`` atomically; on any failure no temp file is left behind."""
+    tmp = temp_path(path.parent)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except OSError as exc:
+        raise os_error(exc, str(path)) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise os_error(exc, str(path)) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if sync_dir:
+        fsync_dir(path.parent)

@@ -1,0 +1,107 @@
+"""Retention: which snapshots a policy removes. Pinned snapshots are never removed.
+
+Rules combine (a snapshot goes if any rule says so): keep the newest N per name, the newest
+N per origin (script path, notebook or kernel), drop those older than an age, and keep the
+newest until a total size is reached. Damaged snapshots and foreign files are left alone:
+retention only removes what it can read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from sessions.core.config import RetentionPolicy
+from sessions.core.store import annotation
+from sessions.core.store.session_dir import Entry, Store
+
+log = logging.getLogger("sessions.retention")
+
+
+@dataclass
+class RetentionReport:
+    removed: list[str] = field(default_factory=list)  # "name@v (id): reason"
+    kept_pinned: int = 0
+
+
+def _origin_key(entry: Entry) -> str:
+    origin = entry.manifest.origin if entry.manifest else {}
+    return (
+        origin.get("notebook")
+        or origin.get("path")
+        or origin.get("kernel_id")
+        or origin.get("kind", "")
+    )
+
+
+def plan(
+    entries: list[Entry], pinned: set[str], policy: RetentionPolicy, now: float | None = None
+) -> dict[str, str]:
+    """``{snapshot id: reason}`` for the snapshots ``policy`` removes."""
+    now = time.time() if now is None else now
+    snapshots = sorted(
+        (e for e in entries if e.kind == "snapshot" and e.manifest is not None),
+        key=lambda e: (e.created, e.id),
+        reverse=True,
+    )
+    doomed: dict[str, str] = {}
+    if policy.keep_last is not None:
+        seen: dict[str, int] = {}
+        for entry in snapshots:
+            seen[entry.name] = seen.get(entry.name, 0) + 1
+            if seen[entry.name] > policy.keep_last:
+                doomed.setdefault(
+                    entry.id, f"more than {policy.keep_last} versions of {entry.name}"
+                )
+    if policy.keep_last_per_origin is not None:
+        per: dict[str, int] = {}
+        for entry in snapshots:
+            key = _origin_key(entry)
+            per[key] = per.get(key, 0) + 1
+            if per[key] > policy.keep_last_per_origin:
+                doomed.setdefault(
+                    entry.id, f"more than {policy.keep_last_per_origin} from {key or 'its origin'}"
+                )
+    if policy.max_age_days is not None:
+        limit = now - policy.max_age_days * 86400
+        for entry in snapshots:
+            if entry.created < limit:
+                doomed.setdefault(entry.id, f"older than {policy.max_age_days:g} days")
+    if policy.max_total_bytes is not None:
+        total = 0
+        counted: set[str] = set()
+        for entry in snapshots:
+            assert entry.manifest is not None
+            new = {
+                digest: b.stored
+                for digest, b in entry.manifest.all_blobs().items()
+                if digest not in counted
+            }
+            counted |= set(new)
+            total += sum(new.values())
+            if total > policy.max_total_bytes and entry.id not in pinned:
+                doomed.setdefault(
+                    entry.id, f"over the {policy.max_total_bytes // (1024 * 1024)} MB total"
+                )
+    return {k: v for k, v in doomed.items() if k not in pinned}
+
+
+def apply(store: Store, policy: RetentionPolicy, now: float | None = None) -> RetentionReport:
+    """Remove what ``policy`` says (manifests; blobs go with the next gc) and log each removal."""
+    report = RetentionReport()
+    if not policy.active:
+        return report
+    entries = store.entries(foreign=False)
+    pinned = {e.id for e in entries if annotation.read(store.root, e.id).pinned}
+    report.kept_pinned = len(pinned)
+    doomed = plan(entries, pinned, policy, now)
+    for entry in entries:
+        reason = doomed.get(entry.id)
+        if reason is None:
+            continue
+        store.remove(entry)
+        line = f"{entry.ref} ({entry.id}): {reason}"
+        report.removed.append(line)
+        log.info("retention removed %s", line)
+    return report

@@ -1,0 +1,66 @@
+"""``verify``: re-hash every blob a snapshot names, like ``git fsck`` for sessions."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sessions.core.store.session_dir import Entry, Store
+
+
+@dataclass
+class Problem:
+    """One thing wrong, named by snapshot and, where it applies, variable."""
+
+    ref: str
+    id: str
+    variables: tuple[str, ...]
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.ref} ({self.id})"
+        if self.variables:
+            names = ", ".join(self.variables)
+            return f"{where}: variable {names}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    checked_snapshots: int = 0
+    checked_blobs: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(store: Store, entries: list[Entry] | None = None) -> VerifyReport:
+    """Check manifests and re-hash each referenced blob once (in parallel)."""
+    report = VerifyReport()
+    targets = entries if entries is not None else store.entries(foreign=False)
+    needed: dict[str, list[tuple[Entry, tuple[str, ...]]]] = {}
+    for entry in targets:
+        if entry.kind != "snapshot":
+            continue
+        report.checked_snapshots += 1
+        if entry.manifest is None:
+            report.problems.append(
+                Problem(entry.ref, entry.id, (), f"damaged manifest: {entry.error}")
+            )
+            continue
+        for group in entry.manifest.groups:
+            for blob in group.blobs:
+                needed.setdefault(blob.hash, []).append((entry, group.names))
+        for name, blob in entry.manifest.data_blobs():
+            needed.setdefault(blob.hash, []).append((entry, (name,)))
+    with ThreadPoolExecutor(4, thread_name_prefix="sessions-verify") as pool:
+        results = dict(zip(needed, pool.map(store.blobs.check, needed)))
+    report.checked_blobs = len(results)
+    for digest, problem in results.items():
+        if problem is None:
+            continue
+        for entry, names in needed[digest]:
+            report.problems.append(Problem(entry.ref, entry.id, names, problem))
+    return report
