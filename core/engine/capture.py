@@ -67,15 +67,19 @@ def _matches(name: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
+def _patterns(patterns: Iterable[str] | str | None) -> list[str]:
+    return [patterns] if isinstance(patterns, str) else list(patterns or [])
+
+
 def select_names(
     namespace: dict[str, Any],
-    include: Iterable[str] | None,
-    exclude: Iterable[str] | None,
+    include: Iterable[str] | str | None,
+    exclude: Iterable[str] | str | None,
     private: bool,
 ) -> list[str]:
     """The names a save takes, in namespace order."""
-    include = [include] if isinstance(include, str) else list(include or [])
-    exclude = [exclude] if isinstance(exclude, str) else list(exclude or [])
+    include = _patterns(include)
+    exclude = _patterns(exclude)
     chosen = []
     for name, value in list(namespace.items()):
         if not isinstance(name, str) or name == "__builtins__":
@@ -108,8 +112,10 @@ def as_import(name: str, value: Any, ctx: Context) -> ImportRecord | None:
     return None
 
 
-def _walk_ids(value: Any, ctx: Context, numpy: Any) -> set[int]:
-    """Ids of the mutable objects reachable from ``value`` (bounded)."""
+def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]:
+    """Ids of the mutable objects reachable from ``value`` (bounded). Adds to ``reads`` the
+    global names read by session code found on the way (functions and classes not bound to
+    a saved name, which are pickled by value with it)."""
     seen: set[int] = set()
     stack = [value]
     budget = _WALK_BUDGET
@@ -140,11 +146,17 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any) -> set[int]:
             if obj.dtype == object and obj.size <= 1000:
                 stack.extend(obj.ravel().tolist())
         elif cls is types.FunctionType:
+            if obj.__globals__ is ctx.ns:
+                reads |= code_names(obj.__code__)
             for cell in obj.__closure__ or ():
                 with contextlib.suppress(ValueError):  # an empty cell
                     stack.append(cell.cell_contents)
             stack.extend(obj.__defaults__ or ())
+        elif isinstance(obj, type):  # a session class bound to no saved name
+            reads |= class_code_names(obj)
         else:
+            if ctx.is_session_object(cls) and id(cls) not in ctx.bound:
+                stack.append(cls)
             attrs = getattr(obj, "__dict__", None)
             if isinstance(attrs, dict) and not cls.__module__.startswith("pandas"):
                 stack.extend(attrs.values())
@@ -166,15 +178,59 @@ def code_names(code: types.CodeType) -> set[str]:
     return names
 
 
+def class_code_names(cls: type) -> set[str]:
+    """Global names the methods (plain, static, class, property) of ``cls`` read or write."""
+    names: set[str] = set()
+    for attr in vars(cls).values():
+        if isinstance(attr, (staticmethod, classmethod)):
+            funcs: tuple[Any, ...] = (attr.__func__,)
+        elif isinstance(attr, property):
+            funcs = (attr.fget, attr.fset, attr.fdel)
+        else:
+            funcs = (attr,)
+        for func in funcs:
+            if type(func) is types.FunctionType:
+                names |= code_names(func.__code__)
+    return names
+
+
+def _direct_reads(value: Any, namespace: dict[str, Any], module: str) -> set[str]:
+    """Global names read by ``value`` when it is a function or class of the session."""
+    if type(value) is types.FunctionType and value.__globals__ is namespace:
+        return code_names(value.__code__)
+    if isinstance(value, type) and value.__module__ == module:
+        return class_code_names(value)
+    return set()
+
+
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def _brought_along(
+    namespace: dict[str, Any], chosen: set[str], reads: Iterable[str], exclude: list[str]
+) -> list[str]:
+    """Private names (``_helper``, ``_CACHE``) that saved code reads and the selection left
+    out: they come with it. Dunders (``__file__``, ``__name__``, ``__builtins__``...) never
+    do — they describe the saving process, and loading must not overwrite the loader's."""
+    out = []
+    for name in reads:
+        if name in chosen or name not in namespace or not name.startswith("_"):
+            continue
+        if _is_dunder(name) or _is_internal(name, namespace[name]):
+            continue
+        if exclude and _matches(name, exclude):
+            continue
+        out.append(name)
+    return out
+
+
 def _code_deps(value: Any, ctx: Context, saved: set[str], own: str) -> set[str]:
     deps: set[str] = set()
     if type(value) is types.FunctionType and value.__globals__ is ctx.ns:
         deps = code_names(value.__code__) & saved
     elif isinstance(value, type) and ctx.is_session_object(value):
-        for attr in vars(value).values():
-            func = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
-            if type(func) is types.FunctionType:
-                deps |= code_names(func.__code__) & saved
+        deps = class_code_names(value) & saved
         for base in value.__mro__[1:]:
             name = ctx.bound.get(id(base))
             if name:
@@ -185,6 +241,26 @@ def _code_deps(value: Any, ctx: Context, saved: set[str], own: str) -> set[str]:
             deps.add(name)
     deps.discard(own)
     return deps
+
+
+def _classify(names: list[str], namespace: dict[str, Any], ctx: Context, result: Plan) -> None:
+    """Sort ``names`` into imports and values; bind session code to its name."""
+    for name in names:
+        value = namespace[name]
+        if (type(value) is types.FunctionType and value.__globals__ is namespace) or (
+            isinstance(value, type) and (value.__module__ == ctx.module or not importable(value))
+        ):
+            ctx.bound.setdefault(id(value), name)
+    for name in names:
+        value = namespace[name]
+        record = as_import(name, value, ctx)
+        if record is not None:
+            result.imports.append(record)
+            # a bound name whose value turned out to be an import is not session code
+            if ctx.bound.get(id(value)) == name:
+                del ctx.bound[id(value)]
+        else:
+            result.values[name] = value
 
 
 class _UnionFind:
@@ -213,32 +289,34 @@ def plan(
     """Classify and group what a save takes from ``namespace``."""
     module = namespace.get("__name__")
     ctx = Context(ns=namespace, module=module if isinstance(module, str) else "__main__")
-    names = select_names(namespace, include, exclude, private)
+    excluded = _patterns(exclude)
+    names = select_names(namespace, include, excluded, private)
+    chosen = set(names)
+    todo = list(names)
+    while todo:  # private helpers that saved code reads, and the helpers those read
+        reads: set[str] = set()
+        for name in todo:
+            reads |= _direct_reads(namespace[name], namespace, ctx.module)
+        todo = _brought_along(namespace, chosen, reads, excluded)
+        chosen.update(todo)
     result = Plan(ctx=ctx)
-    for name in names:
-        value = namespace[name]
-        if (type(value) is types.FunctionType and value.__globals__ is namespace) or (
-            isinstance(value, type) and (value.__module__ == ctx.module or not importable(value))
-        ):
-            ctx.bound.setdefault(id(value), name)
-    for name in names:
-        value = namespace[name]
-        record = as_import(name, value, ctx)
-        if record is not None:
-            result.imports.append(record)
-        else:
-            result.values[name] = value
-    # a bound name whose value turned out to be an import is not session code
-    value_ids = {id(v) for v in result.values.values()}
-    ctx.bound = {k: v for k, v in ctx.bound.items() if k in value_ids}
     numpy = sys.modules.get("numpy")
-    union = _UnionFind(result.values)
     owner: dict[int, str] = {}
-    for name, value in result.values.items():
-        for key in _walk_ids(value, ctx, numpy):
-            first = owner.setdefault(key, name)
-            if first != name:
-                union.union(first, name)
+    union = _UnionFind([])
+    batch = [name for name in namespace if name in chosen]
+    while batch:  # more private names may turn up in code found inside values
+        _classify(batch, namespace, ctx, result)
+        reads = set()
+        for name in batch:
+            if name not in result.values:
+                continue
+            union.parent[name] = name
+            for key in _walk_ids(result.values[name], ctx, numpy, reads):
+                first = owner.setdefault(key, name)
+                if first != name:
+                    union.union(first, name)
+        batch = _brought_along(namespace, chosen, reads, excluded)
+        chosen.update(batch)
     groups: dict[str, list[str]] = {}
     for name in result.values:
         groups.setdefault(union.find(name), []).append(name)

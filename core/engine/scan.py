@@ -100,6 +100,7 @@ _DILL_TYPES = {
     "dill._dill._create_lock": "lock",
     "dill._dill._create_rlock": "lock",
     "dill._dill._import_module": "module",
+    "sessions.core.engine.serialize._import_module": "module",
     "dill._dill._get_attr": "attribute",
     "builtins.getattr": "attribute",
     "__builtin__.getattr": "attribute",

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dill
+from dill import _dill as dill_internals
 
 from sessions.core.errors import LoadError
 
@@ -72,10 +73,27 @@ _EMPTY_CELL = _EmptyCell()
 
 
 def _make_function(
-    code: types.CodeType, globals_: dict[str, Any], name: str, ncells: int
+    code: types.CodeType,
+    globals_: dict[str, Any],
+    name: str,
+    cells: int | tuple[types.CellType, ...],
 ) -> types.FunctionType:
-    closure = tuple(types.CellType() for _ in range(ncells)) if ncells else None
+    """A function from its code. ``cells`` is its closure (pickled as cells, so a cell that
+    refers back to the class being rebuilt, as zero-argument ``super()``'s ``__class__`` does,
+    is filled once that class exists) or, in streams written before that, a count of empty
+    cells that ``_set_function_state`` fills."""
+    if isinstance(cells, int):
+        closure = tuple(types.CellType() for _ in range(cells)) if cells else None
+    else:
+        closure = cells or None
     return types.FunctionType(code, globals_, name, None, closure)
+
+
+def _import_module(name: str) -> types.ModuleType:
+    """A module held inside a value (``{"np": np}``), saved by reference."""
+    import importlib
+
+    return importlib.import_module(name)
 
 
 def _set_function_state(func: types.FunctionType, state: dict[str, Any]) -> None:
@@ -158,12 +176,22 @@ def importable(obj: Any) -> bool:
     module = sys.modules.get(module_name)
     if module is None:
         return False
+    if type(obj) is types.FunctionType and not _globals_of_a_module(obj.__globals__):
+        return False  # defined by exec/runpy into a dict: only its code can bring it back
     found: Any = module
     for part in qualname.split("."):
         found = getattr(found, part, None)
         if found is None:
             return False
     return found is obj
+
+
+def _globals_of_a_module(globals_: dict[str, Any]) -> bool:
+    """Whether ``globals_`` is the ``__dict__`` of an imported module (a decorator's wrapper
+    has its own module's globals; a function made by ``exec`` into a dict has that dict)."""
+    name = globals_.get("__name__")
+    module = sys.modules.get(name) if isinstance(name, str) else None
+    return module is not None and getattr(module, "__dict__", None) is globals_
 
 
 @dataclass
@@ -174,6 +202,22 @@ class Context:
     module: str
     bound: dict[int, str] = field(default_factory=dict)  # id of session object -> its name
     _session: dict[int, bool] = field(default_factory=dict)
+    _importable: dict[int, bool] = field(default_factory=dict)
+
+    def importable(self, obj: Any) -> bool:
+        """:func:`importable`, remembered per object for this save."""
+        key = id(obj)
+        known = self._importable.get(key)
+        if known is None:
+            known = self._importable[key] = importable(obj)
+        return known
+
+    def needs_value(self, obj: Any) -> bool:
+        """Code that only pickling by value brings back: session functions and classes,
+        and functions that live in no module (made by ``exec``/``runpy`` into a dict)."""
+        if type(obj) is types.FunctionType:
+            return self.is_session_object(obj) or not self.importable(obj)
+        return isinstance(obj, type) and self.is_session_object(obj)
 
     def is_session_object(self, obj: Any) -> bool:
         """A function or class defined in the saved namespace (not importable elsewhere)."""
@@ -241,9 +285,25 @@ class _FastPickler(pickle.Pickler, _Recorder):
                 if reduced is None:
                     raise _NeedsDill
                 return reduced
+            if cls is types.FunctionType and not self.ctx.importable(obj):
+                raise _NeedsDill
+        elif cls is types.ModuleType:
+            reduced = _module_by_reference(obj)
+            if reduced is None:
+                raise _NeedsDill  # a module made at run time: dill pickles it by value
+            self.modules.add(obj.__name__)
+            return reduced
         else:
             self.modules.add(cls.__module__)
         return NotImplemented
+
+
+def _module_by_reference(module: types.ModuleType) -> Any:
+    """``import name`` for a module that ``sys.modules`` holds under its name, else None."""
+    name = getattr(module, "__name__", None)
+    if isinstance(name, str) and sys.modules.get(name) is module:
+        return (_import_module, (name,))
+    return None
 
 
 def _deny_types() -> tuple[type, ...]:
@@ -296,21 +356,20 @@ class _DillPickler(dill.Pickler, _Recorder):  # type: ignore[misc]
                 reduced = self._by_name(obj)
                 if reduced is not None:
                     return reduced
-                if cls is types.FunctionType:
-                    return self._function_by_value(obj)
+                # a function by value: _save_function (below) writes it
+        elif cls is types.ModuleType:
+            reduced = _module_by_reference(obj)
+            if reduced is not None:
+                self.modules.add(obj.__name__)
+                return reduced
         else:
             self.modules.add(cls.__module__)
         return NotImplemented
 
     def _function_by_value(self, func: types.FunctionType) -> Any:
-        cells = []
-        for cell in func.__closure__ or ():
-            try:
-                cells.append(cell.cell_contents)
-            except ValueError:
-                cells.append(_EMPTY_CELL)
+        """The reduction of a session function: its code, the load namespace as its globals
+        (persistent id ``"ns"``), and its closure as cells."""
         state = {
-            "cells": cells,
             "defaults": func.__defaults__,
             "kwdefaults": func.__kwdefaults__,
             "qualname": func.__qualname__,
@@ -319,8 +378,21 @@ class _DillPickler(dill.Pickler, _Recorder):  # type: ignore[misc]
             "annotations": func.__annotations__ or None,
             "dict": func.__dict__ or None,
         }
-        args = (func.__code__, self.ctx.ns, func.__name__, len(cells))
+        args = (func.__code__, self.ctx.ns, func.__name__, func.__closure__ or ())
         return (_make_function, args, state, None, None, _set_function_state)
+
+    def _save_function(self, func: types.FunctionType) -> None:
+        """Functions reaching the dispatch table: session functions by value through dill's
+        post-processing stack, so a closure cell that refers to the function itself or to
+        a class still being rebuilt (``super()``'s ``__class__``) is filled once that object
+        exists; any other function (e.g. defined by ``exec`` into a dict) as dill does."""
+        if self.ctx.is_session_object(func):
+            dill_internals._save_with_postproc(self, self._function_by_value(func), obj=func)
+        else:
+            dill_internals.save_function(self, func)
+
+    dispatch = dill_internals.MetaCatchingDict(dill.Pickler.dispatch)  # metaclasses: save_type
+    dispatch[types.FunctionType] = _save_function
 
 
 # --- dumping ------------------------------------------------------------------------------
@@ -355,11 +427,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def needs_value_pickling(ctx: Context, values: Iterable[Any]) -> bool:
-    """Whether any root is session code, which only the dill path can carry by value."""
-    return any(
-        (type(v) is types.FunctionType or isinstance(v, type)) and ctx.is_session_object(v)
-        for v in values
-    )
+    """Whether any root is code that only the dill path can carry by value."""
+    return any(ctx.needs_value(v) for v in values)
 
 
 def dump_group(ctx: Context, payload: dict[str, Any]) -> Pickled:
