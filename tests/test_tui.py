@@ -192,6 +192,29 @@ async def test_space_marks_variables_and_restore_copies_their_loading_code(demo_
         assert app.detail.marked  # space off a saved variable row does not crash
 
 
+async def test_copy_with_no_clipboard_tool_says_so_and_shows_the_text(
+    demo_home: Path, monkeypatch, tmp_path: Path
+) -> None:
+    """OSC 52 cannot be confirmed: with no clipboard tool and no tmux, the toast says the
+    copy failed and carries the text itself, so nothing is lost."""
+    import sys
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools-here"))
+    for name in ("TMUX", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(sys.modules, "pyperclip", None)  # not installed
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "r", "j", "enter")  # restore -> copy the loading code
+        await until(pilot, lambda: app.copied is not None, "the copy")
+        assert not app.copied.confirmed
+        message = [n.message for n in app._notifications][-1]
+        assert "could not be copied" in message
+        assert app.copied.text in message and "sessions.load(" in message
+
+
 async def test_restore_into_a_shell_without_a_terminal_says_so(demo_home: Path) -> None:
     app = make_app(demo_home)
     async with app.run_test(size=SIZE, notifications=True) as pilot:

@@ -21,16 +21,24 @@ SESSIONS_TUI = Path(sys.executable).parent / "sessions-tui"
 
 class Tmux:
     def __init__(
-        self, command: list[str], env: dict[str, str], size: tuple[int, int] = (150, 46)
+        self,
+        command: list[str],
+        env: dict[str, str],
+        size: tuple[int, int] = (150, 46),
+        *,
+        own_server: bool = False,
     ) -> None:
         self.name = f"sessions-e2e-{uuid.uuid4().hex[:8]}"
+        # own_server: a private tmux server with tmux's defaults (no user config, so
+        # set-clipboard is "external": applications' OSC 52 is dropped)
+        self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"] if own_server else ["tmux"]
         exports = " ".join(f"{k}={_quote(v)}" for k, v in env.items())
         shell = (
             f"env {exports} {' '.join(_quote(c) for c in command)}; echo APP-EXITED-$?; sleep 30"
         )
         subprocess.run(
             [
-                "tmux",
+                *self.tmux,
                 "new-session",
                 "-d",
                 "-s",
@@ -46,12 +54,12 @@ class Tmux:
 
     def screen(self) -> str:
         done = subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+            [*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
         )
         return done.stdout
 
     def keys(self, *keys: str, literal: bool = False) -> None:
-        args = ["tmux", "send-keys", "-t", self.name, *(["-l"] if literal else []), *keys]
+        args = [*self.tmux, "send-keys", "-t", self.name, *(["-l"] if literal else []), *keys]
         subprocess.run(args, check=True)
         time.sleep(0.15)
 
@@ -69,7 +77,7 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-session", "-t", self.name], capture_output=True)
 
 
 def _quote(value: str) -> str:
@@ -177,6 +185,39 @@ def test_a_failed_restore_shows_the_per_variable_report(
         time.sleep(0.3)  # a key right after ESC would read as alt+key
         term.keys("q")
         term.wait("APP-EXITED-0")
+    finally:
+        term.close()
+
+
+def test_copying_under_tmux_without_set_clipboard_lands_in_tmux_buffer(
+    terminal_env: dict[str, str], demo_home: Path
+) -> None:
+    """tmux's default set-clipboard drops the app's OSC 52: the text still reaches tmux's
+    paste buffer (load-buffer), and the toast says that is where it went."""
+    term = Tmux([str(SESSIONS_TUI)], terminal_env, own_server=True)
+    try:
+        option = subprocess.run(
+            [*term.tmux, "show-options", "-gv", "set-clipboard"], capture_output=True, text=True
+        )
+        assert option.stdout.strip() != "on"
+        term.wait("legacy-experiment.pkl")
+        term.keys("/")
+        term.type("fitted")
+        term.keys("Enter")
+        term.wait("1 shown")
+        term.keys("r")
+        term.wait("Copy the loading code")
+        term.keys("j")  # new shell -> clipboard (no kernels run here)
+        term.keys("Enter")
+        term.wait("Loading code copied to tmux's")  # the toast (wrapped at 80 columns)
+        buffer = subprocess.run(
+            [*term.tmux, "show-buffer"], capture_output=True, text=True, check=True
+        ).stdout
+        from sessions.core.engine.restore import loading_code
+        from sessions.core.store.session_dir import Store
+
+        store = Store(demo_home)
+        assert buffer == loading_code(store, store.latest("churn-analysis"), None)
     finally:
         term.close()
 

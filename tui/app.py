@@ -32,6 +32,7 @@ from sessions.core.store.catalog import Row
 from sessions.core.store.session_dir import Store
 from sessions.tui import messages
 from sessions.tui.bindings import ACTIONS, app_bindings, key_label
+from sessions.tui.clipboard import CopyResult, copy_text
 from sessions.tui.components import group_list, preview_pane, snapshot_table, variable_table
 from sessions.tui.components.compare_modal import CompareModal, PickSnapshotModal
 from sessions.tui.components.confirm_modal import ConfirmModal
@@ -109,6 +110,7 @@ class SessionsApp(App[None]):
         self._filter_timer: Timer | None = None
         self._reload_timer: Timer | None = None
         self.idle_gc = IdleCollector()
+        self.copied: CopyResult | None = None  # what the last copy reported (tests read it)
 
     def on_unmount(self) -> None:
         self.idle_gc.stop()
@@ -460,8 +462,7 @@ class SessionsApp(App[None]):
 
         code = loading_code(self.store, detail.entry, names)
         if target.id == "clipboard":
-            self.copy_to_clipboard(code)
-            self.notify("Loading code copied to the clipboard", title="Restore")
+            self.copy_out(code, "Loading code", title="Restore")
             return
         if target.id == "shell":
             self._restore_in_shell(detail, code, interpreter_for(detail.entry))
@@ -612,8 +613,27 @@ class SessionsApp(App[None]):
             self.post_message(messages.ActionFailed(str(exc)))
             return
         line = pull_command(pushed.ref, choice.remote)
-        self.call_from_thread(self.copy_to_clipboard, line)
-        self.call_from_thread(self.notify, f"{pushed}\nCopied: {line}", title="Pushed", timeout=10)
+        self.call_from_thread(self.notify, str(pushed), title="Pushed", timeout=10)
+        self.call_from_thread(self.copy_out, line, "The pull command", title="Pushed")
+
+    # --- clipboard --------------------------------------------------------------------
+    def copy_out(self, text: str, what: str = "Text", *, title: str = "Copy") -> None:
+        """Copy ``text``: OSC 52 to the terminal at once, then the system clipboard and tmux's
+        buffer on a thread; one toast says where it went, or shows the text if nowhere."""
+        self.copy_to_clipboard(text)
+        self._copy_confirmed(text, what, title)
+
+    @work(thread=True, group="clipboard")
+    def _copy_confirmed(self, text: str, what: str, title: str) -> None:
+        result = copy_text(text)
+        self.copied = result
+        self.call_from_thread(
+            self.notify,
+            result.message(what),
+            title=title,
+            severity="information" if result.confirmed else "warning",
+            timeout=8 if result.confirmed else 20,
+        )
 
     def action_delete(self) -> None:
         detail = self._need_snapshot(readable=False)
