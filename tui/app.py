@@ -12,6 +12,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, OptionList
 
-from sessions.core.config import Config, load_config
+from sessions.core.config import Config, ConfigError, load_config, resolve_keys, save_theme
 from sessions.core.engine.compare import compare
 from sessions.core.errors import SessionsError
 from sessions.core.store import annotation
@@ -148,13 +149,7 @@ class SessionsApp(App[None]):
         self.idle_gc.start()
         self.set_interval(EVERY_SECONDS, self.idle_gc.tick)
         self.sub_title = f"{self.store.root} · reading…"
-        keys = {k: v for k, v in self.settings.keys.items() if k in {a.id for a in ACTIONS}}
-        if keys:
-            self.set_keymap(keys)
-        if self.settings.theme and self.settings.theme in self.available_themes:
-            self.theme = self.settings.theme
-        for problem in self.settings.problems:
-            self.notify(problem, severity="warning")
+        self._apply_config()
         self._w("#filter", FilterInput).display = False
         self._w("#snapshots", SnapshotTable).focus()
         if self.watch_daemon:
@@ -767,6 +762,47 @@ class SessionsApp(App[None]):
     def action_refresh(self) -> None:
         self.source.refresh()
         self.load_rows()
+
+    def _apply_config(self) -> None:
+        """Keys and theme from config.toml; each problem is one warning naming file and key,
+        and what it concerns keeps its default. A theme picked later is saved back."""
+        problems = list(self.settings.problems)
+        try:
+            keys = resolve_keys(self.settings, {a.id: a.keys for a in ACTIONS})
+        except ConfigError as exc:
+            problems.append(str(exc))
+            keys = {}
+            self.settings = replace(self.settings, keys={})
+        if keys:
+            self.set_keymap(keys)
+        theme = self.settings.theme
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        elif theme:
+            known = ", ".join(sorted(self.available_themes))
+            problems.append(
+                str(
+                    ConfigError(
+                        self.settings.source,
+                        "tui.theme",
+                        f"unknown theme {theme!r} (themes: {known})",
+                    )
+                )
+            )
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=10)
+        if self.settings.source is not None:
+            self.theme_changed_signal.subscribe(self, self._save_theme)
+
+    def _save_theme(self, theme: Any) -> None:
+        if theme.name == self.settings.theme or self.settings.source is None:
+            return
+        try:
+            save_theme(theme.name, self.settings.source)
+        except SessionsError as exc:
+            self.notify(str(exc), severity="warning", timeout=10)
+            return
+        self.settings = replace(self.settings, theme=theme.name)
 
     def on_action_failed(self, message: messages.ActionFailed) -> None:
         self.notify(message.message, severity="error", timeout=8)

@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("rm", help="remove a snapshot (its blobs go at the next gc)")
     rm.add_argument("ref")
 
+    config = sub.add_parser("config", help="where config.toml is, and what it sets")
+    config.add_argument("action", choices=["path", "show"])
+
     demo = sub.add_parser("demo", help="build a demo session dir and show it")
     demo.add_argument("--no-open", action="store_true", help="only build the demo snapshots")
     cli_share.add_parsers(sub)
@@ -369,6 +372,21 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
     return code
 
 
+def cmd_config(args: argparse.Namespace, out: Any) -> int:
+    from sessions.core.config import config_path, load_config, render
+
+    path = config_path()
+    if args.action == "path":
+        out.write(f"{path}\n")
+        return 0
+    config = load_config(path)
+    state = "" if path.exists() else " (not there yet: defaults)"
+    out.write(f"# {path}{state}\n{render(config)}")
+    for problem in config.problems:
+        sys.stderr.write(f"sessions-tui: {problem}\n")
+    return 1 if config.problems else 0
+
+
 def cmd_daemon(args: argparse.Namespace, out: Any) -> int:
     from sessions.daemon import client
 
@@ -419,6 +437,7 @@ COMMANDS = {
     "gc": cmd_gc,
     "rm": cmd_rm,
     "demo": cmd_demo,
+    "config": cmd_config,
     "daemon": cmd_daemon,
     "save": cmd_save,
     "kernels": cmd_kernels,
