@@ -19,19 +19,36 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sessions.core.api import SnapshotInfo
+from sessions.core.errors import SessionsError
 
+# The facade is imported by every notebook and script that uses Sessions, so it imports
+# nothing heavy: the library (dill, cryptography, msgpack, zstandard...) loads on first use.
 if TYPE_CHECKING:
+    from sessions.core.api import SnapshotInfo
+    from sessions.core.engine.load import LoadReport
+    from sessions.core.engine.save import SaveResult
     from sessions.core.sharing.bundle import ExportResult, ImportResult
     from sessions.core.sharing.remote import PullResult, PushResult
-from sessions.core.api import inspect as _inspect
-from sessions.core.api import snapshots as _snapshots
-from sessions.core.engine.load import LoadReport
-from sessions.core.engine.load import load as _load
-from sessions.core.engine.save import SaveResult
-from sessions.core.engine.save import save as _save
-from sessions.core.errors import SessionsError
-from sessions.core.store.session_dir import Store
+    from sessions.core.store.session_dir import Store
+
+_LAZY = {
+    "LoadReport": "sessions.core.engine.load",
+    "SaveResult": "sessions.core.engine.save",
+    "SnapshotInfo": "sessions.core.api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The result types, imported when first asked for (``sessions.SaveResult``)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sessions' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LoadReport",
@@ -51,6 +68,8 @@ __version__ = "0.1.0"
 
 
 def _store(home: str | Path | None) -> Store:
+    from sessions.core.store.session_dir import Store
+
     return Store(home) if home is not None else Store()
 
 
@@ -71,7 +90,10 @@ def save(
 ) -> SaveResult:
     """Save every variable of ``namespace`` (default: ``__main__``) as the next version of
     ``name`` (default: the script or notebook name). Unpicklable values are skipped and
-    listed in ``.skipped``; names starting with ``_`` are taken only with ``private=True``."""
+    listed in ``.skipped``; names starting with ``_`` are taken only with ``private=True``
+    (or when saved code reads them)."""
+    from sessions.core.engine.save import save as _save
+
     return _save(
         namespace if namespace is not None else _main_namespace(),
         store=_store(home),
@@ -96,6 +118,8 @@ def load(
     ``namespace`` (default: ``__main__``). Returns a per-variable report; one failing
     variable does not stop the others. Loading unpickles, so only snapshots signed by you or
     a trusted key load; ``trust=True`` overrides that once (TrustError says whose key it is)."""
+    from sessions.core.engine.load import load as _load
+
     return _load(
         _store(home),
         ref,
@@ -107,11 +131,15 @@ def load(
 
 def snapshots(*, home: str | Path | None = None) -> list[SnapshotInfo]:
     """Every snapshot in the session dir, oldest first (damaged ones flagged, not fatal)."""
+    from sessions.core.api import snapshots as _snapshots
+
     return _snapshots(_store(home))
 
 
 def inspect(ref: str, *, home: str | Path | None = None) -> SnapshotInfo:
     """What snapshot ``ref`` holds — names, types, previews — without unpickling anything."""
+    from sessions.core.api import inspect as _inspect
+
     return _inspect(ref, _store(home))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import importlib.metadata
 import os
 import platform
 import socket
@@ -33,30 +32,81 @@ def python_info() -> dict[str, str]:
     }
 
 
-@lru_cache(maxsize=1)
-def _distributions() -> dict[str, list[str]]:
-    try:
-        return dict(importlib.metadata.packages_distributions())
-    except Exception:
-        return {}
+_looked_up: set[str] = set()
+_NOT_PACKAGES = frozenset({"builtins", "__main__", "core"})
 
 
 @lru_cache(maxsize=4096)
 def module_version(top: str) -> str | None:
-    """The installed version of the distribution providing top-level module ``top``."""
+    """The installed version of top-level module ``top``: its ``__version__``, else the
+    version of the distribution of that name, else of the distribution next to the module
+    that declares it (``top_level.txt``). Cheap: never a scan of every installed
+    distribution (``packages_distributions()`` costs about a second on a big environment)."""
     if not top or top in getattr(sys, "stdlib_module_names", ()):
         return None
+    _looked_up.add(top)
     module = sys.modules.get(top)
     version = getattr(module, "__version__", None)
     if isinstance(version, str):
         return version
-    dists = _distributions().get(top)
-    if dists:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(top)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        pass
+    file = getattr(module, "__file__", None) if module is not None else _origin(top)
+    if not isinstance(file, str):
+        return None
+    where = Path(file).parent
+    if Path(file).stem == "__init__":
+        where = where.parent
+    dist = _top_levels(str(where)).get(top)
+    if dist is None:
+        return None
+    try:
+        return importlib.metadata.version(dist)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+def _origin(top: str) -> str | None:
+    """Where module ``top`` would be imported from, without importing it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
+
+
+@lru_cache(maxsize=64)
+def _top_levels(directory: str) -> dict[str, str]:
+    """``{top-level module: distribution}`` for the distributions installed in ``directory``
+    (their ``top_level.txt``, else the first path parts of their ``RECORD``), read once per
+    process and only for a module that neither declares a version nor names its
+    distribution."""
+    out: dict[str, str] = {}
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.name.endswith((".dist-info", ".egg-info")):
+            continue
+        dist = entry.name.rsplit(".", 1)[0].split("-")[0]
         try:
-            return importlib.metadata.version(dists[0])
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return None
+            names = Path(entry.path, "top_level.txt").read_text().split()
+        except OSError:
+            try:
+                record = Path(entry.path, "RECORD").read_text()
+            except OSError:
+                continue
+            names = [line.split("/", 1)[0] for line in record.splitlines() if "/" in line]
+        for name in names:
+            out.setdefault(name.split("/")[0], dist)
+    return out
 
 
 def versions_of(modules: set[str]) -> dict[str, str]:
@@ -64,7 +114,7 @@ def versions_of(modules: set[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in modules:
         top = (name or "").split(".")[0]
-        if not top or top in out or top in ("builtins", "__main__", "core"):
+        if not top.isidentifier() or top in out or top in _NOT_PACKAGES:
             continue
         version = module_version(top)
         if version:
@@ -73,9 +123,19 @@ def versions_of(modules: set[str]) -> dict[str, str]:
 
 
 def imported_packages() -> dict[str, str]:
-    """Versions of every third-party top-level module the process has imported."""
-    tops = {name.split(".")[0] for name in list(sys.modules) if not name.startswith("_")}
-    return versions_of(tops)
+    """Versions of the third-party top-level modules the process has imported that declare
+    one (``__version__``), plus any already looked up for saved values: the environment at
+    a glance, without a metadata lookup per imported module on every first save."""
+    out: dict[str, str] = {}
+    stdlib = getattr(sys, "stdlib_module_names", ())
+    for name, module in list(sys.modules.items()):
+        if "." in name or name.startswith("_") or name in stdlib or name in _NOT_PACKAGES:
+            continue
+        version = getattr(module, "__version__", None)
+        if isinstance(version, str):
+            out[name] = version
+    out.update(versions_of(set(_looked_up)))
+    return dict(sorted(out.items()))
 
 
 def _ipython() -> Any:

@@ -131,8 +131,9 @@ def _one_line(exc: BaseException) -> str:
 def version_warnings(manifest: Manifest, names: Iterable[str]) -> list[str]:
     """Modules a loaded variable needs whose installed version differs from the saved one."""
     needed: dict[str, str] = {}
+    wanted = set(names)
     for var in manifest.variables:
-        if var.name in names:
+        if var.name in wanted:
             needed.update(var.modules)
     out = []
     for module, saved in sorted(needed.items()):
@@ -230,7 +231,8 @@ def load_entry(
                 report.failed.pop(name, None)
             blobs = [pool_read(store, b.hash) for b in group.blobs]
             _load_group(manifest, index, blobs, ns, report)
-    report.loaded.sort(key=lambda n: list(variables).index(n))
+    position = {name: i for i, name in enumerate(variables)}
+    report.loaded.sort(key=position.__getitem__)
     report.warnings = version_warnings(manifest, report.loaded)
     return report
 
