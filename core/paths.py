@@ -32,3 +32,11 @@ def log_dir() -> Path:
     if env:
         return Path(env).expanduser().absolute()
     return Path(platformdirs.user_log_dir(APP, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """The per-user cache dir (catalogs, foreign-file scans): anything here can be deleted."""
+    env = os.environ.get("SESSIONS_CACHE_DIR")
+    if env:
+        return Path(env).expanduser().absolute()
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False))

@@ -117,6 +117,7 @@ def _entry_json(item: SnapshotInfo) -> dict[str, Any]:
         "origin": dict(manifest.origin) if manifest else {"kind": "foreign"},
         "path": item.path,
         "damaged": item.error,
+        "runs_code": list(item.foreign.runs) if item.foreign is not None else [],
     }
 
 
@@ -144,6 +145,8 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
             note = "dill.dump_module file" + (
                 f" {' '.join('#' + t for t in item.tags)}" if item.tags else ""
             )
+            if item.foreign is not None and item.foreign.runs:
+                note += f" — RUNS CODE: {item.foreign.runs_text(3)}"
         elif item.tags:
             note = f"{note} {' '.join('#' + t for t in item.tags)}".strip()
         count = str(len(item.variables)) if not item.error else "?"
@@ -170,6 +173,7 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
                 "imports": item.foreign.imports,
                 "complete": item.foreign.complete,
                 "error": item.foreign.error,
+                "runs_code": list(item.foreign.runs),
             }
         json.dump(data, out, indent=2, default=str)
         out.write("\n")
@@ -215,7 +219,12 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
             out.write(f"\n{len(manifest.history)} inputs in history\n")
     elif item.foreign is not None:
         out.write(f"foreign dill.dump_module file: {item.path}\n")
-        if item.foreign.error and item.foreign.variables:
+        if item.foreign.runs:
+            out.write(
+                "RUNS CODE: loading this file would call "
+                f"{item.foreign.runs_text(10)} — not a plain session (nothing was run)\n"
+            )
+        elif item.foreign.error and item.foreign.variables:
             out.write(f"note: {item.foreign.error}\n")
         out.write(
             f"\n{len(item.foreign.variables)} variables (types read from opcodes; nothing was run)\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import pickletools
+import re
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -33,6 +34,8 @@ class Sym:
     ref: str | None = None  # for globals: "module.qualname"; for modules: the module name
     items: dict[str, Sym] | None = None
     args: list[Sym] = field(default_factory=list)
+    cls: Sym | None = None  # for instances: the class they were made from
+    by_value: bool = False  # a class or function defined in the file (dill), not imported
 
 
 _MARK = Sym("<mark>")
@@ -77,6 +80,13 @@ _CREATES_FIRST_ARG = {
     "dill._dill._create_array",
 }
 
+_NEW_OBJECT = {
+    "copyreg._reconstructor",
+    "copy_reg._reconstructor",
+    "copyreg.__newobj__",
+    "copyreg.__newobj_ex__",
+}
+
 _KNOWN_RESULTS = {
     "numpy.random._pickle.__generator_ctor": "numpy.random.Generator",
     "numpy.random._pickle.__randomstate_ctor": "numpy.random.RandomState",
@@ -107,49 +117,212 @@ _DILL_TYPES = {
 }
 
 
-# Globals no session needs at load time but attacks do: a pickle that would call one of
-# these is reported instead of described. (Module objects in dill files are rebuilt by
-# ``dill._dill._import_module``, not by these names.)
-_DANGEROUS_MODULES = {
-    "os",
-    "posix",
-    "nt",
-    "subprocess",
-    "shutil",
-    "sys",
-    "socket",
-    "ctypes",
-    "importlib",
-    "runpy",
-    "code",
-    "codeop",
-    "pty",
-    "commands",
-    "webbrowser",
-    "marshal",
-    "pickle",
-    "_pickle",
-    "multiprocessing",
-    "signal",
-    "http",
-    "urllib",
-    "ftplib",
-    "smtplib",
-    "telnetlib",
+# What loading may call. Unpickling calls every global it REDUCEs, every class it
+# instantiates (NEWOBJ, OBJ, INST, copyreg helpers) and a class's ``__setstate__`` on BUILD.
+# A call is fine only when it is on this allow-list of constructors that build data and do
+# nothing else; everything else is reported (``ScanResult.runs_code``), whatever its module.
+_SAFE_CALLS = {
+    # builtins that build values
+    *(
+        f"{module}.{name}"
+        for module in ("builtins", "__builtin__")
+        for name in [
+            "list",
+            "dict",
+            "set",
+            "frozenset",
+            "tuple",
+            "bytearray",
+            "bytes",
+            "complex",
+            "slice",
+            "range",
+            "xrange",
+            "int",
+            "float",
+            "str",
+            "bool",
+            "object",
+            "type",
+            "getattr",
+            "property",
+            "staticmethod",
+            "classmethod",
+        ]
+    ),
+    "_codecs.encode",  # protocol 2 bytes: _codecs.encode(text, "latin1")
+    "copyreg._reconstructor",  # checked further below: the class it builds must be safe
+    "copy_reg._reconstructor",
+    "copyreg.__newobj__",
+    "copyreg.__newobj_ex__",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "collections.deque",
+    "collections.Counter",
+    "collections.ChainMap",
+    "datetime.date",
+    "datetime.time",
+    "datetime.datetime",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "zoneinfo.ZoneInfo._unpickle",
+    "decimal.Decimal",
+    "fractions.Fraction",
+    "uuid.UUID",
+    "uuid.SafeUUID",
+    "pathlib.Path",
+    "pathlib.PosixPath",
+    "pathlib.WindowsPath",
+    "pathlib.PurePath",
+    "pathlib.PurePosixPath",
+    "pathlib.PureWindowsPath",
+    "ipaddress.IPv4Address",
+    "ipaddress.IPv6Address",
+    "ipaddress.IPv4Network",
+    "ipaddress.IPv6Network",
+    "re._compile",
+    "functools.partial",
+    "array.array",
+    "array._array_reconstructor",
+    "types.SimpleNamespace",
+    "_frozen_importlib.ModuleSpec",  # a module's __spec__ and __loader__: records, no I/O
+    "_frozen_importlib.BuiltinImporter",
+    "_frozen_importlib_external.SourceFileLoader",
+    "_frozen_importlib_external.SourcelessFileLoader",
+    "dataclasses.Field",
+    "dataclasses._DataclassParams",
+    "dataclasses._FIELD_BASE",
+    "types.MappingProxyType",
+    "types.CodeType",
+    "types.FunctionType",
+    "types.CellType",
+    "types.ModuleType",
+    "enum.Enum",
+    "numpy.ndarray",
+    "numpy.dtype",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.core.numeric._frombuffer",
+    "numpy._core.numeric._frombuffer",
+    "numpy.ma.core._mareconstruct",
+    "numpy.ma.MaskedArray",
+    "numpy.ma.core.MaskedArray",
+    "numpy.random._pickle.__generator_ctor",
+    "numpy.random._pickle.__randomstate_ctor",
+    "numpy.random._pickle.__bit_generator_ctor",
+    "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
+    "numpy.random.bit_generator.SeedSequence",
+    "numpy.random._mt19937.MT19937",
+    "numpy.random._pcg64.PCG64",
+    "numpy.random._pcg64.PCG64DXSM",
+    "numpy.random._philox.Philox",
+    "numpy.random._sfc64.SFC64",
+    "pandas._libs.internals._unpickle_block",
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+    "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+    "pandas._libs.tslibs.nattype.__nat_unpickle",
+    "pandas.core.indexes.base._new_Index",
+    "pandas.core.indexes.datetimes._new_DatetimeIndex",
+    "pandas.core.indexes.period._new_PeriodIndex",
+    "pandas.core.internals.managers.BlockManager",
+    "pandas.core.internals.managers.SingleBlockManager",
+    "pyarrow.lib._restore_array",
+    "pyarrow.lib.py_buffer",
+    "pyarrow.lib.type_for_alias",
+    # dill's constructors for what a session holds (functions, classes, cells…)
+    *(
+        f"{module}.{name}"
+        for module in ("dill._dill", "dill.dill")
+        for name in [
+            "_create_function",
+            "_create_code",
+            "_create_cell",
+            "_create_type",
+            "_load_type",
+            "_create_namedtuple",
+            "_create_array",
+            "_create_dtypemeta",
+            "_create_lock",
+            "_create_rlock",
+            "_import_module",
+            "_get_attr",
+            "_create_ftype",
+            "_create_typemap",
+            "_create_typing_tuple",
+            "_dict_from_dictproxy",
+            "_create_weakref",
+            "_create_weakproxy",
+            "_create_stringi",
+            "_create_stringo",
+            "_create_class",
+            "_create_code",
+            "_getattr",
+        ]
+    ),
+    "dill._shims._CELL_EMPTY",
+    # Sessions' own pickle helpers (sessions.core.engine.serialize; old streams: core.serialize)
+    *(
+        f"{module}.{name}"
+        for module in ("sessions.core.engine.serialize", "core.serialize")
+        for name in ("_make_function", "_str_array", "_str_array_from", "_rebuild_array")
+    ),
 }
-_DANGEROUS_BUILTINS = {"eval", "exec", "compile", "__import__", "open", "breakpoint", "input"}
-_SAFE_EXCEPTIONS = {"dill._dill", "dill._shims"}
+# Public classes of these packages are data types (DataFrame, Timestamp, CategoricalDtype…);
+# their I/O and plotting modules are not, and anything else in them is reported.
+_SAFE_CLASS_MODULES = ("pandas.core.", "pandas._libs.", "pandas.arrays", "numpy.dtypes")
+_UNSAFE_CLASS_MODULES = ("pandas.io", "pandas.plotting", "pandas.core.computation")
+# dill rebuilds ``range``, ``...`` and ``NotImplemented`` by eval of their repr: fine only
+# for exactly those reprs.
+_EVAL_REPR = re.compile(r"(?:x?range\(-?\d{1,30}(?:, -?\d{1,30}){0,2}\)|Ellipsis|NotImplemented)")
+_EVAL_REPR_FUNCS = {"dill._dill._eval_repr", "dill.dill._eval_repr"}
+_GETATTR_EVAL = {"dill._dill._getattr", "dill.dill._getattr"}
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,200}")
+_GETITEM = {"_operator.getitem", "operator.getitem"}
+_TYPING = ("typing.", "builtins.", "collections.abc.", "types.")  # List[int], dict[str, int]…
+# Types dill loads by name (dill._load_type) whose call only builds a value.
+_SAFE_DILL_TYPES = set(
+    [
+        "MappingProxyType",
+        "MethodType",
+        "PartialType",
+        "FunctionType",
+        "LambdaType",
+        "CodeType",
+        "CellType",
+        "ModuleType",
+        "DictItemsType",
+        "DictKeysType",
+        "DictValuesType",
+        "OdictItemsType",
+        "OdictKeysType",
+        "OdictValuesType",
+        "NoneType",
+        "EllipsisType",
+        "NotImplementedType",
+    ]
+)
+_SETATTR_FUNCS = {"builtins.setattr", "__builtin__.setattr", "dill._dill._setattr"}
+# Methods unpickling calls on an instance of a class defined in the file.
+_HOOKS = ("__setstate__", "__new__", "__init__", "__setitem__", "append", "extend", "add")
+MAX_REPORTED = 200
+
+
+def safe_call(ref: str) -> bool:
+    """Whether the global ``module.name`` is a known constructor that only builds data."""
+    if ref in _SAFE_CALLS:
+        return True
+    module, _, name = ref.rpartition(".")
+    if name[:1].isupper() and (module == "pandas" or module.startswith(_SAFE_CLASS_MODULES)):
+        return not module.startswith(_UNSAFE_CLASS_MODULES)
+    return False
 
 
 def dangerous(ref: str) -> bool:
-    """Whether calling the global ``module.name`` could act on the system."""
-    module, _, name = ref.rpartition(".")
-    top = module.split(".")[0]
-    if module in _SAFE_EXCEPTIONS or any(module.startswith(m + ".") for m in _SAFE_EXCEPTIONS):
-        return False
-    if module in ("builtins", "__builtin__"):
-        return name in _DANGEROUS_BUILTINS
-    return top in _DANGEROUS_MODULES
+    """Whether calling the global ``module.name`` is not known to be safe (see ``safe_call``)."""
+    return not safe_call(ref)
 
 
 @dataclass
@@ -161,10 +334,16 @@ class ScanResult:
     ops: int
     complete: bool
     problem: str | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def runs_code(self) -> list[str]:
+        """What loading this pickle would call beyond the allow-listed constructors: globals
+        (``timeit.timeit``, ``posix.system``) and code defined in the file itself."""
+        return sorted(set(self.calls))
 
     def dangerous(self) -> list[str]:
-        """Globals this pickle would call that can act on the system (os.system, eval…)."""
-        return sorted({g for g in self.globals if dangerous(g)})
+        """The same as :meth:`runs_code` (kept for callers of the deny-list era)."""
+        return self.runs_code()
 
     def variables(self) -> dict[str, str]:
         """For a pickled module (``dill.dump_module``) or dict: ``{name: type}``."""
@@ -178,6 +357,19 @@ class ScanResult:
         }
 
 
+def _hook(cls: Sym, hook: str) -> str | None:
+    """What calling method ``hook`` of a class defined in the file would run, if anything
+    beyond the allow-list: a global put in the class body, or the file's own code."""
+    value = cls.items.get(hook) if cls.items is not None else None
+    if value is None:
+        return None
+    if value.type == "type-ref":
+        return None if value.ref and safe_call(value.ref) else str(value.ref)
+    if value.type == "function":
+        return f"{cls.ref or 'a class'}.{hook} (code defined in the file)"
+    return None
+
+
 def _reduce_type(func: Sym, args: Sym) -> Sym:
     ref = func.ref or ""
     if ref in _DILL_TYPES:
@@ -188,7 +380,16 @@ def _reduce_type(func: Sym, args: Sym) -> Sym:
         if kind == "type" and ref == "dill._dill._load_type" and args.args:
             return Sym("type", ref=args.args[0].ref)
         if kind == "type" and len(args.args) > 1 and args.args[1].type == "str":
-            return Sym("type", ref=args.args[1].ref)  # a class pickled by value: its name
+            # a class pickled by value: its name, and its body (where its methods are)
+            body = args.args[3].items if len(args.args) > 3 else None
+            return Sym("type", ref=args.args[1].ref, items=body, by_value=True)
+        if kind == "type" and ref == "dill._dill._create_namedtuple":
+            return Sym("type", ref=args.args[0].ref if args.args else None, by_value=True)
+        if kind == "function":
+            return Sym("function", by_value=True)
+        if kind == "attribute" and len(args.args) > 1 and args.args[1].type == "str":
+            owner = args.args[0]
+            return Sym("attribute", ref=f"{owner.ref or describe(owner)}.{args.args[1].ref}")
         return Sym(kind)
     if ref in _KNOWN_RESULTS:
         return Sym(_KNOWN_RESULTS[ref])
@@ -242,6 +443,7 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
     marks: list[int] = []
     memo: dict[int, Sym] = {}
     globals_: list[str] = []
+    calls: list[str] = []
     ops = 0
     top: Sym | None = None
 
@@ -266,11 +468,100 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
             if key.type == "str" and key.ref is not None and len(target.items) < MAX_DICT_KEYS:
                 target.items[key.ref] = pairs[i + 1]
 
+    def report(what: str | None) -> None:
+        if what and len(calls) < MAX_REPORTED and what not in calls:
+            calls.append(what[:300])
+
+    def instantiate(cls: Sym, *, init: bool) -> Sym:
+        """An object made from ``cls`` (NEWOBJ, copyreg helpers; ``init``: a class call)."""
+        if cls.type == "type-ref":
+            if not cls.ref or not safe_call(cls.ref):
+                report(cls.ref or "an unnamed class")
+        elif cls.type == "type" and cls.by_value:
+            report(_hook(cls, "__new__"))
+            if init:
+                report(_hook(cls, "__init__"))
+        elif cls.type == "type":  # a builtin type dill loads by name (dill._load_type)
+            if cls.ref not in _SAFE_DILL_TYPES and not safe_call(f"builtins.{cls.ref}"):
+                report(f"builtins.{cls.ref}")
+        else:
+            report(f"a computed class ({describe(cls)})")
+        made = Sym(cls.ref or "object", cls=cls if cls.by_value else None)
+        return made
+
+    def call(func: Sym, args: Sym) -> Sym:
+        """REDUCE: what ``func(*args)`` would run, reported unless allow-listed."""
+        ref = func.ref or ""
+        first = args.args[0] if args.args else None
+        if func.type in ("type-ref", "attribute") and ref:
+            if ref in _GETATTR_EVAL:
+                # dill._dill._getattr evals a piece of its third argument
+                parts = (
+                    args.args[2].ref.split("'") if len(args.args) > 2 and args.args[2].ref else []
+                )
+                name = args.args[1].ref if len(args.args) > 1 else None
+                if (
+                    len(parts) < 4
+                    or not _DOTTED.fullmatch(parts[3])
+                    or not str(name).isidentifier()
+                ):
+                    report(
+                        f"{ref} (evaluates {str(args.args[2].ref if len(args.args) > 2 else '')[:60]!r})"
+                    )
+                return Sym("attribute")
+            if ref in _GETITEM:
+                if (
+                    first is None
+                    or first.type != "type-ref"
+                    or not str(first.ref).startswith(_TYPING)
+                ):
+                    report(f"{ref} on {describe(first)}")
+                return Sym("object")
+            if ref in _EVAL_REPR_FUNCS:
+                text = first.ref if first is not None and first.type == "str" else None
+                if text is None or not _EVAL_REPR.fullmatch(text):
+                    report(f"{ref} (evaluates {str(text)[:60]!r})")
+                return Sym("object")
+            if ref in _SETATTR_FUNCS:
+                if first is None or first.type in ("type-ref", "module", "attribute"):
+                    report(f"{ref} on {first.ref if first is not None else '?'}")
+                return Sym("NoneType")
+            if not safe_call(ref):
+                report(ref)
+                return _reduce_type(func, args)
+            if ref in _NEW_OBJECT and first is not None:
+                if ref.endswith("_reconstructor") and len(args.args) > 1:
+                    base = args.args[1]
+                    known = (base.type == "type-ref" and safe_call(str(base.ref))) or (
+                        base.type == "type"
+                        and not base.by_value
+                        and safe_call(f"builtins.{base.ref}")
+                    )
+                    if not known:
+                        report(f"{ref} with base {base.ref or describe(base)}")
+                made = instantiate(first, init=False)
+                made.type = _reduce_type(func, args).type
+                return made
+            return _reduce_type(func, args)
+        if func.type == "type":
+            made = instantiate(func, init=True)
+            return made
+        if func.type == "attribute":
+            report("an attribute of an object in the file")
+            return Sym("object")
+        if func.type == "function" and func.by_value:
+            report("a function defined in the file")
+        else:
+            report(f"a computed callable ({describe(func)})")
+        return Sym("object")
+
     try:
         for opcode, arg, _pos in pickletools.genops(stream):
             ops += 1
             if ops > max_ops:
-                return ScanResult(top, globals_, ops, False, f"stopped after {max_ops} opcodes")
+                return ScanResult(
+                    top, globals_, ops, False, f"stopped after {max_ops} opcodes", calls
+                )
             name: str = opcode.name
             if len(stack) > MAX_STACK or len(marks) > MAX_STACK:
                 raise FormatError("pickle nests too deeply")
@@ -292,7 +583,7 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
                 globals_.append(ref)
                 if name == "INST":
                     pop_mark()
-                    stack.append(Sym(ref))
+                    stack.append(instantiate(Sym("type-ref", ref=ref), init=True))
                 else:
                     stack.append(Sym("type-ref", ref=ref))
             elif name == "STACK_GLOBAL":
@@ -322,23 +613,27 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
                 stack.append(memo[int(str(arg))])
             elif name == "REDUCE":
                 args, func = pop(), pop()
-                stack.append(_reduce_type(func, args))
+                stack.append(call(func, args))
             elif name == "NEWOBJ":
                 _args, cls = pop(), pop()
-                stack.append(Sym(cls.ref or "object"))
+                stack.append(instantiate(cls, init=False))
             elif name == "NEWOBJ_EX":
                 pop()
                 _args, cls = pop(), pop()
-                stack.append(Sym(cls.ref or "object"))
+                stack.append(instantiate(cls, init=False))
             elif name == "OBJ":
                 items = pop_mark()
                 cls = items[0] if items else Sym("object")
-                stack.append(Sym(cls.ref or "object"))
+                stack.append(instantiate(cls, init=True))
             elif name == "BUILD":
                 state = pop()
                 if not stack:
                     raise FormatError("pickle builds nothing")
                 target = stack[-1]
+                if target.cls is not None:
+                    report(_hook(target.cls, "__setstate__"))
+                if target.type == "type" and target.by_value and state.items is not None:
+                    target.items = {**(target.items or {}), **state.items}
                 if target.type == "module" and state.items is not None:
                     target.items = state.items
                 elif (
@@ -352,10 +647,14 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
                 value, key = pop(), pop()
                 if stack:
                     set_items(stack[-1], [key, value])
+                    if stack[-1].cls is not None:
+                        report(_hook(stack[-1].cls, "__setitem__"))
             elif name == "SETITEMS":
                 pairs = pop_mark()
                 if stack:
                     set_items(stack[-1], pairs)
+                    if stack[-1].cls is not None:
+                        report(_hook(stack[-1].cls, "__setitem__"))
             elif name in ("APPEND", "ADDITEMS", "APPENDS"):
                 if name == "APPEND":
                     pop()
@@ -363,11 +662,15 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
                     pop_mark()
                 if not stack:
                     raise FormatError("pickle appends to nothing")
+                if stack[-1].cls is not None:
+                    for hook in ("add",) if name == "ADDITEMS" else ("append", "extend"):
+                        report(_hook(stack[-1].cls, hook))
             elif name in ("PERSID", "BINPERSID"):
                 if name == "BINPERSID":
                     pop()
                 stack.append(Sym("persistent"))
             elif name in ("EXT1", "EXT2", "EXT4"):
+                report(f"copyreg extension {arg}")  # whatever this machine registered
                 stack.append(Sym("extension"))
             elif name == "POP":
                 pop()
@@ -390,7 +693,7 @@ def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
         raise FormatError(f"not a readable pickle ({type(exc).__name__})") from None
     if top is None:
         raise FormatError("pickle is truncated (no STOP)")
-    return ScanResult(top, globals_, ops, True)
+    return ScanResult(top, globals_, ops, True, None, calls)
 
 
 def describe(sym: Any) -> str:

@@ -124,6 +124,11 @@ class PreviewPane(Vertical):
                 "kind",
                 "foreign dill.dump_module file" if detail.row.kind == "foreign" else "snapshot",
             )
+            if detail.foreign is not None and detail.foreign.runs:
+                grid.add_row(
+                    Text("RUNS CODE", style="bold red"),
+                    f"loading would call {detail.foreign.runs_text()}",
+                )
             return grid
         python = manifest.python
         grid.add_row("snapshot", f"{manifest.ref}  ({manifest.id})")
@@ -197,6 +202,11 @@ class PreviewPane(Vertical):
             return
         if detail.foreign is not None:
             kind = detail.foreign.variables.get(name, "?")
+            runs = (
+                Text(f"RUNS CODE: loading would call {detail.foreign.runs_text()}", style="red")
+                if detail.foreign.runs
+                else Text("")
+            )
             self.show_message(
                 Group(
                     Text.assemble((name, "bold"), "  ", (kind, "cyan")),
@@ -205,6 +215,7 @@ class PreviewPane(Vertical):
                         "A foreign dill.dump_module file: its types come from reading the pickle's opcodes; nothing was run.",
                         style="dim",
                     ),
+                    runs,
                 )
             )
             return
