@@ -226,3 +226,25 @@ def test_a_large_hostile_pickle_is_bounded_and_cached(
     assert listed.returncode == 0 and "bomb.pkl" in listed.stdout and "RUNS CODE" in listed.stdout
     assert "Traceback" not in listed.stderr
     assert len(list((tmp_path / "cache" / "foreign-scans").iterdir())) == 1
+
+
+async def test_the_ui_marks_a_foreign_file_that_runs_code(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+    from tui_pilot import goto_snapshot, make_app, ready
+
+    monkeypatch.setenv("SESSIONS_CACHE_DIR", str(tmp_path / "cache"))
+    _dump_module(home, "old-job", ATTACKS["timeit.timeit"], tmp_path / "canary")
+    app = make_app(home)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "old-job.pkl")
+        widget = app.query_one("#environment-text", Static)
+        console = Console(file=io.StringIO(), width=200, color_system=None)
+        console.print(widget.content)
+        shown = console.file.getvalue()  # type: ignore[attr-defined]
+        assert "RUNS CODE" in shown and "timeit.timeit" in shown

@@ -202,22 +202,19 @@ class PreviewPane(Vertical):
             return
         if detail.foreign is not None:
             kind = detail.foreign.variables.get(name, "?")
-            runs = (
-                Text(f"RUNS CODE: loading would call {detail.foreign.runs_text()}", style="red")
-                if detail.foreign.runs
-                else Text("")
-            )
-            self.show_message(
-                Group(
-                    Text.assemble((name, "bold"), "  ", (kind, "cyan")),
-                    Text(""),
-                    Text(
-                        "A foreign dill.dump_module file: its types come from reading the pickle's opcodes; nothing was run.",
-                        style="dim",
-                    ),
-                    runs,
+            parts: list[RenderableType] = [
+                Text.assemble((name, "bold"), "  ", (kind, "cyan")),
+                Text(""),
+                Text(
+                    "A foreign dill.dump_module file: its types come from reading the pickle's opcodes; nothing was run.",
+                    style="dim",
+                ),
+            ]
+            if detail.foreign.runs:
+                parts.append(
+                    Text(f"RUNS CODE: loading would call {detail.foreign.runs_text()}", style="red")
                 )
-            )
+            self.show_message(Group(*parts))
             return
         var = detail.manifest.variable(name) if detail.manifest else None
         if var is None:
