@@ -1,9 +1,10 @@
 """Receiving a snapshot from elsewhere (a bundle or a remote): all or nothing.
 
-Blobs are checked (header, size, bounded decompression, hash) and written to a dot-named
-staging dir inside the session dir, which nothing lists. Only when every blob the manifest
-names is here or staged are they moved into ``blobs/`` and the manifest committed; on any
-error the staging dir is removed and the store is as it was.
+Blobs are checked (header, size, decompression in bounded steps, hash: see
+sessions.core.sharing.received) and written to a dot-named staging dir inside the session dir,
+which nothing lists. Only when every blob the manifest names is here or staged are they moved
+into ``blobs/`` and the manifest committed; on any error (a full disk included) the staging
+dir and the blobs this commit moved are removed, and the store is as it was.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 from sessions.core.errors import BlobError, SessionsError
-from sessions.core.sharing import signing
-from sessions.core.store.atomic import fsync_dir
-from sessions.core.store.blobs import BlobRef, decode_framed
+from sessions.core.sharing import received, signing
+from sessions.core.store.atomic import fsync_dir, os_error
+from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import Manifest
 from sessions.core.store.session_dir import Entry, Store
 
@@ -31,6 +32,7 @@ class Incoming:
         self.what = what
         self.expected: dict[str, BlobRef] = manifest.all_blobs()
         self.staged: dict[str, Path] = {}
+        self.moved: list[str] = []  # blobs moved into the store by a commit that then failed
         self.received = 0
         store.ensure()
         self.dir = Path(tempfile.mkdtemp(prefix=".incoming-", dir=store.root))
@@ -54,14 +56,17 @@ class Incoming:
         if ref is None:
             raise BlobError(f"{self.what}: blob {digest[:12]} is not named by its manifest")
         try:
-            decode_framed(digest, framed, max_size=ref.size)
+            received.check(digest, framed, max_size=ref.size)
         except BlobError as exc:
             raise BlobError(f"{self.what}: {exc}") from None
         path = self.dir / digest
-        with open(path, "wb") as handle:
-            handle.write(framed)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(path, "wb") as handle:
+                handle.write(framed)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise os_error(exc, f"{self.what} into {self.store.root}") from None
         self.staged[digest] = path
         self.received += len(framed)
 
