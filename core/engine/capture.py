@@ -117,6 +117,7 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
     global names read by session code found on the way (functions and classes not bound to
     a saved name, which are pickled by value with it)."""
     seen: set[int] = set()
+    torch = sys.modules.get("torch")
     stack = [value]
     budget = _WALK_BUDGET
     while stack and budget > 0:
@@ -145,6 +146,10 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
         elif numpy is not None and isinstance(obj, numpy.ndarray):
             if obj.dtype == object and obj.size <= 1000:
                 stack.extend(obj.ravel().tolist())
+        elif torch is not None and isinstance(obj, torch.Tensor):
+            # views of one storage are grouped so they share it again after loading
+            with contextlib.suppress(Exception):  # sparse and meta tensors have no storage
+                seen.add(obj.untyped_storage()._cdata)
         elif cls is types.FunctionType:
             if obj.__globals__ is ctx.ns:
                 reads |= code_names(obj.__code__)

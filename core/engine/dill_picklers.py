@@ -12,6 +12,7 @@ from typing import Any
 import dill
 from dill import _dill as dill_internals
 
+from sessions.core.engine.buffers import Reducer as RawReducer
 from sessions.core.engine.serialize import (
     PROTOCOL,
     Context,
@@ -60,6 +61,7 @@ class DillPickler(dill.Pickler, _Recorder):  # type: ignore[misc]
         if _DENY is None:
             _DENY = _deny_types()
         self._deny = _DENY
+        self._raw = RawReducer()
 
     def persistent_id(self, obj: Any) -> Any:
         return "ns" if obj is self.ctx.ns else None
@@ -82,6 +84,9 @@ class DillPickler(dill.Pickler, _Recorder):  # type: ignore[misc]
                 return reduced
         else:
             self.modules.add(cls.__module__)
+            reduced = self._raw.reduce(obj)
+            if reduced is not None:
+                return reduced
         return NotImplemented
 
     def _function_by_value(self, func: types.FunctionType) -> Any:

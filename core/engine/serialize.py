@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sessions.core.engine.buffers import Reducer as RawReducer
 from sessions.core.errors import LoadError
 
 PROTOCOL = 5
@@ -265,6 +266,7 @@ class _FastPickler(pickle.Pickler, _Recorder):
         self._setup(ctx, roots)
         numpy = sys.modules.get("numpy")
         self._ndarray = numpy.ndarray if numpy is not None else None
+        self._raw = RawReducer()
         global _MISSING_TYPES
         _MISSING_TYPES = _missing_types()
 
@@ -293,6 +295,9 @@ class _FastPickler(pickle.Pickler, _Recorder):
             return reduced
         else:
             self.modules.add(cls.__module__)
+            reduced = self._raw.reduce(obj)
+            if reduced is not None:
+                return reduced
         return NotImplemented
 
 

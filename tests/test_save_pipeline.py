@@ -1,0 +1,120 @@
+"""The save pipeline's work: raw memory (torch storages, big bytearrays) travels out of band and
+comes back exact; unchanged values are not pickled or previewed again on a re-save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run_json
+
+TENSORS = """
+import json
+import torch
+import sessions
+torch.manual_seed(0)
+weights = torch.randn(300, 200, dtype=torch.float64)       # 480 KB: out of band
+half = torch.randn(64, 64).to(torch.bfloat16)              # small: in band
+column = weights[:, 3]                                     # a strided view of weights
+transposed = weights.t()
+param = torch.nn.Parameter(torch.randn(128, 256))          # requires_grad=True
+ints = torch.arange(100_000, dtype=torch.int32).reshape(1000, 100)
+flags = torch.rand(1000) > 0.5
+empty = torch.empty(0, 7)
+result = sessions.save("tensors")
+print(json.dumps({"saved": sorted(result.saved), "skipped": result.skipped,
+                  "stored": result.stored}))
+"""
+
+TENSORS_BACK = """
+import json
+import torch
+import sessions
+report = sessions.load("tensors")
+torch.manual_seed(0)
+expect_weights = torch.randn(300, 200, dtype=torch.float64)
+expect_half = torch.randn(64, 64).to(torch.bfloat16)
+def same(a, b):
+    return (a.dtype == b.dtype and a.shape == b.shape and a.stride() == b.stride()
+            and a.storage_offset() == b.storage_offset() and a.requires_grad == b.requires_grad
+            and bool(torch.equal(a, b)))
+column.add_(0)  # loaded storages accept in-place writes
+print(json.dumps({
+    "failed": report.failed,
+    "weights": same(weights, expect_weights),
+    "half": same(half, expect_half),
+    "column": same(column, expect_weights[:, 3]),
+    "column_stride": column.stride(),
+    "view_shares_storage": column.untyped_storage().data_ptr()
+        == weights.untyped_storage().data_ptr() == transposed.untyped_storage().data_ptr(),
+    "write_through_view": (column.__setitem__(0, 42.0), float(weights[0, 3]))[1],
+    "param": type(param).__name__, "param_grad": param.requires_grad,
+    "param_shape": list(param.shape),
+    "ints": same(ints, torch.arange(100_000, dtype=torch.int32).reshape(1000, 100)),
+    "flags": flags.dtype == torch.bool and flags.shape == (1000,),
+    "empty": list(empty.shape),
+}))
+"""
+
+
+def test_torch_tensors_round_trip_bit_exact_and_views_share_storage(home: Path) -> None:
+    pytest.importorskip("torch")
+    saved = run_json(home, TENSORS)
+    assert saved["skipped"] == {}
+    back = run_json(home, TENSORS_BACK)
+    assert back["failed"] == {}
+    assert back["weights"] and back["half"] and back["ints"] and back["flags"]
+    assert back["column"] and back["column_stride"] == [200]
+    assert back["view_shares_storage"]
+    assert back["write_through_view"] == 42.0
+    assert back["param"] == "Parameter" and back["param_grad"] is True
+    assert back["param_shape"] == [128, 256]
+    assert back["empty"] == [0, 7]
+
+
+def test_large_tensor_is_stored_as_its_raw_bytes_not_pickled_in_band(home: Path) -> None:
+    """The storage's bytes are one out-of-band buffer (a blob of exactly its size), not
+    ``torch.save`` output embedded in the stream."""
+    pytest.importorskip("torch")
+    out = run_json(
+        home,
+        """
+import json
+import torch
+import sessions
+big = torch.arange(1_000_000, dtype=torch.float32)
+result = sessions.save("big")
+group = result.manifest.groups[0]
+print(json.dumps({"buffers": [b.size for b in group.buffers], "stream": group.stream.size}))
+""",
+    )
+    assert out["buffers"] == [4_000_000]
+    assert out["stream"] < 10_000
+
+
+def test_large_bytearray_and_array_round_trip(home: Path) -> None:
+    run_json(
+        home,
+        """
+import array, json
+import sessions
+blob = bytearray(range(256)) * 1024
+samples = array.array("d", [i / 7 for i in range(20_000)])
+sessions.save("raw")
+print(json.dumps({}))
+""",
+    )
+    back = run_json(
+        home,
+        """
+import array, json
+import sessions
+report = sessions.load("raw")
+print(json.dumps({"failed": report.failed,
+                  "blob": type(blob).__name__ == "bytearray"
+                          and blob == bytearray(range(256)) * 1024,
+                  "samples": samples == array.array("d", [i / 7 for i in range(20_000)])}))
+""",
+    )
+    assert back == {"failed": {}, "blob": True, "samples": True}
