@@ -1,12 +1,11 @@
 """The save pipeline's work: raw memory (torch storages, big bytearrays) travels out of band and
-comes back exact; unchanged values are not pickled or previewed again on a re-save."""
+comes back exact."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from conftest import run_json
 
 TENSORS = """

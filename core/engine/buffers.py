@@ -112,5 +112,5 @@ def _storage_view(storage: Any) -> memoryview:
 
     if storage.nbytes() == 0:
         return memoryview(b"")
-    as_bytes = torch.empty(0, dtype=torch.uint8).set_(storage)
-    return memoryview(as_bytes.numpy()).cast("B")
+    as_bytes: Any = torch.empty(0, dtype=torch.uint8).set_(storage).numpy()
+    return memoryview(as_bytes).cast("B")
