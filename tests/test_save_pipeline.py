@@ -117,3 +117,101 @@ print(json.dumps({"failed": report.failed,
 """,
     )
     assert back == {"failed": {}, "blob": True, "samples": True}
+
+
+RESAVE = """
+import json
+import numpy as np
+import sessions
+import sessions.core.engine.preview as preview_module
+import sessions.core.engine.serialize as serialize_module
+
+pickled, previewed = [], []
+_dump, _build = serialize_module.dump_group, preview_module.build
+def counting_dump(ctx, payload):
+    pickled.extend(payload)
+    return _dump(ctx, payload)
+def counting_build(value):
+    previewed.append(type(value).__name__)
+    return _build(value)
+serialize_module.dump_group = counting_dump
+preview_module.build = counting_build
+
+count = 5
+label = "unchanged text"
+pair = (1, ("a", 2.5))
+items = [1, 2, 3]
+weights = np.arange(50_000, dtype=np.float64)
+taken = ["count", "label", "pair", "items", "weights"]
+first = sessions.save("work", include=taken)
+pickled.clear(); previewed.clear()
+items.append(4)
+second = sessions.save("work", include=taken)
+print(json.dumps({"pickled": sorted(pickled), "previewed": sorted(previewed),
+                  "saved": sorted(second.saved),
+                  "same_preview": second.manifest.variables[0].preview
+                                  == first.manifest.variables[0].preview}))
+"""
+
+
+def test_resave_does_not_repickle_unchanged_immutables_nor_rebuild_unchanged_previews(
+    home: Path,
+) -> None:
+    """Same int/str/tuple objects: neither pickled nor previewed again; the array is pickled
+    (it may have changed in place) but its preview is reused since its bytes did not change;
+    only the list that changed gets a new preview. The second snapshot still loads whole."""
+    out = run_json(home, RESAVE)
+    assert out["saved"] == ["count", "items", "label", "pair", "weights"]
+    assert out["pickled"] == ["items", "weights"]
+    assert out["previewed"] == ["list"]
+    back = run_json(
+        home,
+        """
+import json
+import sessions
+report = sessions.load("work@2")
+print(json.dumps({"failed": report.failed, "count": count, "label": label,
+                  "pair": list(pair), "items": items, "w": float(weights.sum())}))
+""",
+    )
+    assert back == {
+        "failed": {},
+        "count": 5,
+        "label": "unchanged text",
+        "pair": [1, ["a", 2.5]],
+        "items": [1, 2, 3, 4],
+        "w": float(sum(range(50_000))),
+    }
+
+
+def test_resave_after_gc_removed_the_objects_writes_them_again(home: Path) -> None:
+    """The reused objects of an unchanged value must still be in the store: after its only
+    snapshot is deleted and gc has run, the next save writes the value again."""
+    out = run_json(
+        home,
+        """
+import json
+import sessions
+from sessions.core.store.gc import gc
+from sessions.core.store.session_dir import Store
+count = 12345678
+label = "kept"
+sessions.save("gone")
+store = Store()
+store.remove(store.resolve("gone@1"))
+gc(store)
+sessions.save("gone")
+print(json.dumps({}))
+""",
+    )
+    assert out == {}
+    back = run_json(
+        home,
+        """
+import json
+import sessions
+report = sessions.load("gone")
+print(json.dumps({"failed": report.failed, "count": count, "label": label}))
+""",
+    )
+    assert back == {"failed": {}, "count": 12345678, "label": "kept"}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sessions.core.engine import capture, environment, preview, serialize
+from sessions.core.engine import capture, environment, preview, reuse, serialize
 from sessions.core.engine.serialize import qualified_type
 from sessions.core.sharing import secrets, signing
 from sessions.core.store import ids
@@ -81,6 +81,27 @@ def _pickle(
             skipped[name] = str(exc)
 
 
+def _done(result: tuple[BlobRef, bool]) -> Future[tuple[BlobRef, bool]]:
+    future: Future[tuple[BlobRef, bool]] = Future()
+    future.set_result(result)
+    return future
+
+
+def _preview_after(
+    futures: list[Future[tuple[BlobRef, bool]]],
+    memo: reuse.Memo | None,
+    member: str,
+    value: Any,
+) -> dict[str, Any]:
+    """An array's preview, on a worker once its group is stored: the previous one when the
+    group's objects are unchanged (``memo`` given), else built (statistics release the GIL)."""
+    if memo is not None:
+        found = memo.preview(member, tuple(f.result()[0].hash for f in futures))
+        if found is not None:
+            return found
+    return preview.build(value)
+
+
 def _content_of(
     groups: list[Group], variables: list[Variable], imports: Any, skipped: dict[str, str]
 ) -> tuple[frozenset[Any], frozenset[Any], frozenset[str]]:
@@ -117,6 +138,26 @@ def _npy_form(value: Any, group: Group) -> dict[str, Any] | None:
     return {"format": "npy", "header": header.getvalue()}
 
 
+def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
+    """What the next save of this name may reuse from ``manifest`` (see sessions.core.engine.reuse)."""
+    memo = reuse.Memo()
+    for variable in manifest.variables:
+        group = manifest.groups[variable.group]
+        key = tuple(ref.hash for ref in group.blobs)
+        memo.previews[variable.name] = (key, variable.preview)
+        value = plan.values.get(variable.name)
+        if (
+            len(group.names) == 1
+            and group.serializer == "pickle"
+            and group.size <= reuse.IMMUTABLE_LIMIT
+            and reuse.immutable(value)
+        ):
+            memo.kept[variable.name] = reuse.Kept(
+                value, group.serializer, group.blobs, variable.preview
+            )
+    return memo
+
+
 def save(
     namespace: dict[str, Any],
     *,
@@ -146,20 +187,30 @@ def save(
     groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
+    memo = reuse.memo_for(str(store.root), name)
     with store.lock("gc.lock", shared=True):
         with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
             for names in plan.groups:
+                kept = None
+                if len(names) == 1:
+                    kept = memo.unchanged(names[0], plan.values[names[0]], store.blobs.has)
+                if kept is not None:  # the same immutable object as last time: same objects
+                    stub = serialize.Pickled(kept.serializer, memoryview(b""), [], set(), set())
+                    groups.append((names, stub, [_done((ref, False)) for ref in kept.refs]))
+                    previews[names[0]] = kept.preview
+                    continue
                 for members, pickled in _pickle(plan, names, skipped):
                     futures = [pool.submit(store.blobs.put, pickled.stream)]
                     futures += [pool.submit(store.blobs.put, b) for b in pickled.buffers]
                     groups.append((members, pickled, futures))
+                    reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
                     for member in members:
                         value = plan.values[member]
                         if numpy is not None and type(value) is numpy.ndarray:
-                            # array statistics release the GIL: compute beside the pickling
-                            previews[member] = pool.submit(preview.build, value)
-                        else:
-                            previews[member] = preview.build(value)
+                            # beside the pickling of the next groups, once this one is stored
+                            previews[member] = pool.submit(
+                                _preview_after, futures, memo if reusable else None, member, value
+                            )
             results: list[list[tuple[BlobRef, bool]]] = []
             error: BaseException | None = None
             for _, _, futures in groups:
@@ -172,6 +223,13 @@ def save(
                 results.append(done)
             if error is not None:
                 raise error
+            for (members, pickled, _), refs in zip(groups, results):
+                reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
+                key = tuple(ref.hash for ref, _ in refs)
+                for member in members:
+                    if member not in previews:
+                        found = memo.preview(member, key) if reusable else None
+                        previews[member] = found or preview.build(plan.values[member])
             for member, built in list(previews.items()):
                 if isinstance(built, Future):
                     previews[member] = built.result()
@@ -264,6 +322,7 @@ def save(
             )
 
         manifest = store.commit(name, build)
+    reuse.remember(str(store.root), name, _memo_of(manifest, plan))
     encoded = len(manifest.encode())
     return SaveResult(
         id=manifest.id,
