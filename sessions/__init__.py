@@ -195,7 +195,7 @@ def pull(
     """Copy ``[OWNER/]NAME[@VERSION]`` from ``remote`` into the session dir (signature and
     blobs checked; an untrusted signer refused unless ``trust=True``). With ``data_only``,
     return the numeric arrays as ``{name: ndarray}`` instead, from any sender, unpickling
-    nothing."""
+    nothing; its ``.signer`` says who signed them and ``.failed`` names any refused."""
     from sessions.core.sharing.remote import open_remote
 
     spec = name if owner is None else f"{owner}/{name}"
@@ -203,7 +203,7 @@ def pull(
         spec = f"{spec.split('@')[0]}@{version}"
     opened = open_remote(remote)
     if data_only:
-        return opened.pull_data(spec)[1].arrays
+        return opened.pull_data(spec)[1].as_dict()
     return opened.pull(_store(home), spec, trust_once=trust)
 
 

@@ -142,11 +142,15 @@ def cmd_pull(args: argparse.Namespace, out: Any) -> int:
 
     remote = open_remote(args.remote)
     if args.data_only:
+        import sys
+
         ref, data = remote.pull_data(args.spec, out_dir=Path(args.output))
         for name, path in data.arrays.items():
             out.write(f"{name}\t{path}\n")
         out.write(f"{ref}: {data}\n")
-        return 0
+        for why in data.failed.values():
+            sys.stderr.write(f"sessions-tui: {' '.join(why.splitlines())}\n")
+        return 1 if data.failed else 0
     result = remote.pull(Store(args.home), args.spec, trust_once=args.trust_once)
     out.write(f"{result}\n")
     return 0

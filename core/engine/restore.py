@@ -1,13 +1,22 @@
-"""Restoring into a new interactive Python: the loading code and the interpreter to run it in."""
+"""Restoring into a new interactive Python: the loading code and the interpreter to run it in.
+
+The interpreter is ``sys.executable`` unless the snapshot is the user's own (signed by their
+key) and names a Python this machine vouches for: a snapshot pulled from anyone names any
+program it likes, and naming is not a reason to run it (DESIGN invariant 8).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 from sessions.core.paths import session_home
+from sessions.core.sharing import signing
 from sessions.core.store.session_dir import Entry, Store
 
 
@@ -48,19 +57,55 @@ def _works(executable: str, check: str) -> bool:
     return done.returncode == 0
 
 
+_PYTHON_NAME = re.compile(r"^python[0-9.]*$")
+
+
+def vouched_interpreter(entry: Entry) -> tuple[str | None, str | None]:
+    """The interpreter ``entry`` names, when this machine vouches for it, else None; the
+    second item says why it is not used.
+
+    A manifest's word is never enough (invariant 8): the snapshot must be validly signed by
+    the user's own key (so this user's sessions recorded that path), and the path must be an
+    existing, absolute, executable regular file named ``python…``, owned by the user or root
+    and writable by no one else. Nothing is run to decide this.
+    """
+    manifest = entry.manifest
+    saved = manifest.python.get("executable") if manifest is not None else None
+    if not isinstance(saved, str) or not saved:
+        return None, None
+    if signing.signer(manifest).who != "you":  # type: ignore[arg-type]
+        return None, f"{entry.ref} was not saved by you, so the interpreter it names is not run"
+    path = Path(saved)
+    if not path.is_absolute() or not _PYTHON_NAME.match(path.name):
+        return None, f"{saved!r} does not look like a Python interpreter"
+    try:
+        real = path.resolve(strict=True)
+        info = real.stat()
+    except (OSError, RuntimeError):
+        return None, f"{saved} no longer exists"
+    if not stat.S_ISREG(info.st_mode) or not os.access(real, os.X_OK):
+        return None, f"{saved} is not an executable file"
+    if info.st_uid not in (0, os.getuid()) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None, f"{saved} is owned or writable by another user"
+    return saved, None
+
+
 def interpreter_for(entry: Entry) -> tuple[str, str | None]:
-    """The snapshot's own interpreter when it still exists and can import sessions, else
-    this one; the second item explains a fallback."""
+    """The snapshot's own interpreter when this machine vouches for it (see
+    :func:`vouched_interpreter`) and it can import sessions, else this one
+    (``sys.executable``); the second item explains a fallback."""
     saved = entry.manifest.python.get("executable") if entry.manifest else None
-    if saved and Path(saved).exists():
-        if Path(saved).resolve() == Path(sys.executable).resolve() or _works(
-            saved, "import sessions, core"
-        ):
-            return saved, None
-        return sys.executable, f"{saved} cannot import sessions; using {sys.executable}"
-    if saved:
-        return sys.executable, f"{saved} no longer exists; using {sys.executable}"
-    return sys.executable, None
+    if not isinstance(saved, str) or not saved:
+        return sys.executable, None
+    with contextlib.suppress(OSError, RuntimeError):
+        if Path(saved).resolve() == Path(sys.executable).resolve():
+            return sys.executable, None
+    vouched, why = vouched_interpreter(entry)
+    if vouched is None:
+        return sys.executable, f"{why}; using {sys.executable}" if why else None
+    if _works(vouched, "import sessions"):
+        return vouched, None
+    return sys.executable, f"{vouched} cannot import sessions; using {sys.executable}"
 
 
 def shell_command(executable: str, code: str, *, ipython: bool | None = None) -> list[str]:

@@ -201,6 +201,7 @@ def _import(store: Store, tar: tarfile.TarFile, what: str, trust_once: bool) -> 
     except FormatError as exc:
         raise BundleError(f"{what}: {exc}") from None
     signer = signing.check_integrity(manifest, what)
+    signing.check_owner(signer, f"{manifest.ref} from {what}", "import")
     if not signer.trusted and not trust_once:
         signing.check_trusted(manifest, f"{manifest.ref} from {what}", verb="import")
     members = 1

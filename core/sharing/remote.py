@@ -33,7 +33,6 @@ from sessions.core.sharing import identity, signing
 from sessions.core.sharing.dataonly import DataResult, load_data
 from sessions.core.sharing.incoming import Incoming
 from sessions.core.sharing.share import describe_left_out, prepare, shareable_manifest, with_arrow
-from sessions.core.store.blobs import decode_framed
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 from sessions.core.store.session_dir import Store, validate_name
 from sessions.core.tomlfile import quote, read_toml
@@ -451,6 +450,7 @@ class Remote:
         manifest = self.manifest(snap)
         what = f"{snap.ref} on {self.name}"
         signer = signing.check_integrity(manifest, what)
+        signing.check_owner(signer, what, "pull")
         if not signer.trusted and not trust_once:
             signing.check_trusted(manifest, what, verb="pull")
         with Incoming(store, manifest, what) as incoming:
@@ -472,21 +472,22 @@ class Remote:
         self, spec: str, names: list[str] | None = None, *, out_dir: Path | None = None
     ) -> tuple[str, DataResult]:
         """The pickle-free arrays of ``spec`` from any sender (signature intact, blobs
-        hash-checked; nothing unpickled, nothing added to the store)."""
+        hash-checked; nothing unpickled, nothing added to the store), with who signed them;
+        one that cannot be read safely is named in ``failed`` and the rest delivered."""
         snap = self.find(spec)
         manifest = self.manifest(snap)
         what = f"{snap.ref} on {self.name}"
-        signing.check_integrity(manifest, what)
-        sizes = {digest: blob.size for digest, blob in manifest.all_blobs().items()}
+        found = signing.check_integrity(manifest, what)
 
         def read(digest: str) -> bytes:
             try:
-                framed = self.t.read(self._blob_path(digest))
+                return self.t.read(self._blob_path(digest))
+            except FileNotFoundError:
+                raise RemoteError(f"{what}: blob {digest[:12]} is missing on the remote") from None
             except OSError as exc:
                 raise RemoteError(f"{what}: cannot read blob {digest[:12]}: {_why(exc)}") from None
-            return decode_framed(digest, framed, max_size=sizes.get(digest, 0))
 
-        return snap.ref, load_data(manifest, read, names, out_dir=out_dir)
+        return snap.ref, load_data(manifest, read, names, out_dir=out_dir, signer=found.describe())
 
 
 def _why(exc: BaseException) -> str:

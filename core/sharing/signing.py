@@ -4,6 +4,12 @@ A manifest is signed over ``DOMAIN + manifest.encode()`` with ``signature`` set 
 manifest names every blob by its blake3 hash and every blob read re-hashes, so the signature
 covers the data too. Signing normalizes first (encode, decode) so that verifying, which
 re-encodes what it decoded, sees exactly the signed bytes.
+
+Owner names are bound to keys: a manifest's ``owner`` is only a claim, so a snapshot published
+as ``alice`` must be signed by the key trusted as ``alice`` (or, for the user's own name, by
+the user's key). One signed by another trusted teammate, or by an unknown key while ``alice``
+has a trusted key, is an impersonation: never trusted, refused by pull and import even with
+``--trust-once``, and labelled wherever it is shown.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Signer:
     state: str
     key: bytes = b""
     who: str | None = None
+    mismatch: str | None = None  # the owner it claims is bound to another key (see module doc)
 
     @property
     def fingerprint(self) -> str:
@@ -49,13 +56,15 @@ class Signer:
 
     @property
     def trusted(self) -> bool:
-        return self.state == "valid" and self.who is not None
+        return self.state == "valid" and self.who is not None and self.mismatch is None
 
     def describe(self) -> str:
         if self.state == "missing":
             return "unsigned"
         if self.state == "invalid":
             return "signature does not match (changed after signing)"
+        if self.mismatch:
+            return f"NOT signed by its owner: {self.mismatch}"
         if self.who == "you":
             return "signed by you"
         if self.who:
@@ -73,7 +82,26 @@ def signer(manifest: Manifest) -> Signer:
         return Signer("invalid", key if len(key) == 32 else b"")
     if not identity.verify(key, value, signed_bytes(manifest)):
         return Signer("invalid", key)
-    return Signer("valid", key, identity.who(key))
+    who = identity.who(key)
+    return Signer("valid", key, who, _mismatch(manifest.owner, key, who))
+
+
+def _mismatch(owner: str | None, key: bytes, who: str | None) -> str | None:
+    """Why ``owner`` (the name a manifest is published under) is not the signer's, or None."""
+    if not owner or who == "you" or who == owner:
+        return None
+    fingerprint = identity.fingerprint(key)
+    if who is not None:
+        return f"published as {owner} but signed by {who}'s key {fingerprint}"
+    bound = identity.trusted().get(owner)
+    if bound is None and owner == identity.default_owner():
+        bound = identity.identity().public_raw
+    if bound is not None:
+        return (
+            f"published as {owner} but signed by an unknown key {fingerprint}, not the key "
+            f"{identity.fingerprint(bound)} you trust as {owner}"
+        )
+    return None
 
 
 def check_integrity(manifest: Manifest, what: str) -> Signer:
@@ -91,6 +119,7 @@ def check_trusted(manifest: Manifest, what: str | None = None, *, verb: str = "l
     """Raise TrustError unless ``manifest`` is validly signed by you or a trusted key."""
     what = what or manifest.ref
     found = check_integrity(manifest, what)
+    check_owner(found, what, verb)
     if found.trusted:
         return found
     if found.state == "missing":
@@ -105,6 +134,16 @@ def check_trusted(manifest: Manifest, what: str | None = None, *, verb: str = "l
         f"`sessions-tui trust add {_name(owner)} {identity.encode_public(found.key)}`, "
         f"or {verb} it once with trust=True (--trust-once)"
     )
+
+
+def check_owner(found: Signer, what: str, verb: str) -> None:
+    """Refuse an impersonation (a manifest whose owner is bound to another key), whatever
+    ``--trust-once`` says: trusting a stranger once is not trusting them as someone else."""
+    if found.mismatch:
+        raise TrustError(
+            f"refusing to {verb} {what}: {found.mismatch}; if their key changed, trust the new "
+            "one with `sessions-tui trust add`"
+        )
 
 
 def _name(owner: str) -> str:
