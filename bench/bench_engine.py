@@ -355,7 +355,9 @@ def _available(package: str) -> bool:
 # --- running one shape ----------------------------------------------------------------------
 
 
-def run_shape(shape: Shape, scale: int, work: Path, timeout: float) -> dict[str, Any]:
+def run_shape(
+    shape: Shape, scale: int, work: Path, timeout: float, only_tools: list[str] | None = None
+) -> dict[str, Any]:
     """Every tool on one shape, each step in a fresh process; tool -> measurements or error."""
     shape_dir = work / shape.key
     shutil.rmtree(shape_dir, ignore_errors=True)
@@ -375,6 +377,7 @@ def run_shape(shape: Shape, scale: int, work: Path, timeout: float) -> dict[str,
         except ChildFailed as exc:
             return {"error": f"building the shape failed: {exc}"}
     tools = ["sessions", "dill", "pickle", "joblib"] + (["torch"] if shape.torch else [])
+    tools = [t for t in tools if not only_tools or t in only_tools]
     for tool in tools:
         target = shape_dir / f"session{FILE_SUFFIX.get(tool, '')}"
         head = prelude + f"_FILE = {str(target)!r}\n"
@@ -575,6 +578,12 @@ def main() -> int:
         metavar="SHAPE",
         help=f"run only this shape (repeatable): {', '.join(SHAPE_KEYS)}",
     )
+    parser.add_argument(
+        "--tool",
+        action="append",
+        choices=["sessions", "dill", "pickle", "joblib", "torch"],
+        help="measure only this tool (repeatable; for development, implies --no-write)",
+    )
     parser.add_argument("--dir", help="work dir (default: a temp dir)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per process")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
@@ -594,7 +603,7 @@ def main() -> int:
                 print(texts[shape.key], flush=True)
                 continue
             print(f"{shape.key}:", flush=True)
-            results[shape.key] = run_shape(shape, scale, work, args.timeout)
+            results[shape.key] = run_shape(shape, scale, work, args.timeout, args.tool)
             texts[shape.key] = table(shape, results[shape.key])
             print(texts[shape.key] + "\n", flush=True)
     finally:
@@ -607,7 +616,7 @@ def main() -> int:
     print(
         f"\n{len(chosen)} shapes in {minutes:.1f} min; load average {load_before} -> {load_after}"
     )
-    if args.no_write:
+    if args.no_write or args.tool:
         return 0
     busy = max((float(x) for x in (load_before, load_after) if x != "?"), default=0.0)
     noise = (

@@ -215,3 +215,34 @@ print(json.dumps({"failed": report.failed, "count": count, "label": label}))
 """,
     )
     assert back == {"failed": {}, "count": 12345678, "label": "kept"}
+
+
+def test_big_containers_round_trip_equal_and_shared_lists_stay_shared(home: Path) -> None:
+    """A big dict of tuples (pickled without a memo) comes back equal; a big dict whose
+    values share a list (needs the memo) comes back still sharing it."""
+    run_json(
+        home,
+        """
+import json
+import sessions
+table = {i: (i, f"key-{i}", i * 0.5, None) for i in range(20_000)}
+rows = [(i, b"x", frozenset({i})) for i in range(20_000)]
+common = [1, 2]
+linked = {i: common for i in range(20_000)}
+sessions.save("big")
+print(json.dumps({}))
+""",
+    )
+    back = run_json(
+        home,
+        """
+import json
+import sessions
+report = sessions.load("big")
+print(json.dumps({"failed": report.failed,
+                  "table": table == {i: (i, f"key-{i}", i * 0.5, None) for i in range(20_000)},
+                  "rows": rows == [(i, b"x", frozenset({i})) for i in range(20_000)],
+                  "linked": len(linked) == 20_000 and linked[0] is linked[19_999]}))
+""",
+    )
+    assert back == {"failed": {}, "table": True, "rows": True, "linked": True}

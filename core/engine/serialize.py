@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sessions.core.engine import plain
 from sessions.core.engine.buffers import Reducer as RawReducer
 from sessions.core.errors import LoadError
 
@@ -355,6 +356,7 @@ def dump_group(ctx: Context, payload: dict[str, Any]) -> Pickled:
         buffers: list[Any] = []
         out = io.BytesIO()
         pickler = _FastPickler(out, ctx, roots, buffers)
+        pickler.fast = plain.memo_free(payload)  # no memo for one big container of atoms
         try:
             pickler.dump(payload)
         except _NeedsDill:
