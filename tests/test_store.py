@@ -95,6 +95,7 @@ def test_ls_json_is_the_documented_shape(home: Path) -> None:
         "origin",
         "path",
         "damaged",
+        "runs_code",
     }
     assert entry["ref"] == "doc@1" and entry["note"] == "hello" and entry["tags"] == ["t1"]
     assert entry["origin"]["kind"] == "script" and entry["variables"] == 1
