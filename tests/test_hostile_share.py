@@ -417,3 +417,145 @@ def test_a_full_disk_during_pull_or_import_is_one_line_and_leaves_nothing(tmp_pa
         assert len(done.stderr.strip().splitlines()) == 1
         assert bob.snapshot_files() == [] and bob.blob_files() == []
         assert not list(bob.home.glob(".incoming-*"))
+
+
+# --- what killed pushes leave on a remote ----------------------------------------------------
+HOLD_TEMP = """
+import os, sys, time
+from sessions.core.sharing.remote import _HOST, _flock
+path = sys.argv[1]
+with open(path, "wb") as handle:
+    _flock(handle.fileno(), blocking=True)
+    handle.write(b"half a blob")
+    handle.flush()
+    os.utime(path, (time.time() - 7200, time.time() - 7200))  # old, but its writer is alive
+    print("holding", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_remote_clean_reclaims_what_killed_pushes_left_and_nothing_in_use(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import time
+
+    from test_share import User
+
+    from sessions.core.sharing.remote import _HOST
+
+    alice, bob = User(tmp_path, "alice"), User(tmp_path, "bob")
+    drive = tmp_path / "shared-drive"
+    for user in (alice, bob):
+        assert user.cli("remote", "add", "team", str(drive)).returncode == 0
+    alice.python(
+        "import json, numpy as np, sessions\nkept = np.arange(50_000.0)\n"
+        "print(json.dumps(str(sessions.save('base'))))"
+    )
+    assert alice.cli("push", "base", "team").returncode == 0
+    in_use = {p for p in (drive / "blobs").rglob("*") if p.is_file()}
+    alice.python(
+        "import json, numpy as np, sessions\nrng = np.random.default_rng(5)\n"
+        "arrays = {f'a{i}': rng.standard_normal(150_000) for i in range(40)}\n"
+        "print(json.dumps(str(sessions.save('big', namespace=arrays))))"
+    )
+    push = subprocess.Popen(
+        [sys.executable, "-m", "sessions.tui.cli", "push", "big", "team"], env=alice.env(),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len([p for p in (drive / "blobs").rglob("*") if p.is_file()]) < len(in_use) + 5:
+        assert push.poll() is None and time.monotonic() < deadline, "push ended before the kill"
+        time.sleep(0.01)
+    push.send_signal(signal.SIGKILL)  # a push killed halfway: blobs and no manifest
+    push.wait()
+    left = {p for p in (drive / "blobs").rglob("*") if p.is_file()} - in_use
+    leftovers = {p for p in left if not p.name.startswith(".")}  # and maybe a temp file
+    assert leftovers and not (drive / "manifests" / "alice" / "big").exists()
+
+    blob_dir = drive / "blobs" / "ff"
+    blob_dir.mkdir(exist_ok=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_temp = blob_dir / f".{'f' * 62}.{_HOST}.{int(dead.stdout)}.tmp"
+    dead_temp.write_bytes(b"x" * 1000)  # its writer was killed
+    live_temp = blob_dir / f".{'e' * 62}.{_HOST}.{os.getpid()}.tmp"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_TEMP, str(live_temp)], env=alice.env(), cwd=ROOT,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        kept_young = bob.cli("remote", "clean", "team")  # default grace: a day
+        assert kept_young.returncode == 0, kept_young.stderr
+        assert "0 unreferenced blobs" in kept_young.stdout and not dead_temp.exists()
+        cleaned = bob.cli("remote", "clean", "team", "--older-than", "0")
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert f"{len(leftovers)} unreferenced blobs removed" in cleaned.stdout, cleaned.stdout
+        assert live_temp.exists(), "a temp file whose writer is alive was removed"
+    finally:
+        holder.communicate("")
+    remaining = {p for p in (drive / "blobs").rglob("*") if p.is_file()} - {live_temp}
+    assert remaining == in_use and not list((drive / "trash").glob("*"))
+    assert bob.cli("trust", "add", "alice", alice.key()).returncode == 0
+    assert bob.cli("pull", "alice/base", "team").returncode == 0
+    assert bob.cli("verify").returncode == 0
+    again = alice.cli("push", "big", "team")
+    assert again.returncode == 0 and "pushed alice/big@1" in again.stdout, again.stderr
+
+
+PUSH_RACE = """
+import json, os, random, shutil, threading
+from pathlib import Path
+import numpy as np
+import sessions
+from sessions.core.sharing.remote import open_remote
+from sessions.core.store.session_dir import Store
+
+drive = Path(os.environ["DRIVE"])
+rng = np.random.default_rng(9)
+sessions.save("big", namespace={f"a{i}": rng.standard_normal(2_000) for i in range(30)})
+store, remote = Store(), open_remote("team")
+broken = 0
+for trial in range(TRIALS):
+    shutil.rmtree(drive / "manifests", ignore_errors=True)  # as a killed push leaves it
+    remote.push(store, "big")
+    shutil.rmtree(drive / "manifests")
+    start = threading.Barrier(2)
+
+    def push():
+        start.wait()
+        remote.push(store, "big")
+
+    def clean():
+        start.wait()
+        threading.Event().wait(random.uniform(0, 0.02))
+        remote.clean(older_than=0)
+
+    threads = [threading.Thread(target=push), threading.Thread(target=clean)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for snap in remote.snapshots():
+        names = remote.manifest(snap).blob_hashes()
+        broken += sum(not (drive / "blobs" / d[:2] / d[2:]).exists() for d in names)
+print(json.dumps(broken))
+"""
+
+
+def test_remote_clean_racing_a_push_never_leaves_a_snapshot_without_its_blobs(
+    tmp_path: Path,
+) -> None:
+    from test_share import User
+
+    alice = User(tmp_path, "alice")
+    drive = tmp_path / "shared-drive"
+    assert alice.cli("remote", "add", "team", str(drive)).returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-c", PUSH_RACE.replace("TRIALS", "15")],
+        env=alice.env({"DRIVE": str(drive)}), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == 0

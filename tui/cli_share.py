@@ -26,8 +26,8 @@ def add_parsers(sub: Any) -> None:
         "--trust-once", action="store_true", help="accept a signer you have not trusted"
     )
 
-    remote = sub.add_parser("remote", help="team remotes: add NAME URL, ls, rm NAME")
-    remote.add_argument("action", choices=["add", "ls", "rm"])
+    remote = sub.add_parser("remote", help="team remotes: add NAME URL, ls, rm NAME, clean [NAME]")
+    remote.add_argument("action", choices=["add", "ls", "rm", "clean"])
     remote.add_argument("name", nargs="?")
     remote.add_argument("url", nargs="?", help="a directory, or an fsspec URL (s3://bucket/path)")
     remote.add_argument(
@@ -36,6 +36,13 @@ def add_parsers(sub: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="fsspec storage option, e.g. endpoint_url=http://127.0.0.1:9000",
+    )
+    remote.add_argument(
+        "--older-than",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="clean: remove unreferenced blobs older than this (default 24)",
     )
 
     push = sub.add_parser("push", help="publish a snapshot to a remote")
@@ -111,6 +118,11 @@ def cmd_remote(args: argparse.Namespace, out: Any) -> int:
         _need(args, "name")
         remotes.remove_remote(args.name)
         out.write(f"removed remote {args.name}\n")
+    elif args.action == "clean":
+        if not args.older_than >= 0:
+            raise UsageError("--older-than wants a number of hours, 0 or more")
+        cleaned = remotes.open_remote(args.name).clean(older_than=args.older_than * 3600)
+        out.write(f"{cleaned}\n")
     else:
         configured = remotes.configured()
         if not configured:

@@ -7,12 +7,26 @@ Layout (remote format 1)
     SESSIONS-REMOTE                                 "sessions-remote 1"
     blobs/ab/cdef…                                  blob files, as in a session dir
     manifests/<owner>/<quoted name>/<NNNNNN>.msgpack  signed manifests, one per version
+    trash/<64 hex>                                  blobs a running ``remote clean`` took
 
 Blobs are content-addressed and shared by the whole team: a push uploads only those the
 remote lacks. A manifest is written last, and every write is visible only when complete (a
 temp name and a rename on a folder, a single PUT on object storage), so an interrupted push
 leaves at most some unreferenced blobs — which the next push reuses — and never a visible
 half snapshot. Versions count per owner and name on the remote.
+
+On a folder, a write goes to ``.<name>.<host>.<pid>.tmp`` beside its target, locked (flock)
+by its writer until renamed. ``remote clean`` (:meth:`Remote.clean`) reclaims what killed
+pushes leave, safely while others push and pull:
+
+- a temp file only when no writer holds its lock and its writer is known dead (same host,
+  no such pid) or it is over an hour old — never by age alone while a writer holds it;
+- a blob only when no manifest references it and it is older than the grace period, in two
+  steps: moved to ``trash/<hash>``, manifests listed again, then deleted (or moved back when a
+  manifest now names it). A push checks after writing its manifest that every blob it names
+  is there and uploads again any that is not, so a blob taken between a push's check and its
+  manifest comes back; readers look in ``trash/`` too. A clean killed midway is finished by
+  the next one, which first moves everything in ``trash/`` back.
 
 Remotes are configured in ``remotes.toml`` in the config dir (``sessions-tui remote``).
 """
@@ -22,7 +36,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
+import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,8 +140,23 @@ def open_remote(name: str | None = None) -> Remote:
 
 
 # --- transports -----------------------------------------------------------------------------
+_HOST = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:64] or "host"
+_TEMP_RE = re.compile(r"^\..+?(?:\.(?P<host>[A-Za-z0-9-]+))?\.(?P<pid>\d+)\.tmp$")
+STALE_TEMP_SECONDS = 3600
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 class _Folder:
-    """A directory (a shared drive): temp name, fsync, rename."""
+    """A directory (a shared drive): temp name (locked by its writer), fsync, rename."""
 
     def __init__(self, root: str) -> None:
         self.root = Path(root)
@@ -144,20 +176,69 @@ class _Folder:
     def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        tmp = target.parent / f".{target.name}.{_HOST}.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as handle:
+                _flock(handle.fileno(), blocking=True)  # "a writer is here" for remote clean
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            if exclusive:
-                os.link(tmp, target)  # fails if a teammate published this version first
-                tmp.unlink()
-            else:
-                os.replace(tmp, target)
+                if exclusive:
+                    os.link(tmp, target)  # fails if a teammate published this version first
+                    tmp.unlink()
+                else:
+                    os.replace(tmp, target)
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+    def files(self, path: str) -> Iterator[tuple[str, float | None, int]]:
+        """(path, mtime, size) of every file under ``path``, dot-files included."""
+        base = self.root / path
+        for directory, _dirs, names in os.walk(base):
+            for name in names:
+                full = Path(directory) / name
+                with contextlib.suppress(OSError):
+                    info = full.lstat()
+                    yield str(full.relative_to(self.root)), info.st_mtime, info.st_size
+
+    def remove(self, path: str) -> None:
+        (self.root / path).unlink()
+
+    def move(self, source: str, target: str) -> None:
+        (self.root / target).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.root / source, self.root / target)
+
+    def stale_temp(self, path: str, mtime: float | None, now: float) -> bool:
+        """True when ``path`` is a temp file whose writer is gone (see module doc)."""
+        match = _TEMP_RE.match(Path(path).name)
+        if not match:
+            return False
+        dead = match.group("host") == _HOST and not _alive(int(match.group("pid")))
+        if not dead and (mtime is None or now - mtime < STALE_TEMP_SECONDS):
+            return False
+        try:
+            fd = os.open(self.root / path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            return _flock(fd, blocking=False)  # held by a live writer: not stale
+        finally:
+            os.close(fd)
+
+
+def _flock(fd: int, *, blocking: bool) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; remote clean then goes by age only
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:  # a filesystem without flock: fall back to pid and age
+        return True
+    return True
 
 
 class _Fsspec:
@@ -202,6 +283,33 @@ class _Fsspec:
         if exclusive and self.exists(path):
             raise FileExistsError(path)
         self.fs.pipe_file(self._p(path), data)
+
+    def files(self, path: str) -> Iterator[tuple[str, float | None, int]]:
+        """(path, mtime or None when the store does not say, size) of every object under
+        ``path``."""
+        try:
+            found = self.fs.find(self._p(path), detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        prefix = f"{self.root}/"
+        for name, info in found.items():
+            stamp = info.get("LastModified") or info.get("mtime") or info.get("created")
+            mtime = stamp.timestamp() if hasattr(stamp, "timestamp") else stamp
+            relative = str(name).removeprefix(prefix)
+            yield (
+                relative,
+                float(mtime) if isinstance(mtime, int | float) else None,
+                int(info.get("size") or 0),
+            )
+
+    def remove(self, path: str) -> None:
+        self.fs.rm_file(self._p(path))
+
+    def move(self, source: str, target: str) -> None:
+        self.fs.mv(self._p(source), self._p(target))
+
+    def stale_temp(self, path: str, mtime: float | None, now: float) -> bool:
+        return False  # object stores make a write visible only when complete: no temp files
 
 
 def _quote(name: str) -> str:
@@ -315,6 +423,13 @@ class Remote:
 
     def _blob_path(self, digest: str) -> str:
         return f"blobs/{digest[:2]}/{digest[2:]}"
+
+    def read_blob(self, digest: str) -> bytes:
+        """A blob file's bytes; also found while a running ``remote clean`` holds it."""
+        try:
+            return self.t.read(self._blob_path(digest))
+        except FileNotFoundError:
+            return self.t.read(f"trash/{digest}")
 
     # --- listing ------------------------------------------------------------------------
     def owners(self) -> list[str]:
@@ -430,6 +545,12 @@ class Remote:
             target = RemoteSnapshot(owner, manifest.name, version)
             encoded = shared.manifest.encode()
             self.t.write(target.path, encoded, exclusive=True)
+            for blob in shared.blobs:  # one a concurrent `remote clean` took comes back
+                path = self._blob_path(blob.hash)
+                if not self.t.exists(path):
+                    data = store.blobs.framed(blob.hash)
+                    self.t.write(path, data)
+                    uploaded += len(data)
         except FileExistsError:
             raise RemoteError(
                 f"{owner}/{manifest.name}@{version} was just published by someone else; push again"
@@ -456,7 +577,7 @@ class Remote:
         with Incoming(store, manifest, what) as incoming:
             for ref in incoming.needed():
                 try:
-                    data = self.t.read(self._blob_path(ref.hash))
+                    data = self.read_blob(ref.hash)
                 except FileNotFoundError:
                     raise RemoteError(
                         f"{what}: blob {ref.hash[:12]} is missing on the remote"
@@ -481,13 +602,92 @@ class Remote:
 
         def read(digest: str) -> bytes:
             try:
-                return self.t.read(self._blob_path(digest))
+                return self.read_blob(digest)
             except FileNotFoundError:
                 raise RemoteError(f"{what}: blob {digest[:12]} is missing on the remote") from None
             except OSError as exc:
                 raise RemoteError(f"{what}: cannot read blob {digest[:12]}: {_why(exc)}") from None
 
         return snap.ref, load_data(manifest, read, names, out_dir=out_dir, signer=found.describe())
+
+    # --- cleaning ---------------------------------------------------------------------------
+    def _referenced(self) -> set[str] | None:
+        """Every blob a manifest on the remote names; None if any manifest is unreadable
+        (then nothing can be known unreferenced)."""
+        found: set[str] = set()
+        for snap in self.snapshots():
+            try:
+                found |= self.manifest(snap).blob_hashes()
+            except SessionsError:
+                return None
+        return found
+
+    def clean(self, *, older_than: float = 86400.0) -> CleanResult:
+        """Remove what killed pushes left: temp files whose writer is gone, and blobs no
+        manifest references that are older than ``older_than`` seconds (module doc)."""
+        self.check()
+        result = CleanResult(self.name)
+        try:
+            for path, _mtime, _size in list(self.t.files("trash")):  # a clean killed midway
+                digest = path.rsplit("/", 1)[-1]
+                if _HASH_RE.match(digest):
+                    with contextlib.suppress(FileNotFoundError):
+                        self.t.move(path, self._blob_path(digest))
+            now = time.time()
+            for prefix in ("blobs", "manifests"):
+                for path, mtime, size in list(self.t.files(prefix)):
+                    if self.t.stale_temp(path, mtime, now):
+                        with contextlib.suppress(FileNotFoundError):
+                            self.t.remove(path)
+                            result.temps += 1
+                            result.freed += size
+            referenced = self._referenced()
+            if referenced is None:
+                result.kept = "a manifest on the remote is unreadable, so no blob was removed"
+                return result
+            taken: dict[str, int] = {}
+            for path, mtime, size in list(self.t.files("blobs")):
+                parts = path.split("/")
+                digest = "".join(parts[-2:]) if len(parts) >= 3 else ""
+                if not _HASH_RE.match(digest) or digest in referenced:
+                    continue
+                if mtime is None or now - mtime < older_than or path != self._blob_path(digest):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    self.t.move(path, f"trash/{digest}")
+                    taken[digest] = size
+            again = self._referenced() if taken else set()
+            for digest, size in taken.items():
+                if again is None or digest in again:  # a push named it meanwhile: back it goes
+                    self.t.move(f"trash/{digest}", self._blob_path(digest))
+                else:
+                    self.t.remove(f"trash/{digest}")
+                    result.blobs += 1
+                    result.freed += size
+        except OSError as exc:
+            raise RemoteError(
+                f"cleaning {self.name} stopped: {_why(exc)}; run it again to finish"
+            ) from None
+        return result
+
+
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class CleanResult:
+    remote: str
+    temps: int = 0  # temp files of killed writes removed
+    blobs: int = 0  # unreferenced blobs removed
+    freed: int = 0
+    kept: str = ""  # why blobs were left alone, if they were
+
+    def __str__(self) -> str:
+        text = (
+            f"cleaned {self.remote}: {self.temps} temp files and {self.blobs} unreferenced "
+            f"blobs removed ({human_size(self.freed)} freed)"
+        )
+        return text + (f"; {self.kept}" if self.kept else "")
 
 
 def _why(exc: BaseException) -> str:
