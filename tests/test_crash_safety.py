@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import child_env, cli, run_json, run_python
 
 SAVER = """
@@ -60,12 +61,32 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_snapshot(home: Path) -
     assert gc.returncode == 0 and cli(home, "verify").returncode == 0
 
 
-def test_flipped_byte_is_named_by_verify_and_fails_only_that_variable(home: Path) -> None:
+def flip_byte_of(home: Path, digest: str) -> None:
+    """Flip one bit in the middle of a stored object, wherever it lives (pack or blob file)."""
+    from sessions.core.store.packs import Location
+    from sessions.core.store.session_dir import Store
+
+    where = Store(home).blobs.locate(digest)
+    assert where is not None
+    if isinstance(where, Location):
+        path, at = Store(home).blobs.packs.path(where.pack), where.offset + where.length // 2
+    else:
+        path, at = where, where.stat().st_size // 2
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.chmod(0o600)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("items", [100_000, 300_000], ids=["in-a-pack", "own-blob-file"])
+def test_flipped_byte_is_named_by_verify_and_fails_only_that_variable(
+    home: Path, items: int
+) -> None:
     run_python(
         home,
-        """
+        f"""
         import numpy as np, sessions
-        weights = np.arange(100_000, dtype="float64")
+        weights = np.arange({items}, dtype="float64")
         labels = ["a", "b", "c"]
         sessions.save("model")
         """,
@@ -76,11 +97,7 @@ def test_flipped_byte_is_named_by_verify_and_fails_only_that_variable(home: Path
     var = manifest.variable("weights")
     group = manifest.groups[var.group]
     blob = max(group.blobs, key=lambda b: b.size)
-    path = home / "blobs" / blob.hash[:2] / blob.hash[2:]
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.chmod(0o600)
-    path.write_bytes(bytes(data))
+    flip_byte_of(home, blob.hash)
 
     verified = cli(home, "verify")
     assert verified.returncode == 1

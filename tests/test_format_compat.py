@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cli, run_json, run_python
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -70,3 +70,127 @@ def test_a_store_written_by_format_1_lists_and_verifies(format1_home: Path) -> N
     assert "fixture" in listed.stdout
     verified = cli(format1_home, "verify", "fixture")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def _files(home: Path) -> set[Path]:
+    return {p for p in home.rglob("*") if p.is_file() and "locks" not in p.parts}
+
+
+def _packs(home: Path) -> set[str]:
+    return {p.name for p in (home / "blobs" / "pack").glob("pack-*")}
+
+
+MANY_SMALL = """
+import numpy as np, sessions
+for i in range(3000):
+    globals()[f"a{i}"] = np.arange(i % 50, dtype=np.int64) * i
+for i in range(500):
+    globals()[f"d{i}"] = {"id": i, "name": f"row {i}", "tags": ["x"] * (i % 4)}
+big = np.arange(400_000, dtype=np.float64)          # 3.2 MB: a blob file of its own
+sessions.save("many")
+"""
+
+
+def test_many_small_variables_save_into_a_few_files_and_load_back(home: Path) -> None:
+    run_python(home, MANY_SMALL)
+    # FORMAT, one manifest, a pack and its index, one big blob: not one file per object
+    assert len(_files(home)) <= 8, sorted(map(str, _files(home)))
+    assert (home / "FORMAT").read_text().strip() == "sessions-store 2"
+    got = run_json(
+        home,
+        """
+        import json, numpy as np, sessions
+        r = sessions.load("many")
+        ok = all(np.array_equal(globals()[f"a{i}"], np.arange(i % 50) * i) for i in range(3000))
+        ok = ok and all(globals()[f"d{i}"]["id"] == i for i in range(500))
+        big[0] = -1.0                                  # loaded arrays are writable
+        print(json.dumps([r.failed, len(r.loaded), ok, float(big[1:].sum())]))
+        """,
+    )
+    assert got == [{}, 3502, True, float(sum(range(1, 400_000)))]
+
+
+def test_resaving_unchanged_variables_writes_no_new_pack(home: Path) -> None:
+    run_python(home, MANY_SMALL)
+    before = _packs(home)
+    run_python(home, MANY_SMALL)
+    assert _packs(home) == before
+    assert "many@2" in cli(home, "ls").stdout
+
+
+def test_a_store_mixing_format_1_and_format_2_snapshots_keeps_both(format1_home: Path) -> None:
+    home = format1_home
+    assert not (home / "blobs" / "pack").exists()
+    run_python(
+        home, "import sessions\nrows = [{'i': i} for i in range(100)]\nsessions.save('newer')\n"
+    )
+    assert (home / "FORMAT").read_text().strip() == "sessions-store 2"
+    assert _packs(home)
+    assert cli(home, "verify").returncode == 0
+    done = cli(home, "gc")
+    assert done.returncode == 0, done.stderr
+    assert cli(home, "verify").returncode == 0
+    got = run_json(
+        home,
+        """
+        import json, sessions
+        a = sessions.load("fixture", trust=True)
+        b = sessions.load("newer")
+        print(json.dumps([a.failed, b.failed, text, rows[99]]))
+        """,
+    )
+    assert got == [{}, {}, "hello, format 1", {"i": 99}]
+    # removing the new snapshot lets gc drop its pack; the format-1 snapshot is untouched
+    assert cli(home, "rm", "newer").returncode == 0
+    assert cli(home, "gc").returncode == 0
+    assert not _packs(home)
+    assert cli(home, "verify").returncode == 0
+    again = run_json(
+        home,
+        "import json, sessions\nprint(json.dumps(sessions.load('fixture', trust=True).failed))\n",
+    )
+    assert again == {}
+
+
+def test_gc_repacks_a_pack_that_is_mostly_garbage(home: Path) -> None:
+    run_python(
+        home,
+        """
+        import sessions
+        keep = ["kept"] * 10
+        sessions.save("keep")
+        drop = [f"row {i}" for i in range(50_000)]   # most of the pack's bytes
+        sessions.save("drop")
+        """,
+    )
+    run_python(home, "import sessions\nkeep = ['kept'] * 10\nsessions.save('both')\n")
+    assert cli(home, "rm", "drop").returncode == 0
+    before = _packs(home)
+    done = cli(home, "gc")
+    assert done.returncode == 0 and "removed" in done.stdout
+    assert _packs(home) != before
+    assert cli(home, "verify").returncode == 0
+    got = run_json(
+        home,
+        "import json, sessions\nr = sessions.load('both')\nprint(json.dumps([r.failed, keep]))\n",
+    )
+    assert got == [{}, ["kept"] * 10]
+
+
+def test_a_damaged_pack_index_still_loads_and_verify_names_the_pack(home: Path) -> None:
+    run_python(home, "import sessions\nrows = [{'i': i} for i in range(100)]\nsessions.save('r')\n")
+    (index,) = (home / "blobs" / "pack").glob("*.idx")
+    data = bytearray(index.read_bytes())
+    data[20] ^= 0x01
+    index.write_bytes(bytes(data))
+    got = run_json(
+        home,
+        "import json, sessions\nr = sessions.load('r')\nprint(json.dumps([r.failed, rows[5]]))\n",
+    )
+    assert got == [{}, {"i": 5}]
+    verified = cli(home, "verify")
+    assert verified.returncode == 1
+    (line,) = [ln for ln in verified.stdout.splitlines() if ln.startswith("CORRUPT")]
+    assert "pack" in line and "damaged index" in line
+    # gc keeps a pack whose index it cannot trust
+    assert cli(home, "gc").returncode == 0 and index.exists()

@@ -1,10 +1,14 @@
 """Saving a namespace as a snapshot.
 
-Pipeline: plan (sessions.core.engine.capture) → pickle each group on this thread (sessions.core.engine.serialize) while
-worker threads hash, compress and write its blobs (sessions.core.store.blobs; all release the GIL) →
-previews from the live objects → fsync the blob dirs → commit the manifest (sessions.core.store.session_dir).
-Blobs already in the store are not written again, so an unchanged variable costs only its
-pickling and hashing. A variable that cannot be pickled is skipped with its reason.
+Pipeline: plan (sessions.core.engine.capture) → pickle each group on this thread
+(sessions.core.engine.serialize) while worker threads hash, compress and write its objects —
+small ones appended to this save's pack, big buffers to blob files of their own
+(sessions.core.store.blobs and .packs; all release the GIL) → previews from the live objects →
+the pack and its index made durable, blob dirs fsynced → commit the manifest
+(sessions.core.store.session_dir). Objects already in the store are not written again, so an
+unchanged variable costs only its pickling and hashing, and a save writes O(packs + big
+buffers) files whatever the number of variables. Each pickled stream is dropped as soon as
+it is written. A variable that cannot be pickled is skipped with its reason.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +30,11 @@ from sessions.core.store import ids
 from sessions.core.store.atomic import fsync_dir
 from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import Group, Manifest, Variable
+from sessions.core.store.packs import BIG_OBJECT
 from sessions.core.store.session_dir import Store, validate_name
 from sessions.core.units import human_size
+
+_EMPTY = memoryview(b"")
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,8 @@ def save(
     numpy = sys.modules.get("numpy")
     memo = reuse.memo_for(str(store.root), name)
     with store.lock("gc.lock", shared=True):
+        writer = store.blobs.writer()
+        put = partial(store.blobs.put, writer=writer)
         with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
             for names in plan.groups:
                 kept = None
@@ -200,10 +210,12 @@ def save(
                     previews[names[0]] = kept.preview
                     continue
                 for members, pickled in _pickle(plan, names, skipped):
-                    futures = [pool.submit(store.blobs.put, pickled.stream)]
-                    futures += [pool.submit(store.blobs.put, b) for b in pickled.buffers]
-                    groups.append((members, pickled, futures))
+                    futures = [pool.submit(put, pickled.stream)]
+                    futures += [pool.submit(put, b) for b in pickled.buffers]
                     reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
+                    # the futures hold the bytes until written; keep only what the manifest needs
+                    groups.append((members, replace(pickled, stream=_EMPTY, buffers=[]), futures))
+                    del pickled
                     for member in members:
                         value = plan.values[member]
                         if numpy is not None and type(value) is numpy.ndarray:
@@ -221,7 +233,13 @@ def save(
                     except BaseException as exc:  # keep waiting so no write is left running
                         error = error or exc
                 results.append(done)
+            if error is None:
+                try:
+                    writer.finish()
+                except BaseException as exc:
+                    error = exc
             if error is not None:
+                writer.abort()
                 raise error
             for (members, pickled, _), refs in zip(groups, results):
                 reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
@@ -233,11 +251,11 @@ def save(
             for member, built in list(previews.items()):
                 if isinstance(built, Future):
                     previews[member] = built.result()
-        written = 0
+        written = writer.written
         dirs: set[Path] = set()
         for refs in results:
             for ref, was_written in refs:
-                if was_written:
+                if was_written and ref.size >= BIG_OBJECT:
                     written += ref.stored
                     dirs.add(store.blobs.path(ref.hash).parent)
         for directory in sorted(dirs):

@@ -1,28 +1,47 @@
-"""Content-addressed, write-once blobs.
+"""Content-addressed, write-once objects: blob files for big ones, packs for small ones.
 
-Format (version 1)
-------------------
-A blob is named by the blake3 hash (hex) of its *uncompressed* content and lives at
-``blobs/<first two hex chars>/<remaining 62 hex chars>``. The file is a 16-byte header then
-the payload::
+Format (blob files, unchanged since store format 1)
+---------------------------------------------------
+An object is named by the blake3 hash (hex) of its *uncompressed* content. A big object
+(``BIG_OBJECT`` bytes or more, see sessions.core.store.packs) lives at
+``blobs/<first two hex chars>/<remaining 62 hex chars>``: a 16-byte header then the payload::
 
     magic  b"SBL1"   4 bytes
     codec  u8        0 = raw, 1 = zstd frame
     -      3 bytes   reserved, zero
     size   u64 LE    uncompressed size
 
-Blobs are written once, atomically (temp file in the same dir, fsync, rename) and never
-modified. Naming by the uncompressed hash makes dedup independent of the compression choice,
-and lets ``verify`` re-hash after decompressing. Reads always re-hash, so a flipped byte is
-caught before anything is unpickled.
+Small objects written since store format 2 live in packs (sessions.core.store.packs); a store
+written by format 1 has only blob files, and both are read the same way through
+:class:`BlobStore`. Blobs are written once, atomically (temp file in the same dir, fsync,
+rename) and never modified. Naming by the uncompressed hash makes dedup independent of the
+compression choice, and lets ``verify`` re-hash after decompressing.
+
+Integrity on read
+~~~~~~~~~~~~~~~~~
+Every packed object and every compressed blob is re-hashed when read, so a flipped byte is
+caught before anything is unpickled. A big *raw* blob is mapped copy-on-write
+(``MAP_PRIVATE``): the arrays a load makes are backed by the map, with no copy. It is hashed
+from the map, which reads it once at memory speed (blake3 runs on several threads), so a
+flipped byte fails the load of its group with "corrupt" just as for any other object.
+
+Compression
+~~~~~~~~~~~
+Chosen per object from a throughput model (:func:`choose_codec`): a sample is compressed and
+timed, and zstd is used only when writing the compressed bytes plus the time to compress them
+beats writing the raw bytes at the disk speed measured in this process. Float noise and Arrow
+buffers barely shrink, so they are stored raw; text and pickled objects compress.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import mmap
 import os
 import struct
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,18 +50,18 @@ import zstandard
 
 from sessions.core.errors import BlobError
 from sessions.core.store.atomic import FILE_MODE, ensure_dir, os_error, temp_path
+from sessions.core.store.packs import BIG_OBJECT, Location, PackSet, PackWriter, pack_set
 
 MAGIC = b"SBL1"
 HEADER = struct.Struct("<4sB3xQ")
 RAW, ZSTD = 0, 1
 CODECS = {RAW: "raw", ZSTD: "zstd"}
 
-# Compression is tried on samples first: float noise does not compress, strings do.
 _SAMPLE = 64 * 1024
-_MIN_COMPRESS = 4 * 1024
-_WORTH_IT = 0.85  # compress when a sample shrinks to at most 85 %
+_MIN_COMPRESS = 512
 _PARALLEL_HASH = 1 << 20
 _MAX_RATIO = 33_000  # zstd cannot expand beyond this; a larger claimed size is corruption
+_MAP_AT = 1 << 20  # raw blob files this big are mapped, smaller ones read
 
 
 def hash_bytes(data: bytes | bytearray | memoryview) -> str:
@@ -64,17 +83,68 @@ class BlobRef:
         return {"hash": self.hash, "size": self.size, "stored": self.stored, "codec": self.codec}
 
 
-def _worth_compressing(data: memoryview) -> bool:
-    if len(data) < _MIN_COMPRESS:
-        return False
-    cctx = zstandard.ZstdCompressor(level=1)
-    total = packed = 0
-    starts = {0, max(0, len(data) // 2 - _SAMPLE // 2), max(0, len(data) - _SAMPLE)}
+class _DiskSpeed:
+    """Bytes per second this process has seen the store's disk take (write + fsync)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def record(self, size: int, seconds: float) -> None:
+        with self._lock:
+            self.bytes += size
+            self.seconds += seconds
+
+    @property
+    def rate(self) -> float:
+        if self.bytes < (16 << 20) or self.seconds <= 0:
+            return _DEFAULT_DISK
+        return self.bytes / self.seconds
+
+
+_DEFAULT_DISK = 1.0e9  # bytes/s until this process has measured its own
+DISK = _DiskSpeed()
+_LEVEL = 3
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    local = _TLS.__dict__
+    found = local.get("cctx")
+    if found is None:
+        found = local["cctx"] = zstandard.ZstdCompressor(level=_LEVEL)
+    return found
+
+
+_TLS = threading.local()
+
+
+def choose_codec(data: memoryview, *, threads: int = 1) -> tuple[int, bytes | None]:
+    """(codec, compressed bytes if already made) for ``data``, from a throughput model.
+
+    Small objects are compressed whole (microseconds) and kept compressed when that saves at
+    least 10 %. Big ones are sampled (three 64 KiB pieces): with ratio r and zstd speed c on
+    the sample, ``threads`` workers and disk speed d, compression pays when
+    ``1/(c*threads) + r/d < 0.9/d``."""
+    size = len(data)
+    if size < _MIN_COMPRESS:
+        return RAW, None
+    cctx = _compressor()
+    if size <= _SAMPLE:
+        packed = cctx.compress(data)
+        return (ZSTD, packed) if len(packed) <= size * 0.9 else (RAW, None)
+    total = shrunk = 0
+    began = time.perf_counter()
+    starts = {0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)}
     for start in sorted(starts):
         piece = data[start : start + _SAMPLE]
         total += len(piece)
-        packed += len(cctx.compress(piece))
-    return packed <= total * _WORTH_IT
+        shrunk += len(cctx.compress(piece))
+    elapsed = max(time.perf_counter() - began, 1e-6)
+    ratio = shrunk / total
+    speed = total / elapsed * max(1, threads)
+    disk = DISK.rate
+    return (ZSTD, None) if 1 / speed + ratio / disk < 0.9 / disk else (RAW, None)
 
 
 def decode_framed(digest: str, framed: bytes, *, max_size: int) -> bytes:
@@ -112,44 +182,119 @@ def decode_framed(digest: str, framed: bytes, *, max_size: int) -> bytes:
     return content
 
 
+def _check(digest: str, content: bytes | bytearray | memoryview) -> None:
+    if hash_bytes(content) != digest:
+        raise BlobError(f"blob {digest[:12]} is corrupt: content does not match its hash")
+
+
+def _decompress_into(digest: str, payload: memoryview, size: int) -> bytearray:
+    """Decompress one zstd frame into a buffer of exactly ``size`` bytes (bounded)."""
+    buffer = bytearray(size)
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(payload)
+        view = memoryview(buffer)
+        filled = 0
+        while filled < size:
+            got = reader.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+        extra = reader.read(1)
+    except zstandard.ZstdError as exc:
+        raise BlobError(f"blob {digest[:12]} is corrupt: {exc}") from None
+    if filled != size or extra:
+        raise BlobError(f"blob {digest[:12]} is corrupt: wrong decompressed size")
+    return buffer
+
+
 class BlobStore:
-    """The ``blobs/`` directory of a session dir."""
+    """The ``blobs/`` directory of a session dir: blob files and packs, read as one."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.packs: PackSet = pack_set(root / "pack")
 
     def path(self, digest: str) -> Path:
+        """Where ``digest``'s blob file is (or would be)."""
         return self.root / digest[:2] / digest[2:]
 
+    def locate(self, digest: str) -> Location | Path | None:
+        """A pack location, a blob file's path, or None when the object is not stored."""
+        where = self.packs.find(digest, refresh=False)
+        if where is not None:
+            return where
+        path = self.path(digest)
+        if path.exists():
+            return path
+        return self.packs.find(digest)
+
     def has(self, digest: str) -> bool:
-        return self.path(digest).exists()
+        return self.locate(digest) is not None
 
-    def put(self, data: bytes | memoryview, digest: str | None = None) -> tuple[BlobRef, bool]:
-        """Store ``data`` unless a blob with its hash exists; returns (ref, written).
+    def writer(self) -> PackWriter:
+        """A pack writer for one save (hold ``gc.lock`` shared until its manifest is in)."""
+        self.packs.refresh()
+        return PackWriter(self.packs)
 
-        The caller fsyncs the blob's directory (``dirs_of``) before committing a manifest
-        that refers to it. Safe to call from worker threads: hashing, compression and I/O
-        release the GIL.
-        """
-        view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    def put(
+        self,
+        data: bytes | bytearray | memoryview,
+        digest: str | None = None,
+        *,
+        writer: PackWriter | None = None,
+    ) -> tuple[BlobRef, bool]:
+        """Store ``data`` unless an object with its hash exists; returns (ref, written).
+
+        With a ``writer``, objects under ``BIG_OBJECT`` bytes go into its pack; others get a
+        blob file, whose directory the caller fsyncs (``path(digest).parent``) before
+        committing a manifest that refers to it. Safe to call from worker threads: hashing,
+        compression and I/O release the GIL."""
+        view = memoryview(data).cast("B")
         digest = digest or hash_bytes(view)
+        size = len(view)
+        if writer is not None and size < BIG_OBJECT:
+            pending = writer.pending(digest)
+            if pending is not None:
+                stored, _, codec = pending
+                return BlobRef(digest, size, stored, CODECS[codec]), False
+        found = self._existing(digest, size)
+        if found is not None:
+            return found, False
+        if writer is not None and size < BIG_OBJECT:
+            codec, packed = choose_codec(view)
+            if codec == ZSTD and packed is None:
+                packed = _compressor().compress(view)
+            payload = packed if codec == ZSTD and packed is not None else view
+            stored = writer.append(digest, codec, size, payload)
+            return BlobRef(digest, size, stored, CODECS[codec]), True
+        return self._put_file(view, digest), True
+
+    def _existing(self, digest: str, size: int) -> BlobRef | None:
+        where = self.packs.find(digest, refresh=False)
+        if where is not None:
+            return BlobRef(digest, size, where.stored, CODECS.get(where.codec, "raw"))
         target = self.path(digest)
         try:
             existing = target.stat().st_size
         except FileNotFoundError:
-            existing = -1
-        if existing >= HEADER.size:
-            codec = self._codec_of(target)
-            return BlobRef(digest, len(view), existing, CODECS.get(codec, "raw")), False
-        codec = ZSTD if _worth_compressing(view) else RAW
+            return None
+        if existing < HEADER.size:
+            return None
+        return BlobRef(digest, size, existing, CODECS.get(self._codec_of(target), "raw"))
+
+    def _put_file(self, view: memoryview, digest: str) -> BlobRef:
+        threads = 4 if len(view) >= (8 << 20) else 1
+        codec, packed = choose_codec(view, threads=threads)
         payload: bytes | memoryview = view
         if codec == ZSTD:
-            threads = -1 if len(view) >= (8 << 20) else 0
-            payload = zstandard.ZstdCompressor(level=3, threads=threads).compress(view)
+            level = zstandard.ZstdCompressor(level=_LEVEL, threads=-1 if threads > 1 else 0)
+            payload = packed if packed is not None else level.compress(view)
             if len(payload) >= len(view):
                 codec, payload = RAW, view
+        target = self.path(digest)
         ensure_dir(target.parent)
         tmp = temp_path(target.parent)
+        began = time.perf_counter()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
@@ -162,13 +307,21 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise os_error(exc, f"blob {digest[:12]}") from None
-        return BlobRef(digest, len(view), HEADER.size + len(payload), CODECS[codec]), True
+        DISK.record(HEADER.size + len(payload), time.perf_counter() - began)
+        return BlobRef(digest, len(view), HEADER.size + len(payload), CODECS[codec])
 
     def framed(self, digest: str) -> bytes:
-        """A blob's file as stored (header and payload), to send elsewhere."""
+        """An object as a blob file's bytes (header and payload), to send elsewhere."""
+        where = self.packs.find(digest, refresh=False)
+        if where is not None:
+            payload = self.packs.payload(where)
+            return HEADER.pack(MAGIC, where.codec, where.size) + bytes(payload)
         try:
             return self.path(digest).read_bytes()
         except FileNotFoundError:
+            where = self.packs.find(digest)
+            if where is not None:
+                return self.framed(digest)
             raise BlobError(f"blob {digest[:12]} is missing") from None
         except OSError as exc:
             raise BlobError(f"blob {digest[:12]} cannot be read: {exc.strerror}") from None
@@ -181,9 +334,36 @@ class BlobStore:
             return RAW
         return HEADER.unpack(head)[1]
 
-    def read(self, digest: str, *, verify: bool = True) -> bytearray:
-        """The uncompressed content of a blob, in a fresh writable buffer, hash-checked."""
-        path = self.path(digest)
+    def read(self, digest: str, *, verify: bool = True) -> bytearray | memoryview:
+        """The uncompressed content of an object, writable and hash-checked: a fresh buffer,
+        or for a big raw blob a copy-on-write map of its file."""
+        where = self.locate(digest)
+        if where is None:
+            raise BlobError(f"blob {digest[:12]} is missing")
+        if isinstance(where, Location):
+            return self._read_packed(digest, where, verify)
+        return self._read_file(digest, where, verify)
+
+    def _read_packed(self, digest: str, where: Location, verify: bool) -> bytearray:
+        payload = self.packs.payload(where)
+        try:
+            if where.codec == RAW:
+                if len(payload) != where.size:
+                    raise BlobError(f"blob {digest[:12]} is truncated or has extra bytes")
+                content = bytearray(payload)
+            elif where.codec == ZSTD:
+                if where.size > len(payload) * _MAX_RATIO + (1 << 20):
+                    raise BlobError(f"blob {digest[:12]} claims an impossible size")
+                content = _decompress_into(digest, payload, where.size)
+            else:
+                raise BlobError(f"blob {digest[:12]} has an unknown codec")
+        finally:
+            payload.release()
+        if verify:
+            _check(digest, content)
+        return content
+
+    def _read_file(self, digest: str, path: Path, verify: bool) -> bytearray | memoryview:
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
@@ -202,40 +382,47 @@ class BlobStore:
                 raise BlobError(f"blob {digest[:12]} is truncated or has extra bytes")
             if codec == ZSTD and size > (file_size - HEADER.size) * _MAX_RATIO + (1 << 20):
                 raise BlobError(f"blob {digest[:12]} claims an impossible size")
-            buffer = bytearray(size)
-            if codec == RAW:
-                got = handle.readinto(buffer)
-                if got != size:
+            if codec == RAW and size >= _MAP_AT:
+                content: bytearray | memoryview = self._map(digest, handle)
+            elif codec == RAW:
+                content = bytearray(size)
+                if handle.readinto(content) != size:
                     raise BlobError(f"blob {digest[:12]} is truncated")
             else:
-                try:
-                    reader = zstandard.ZstdDecompressor().stream_reader(handle)
-                    view = memoryview(buffer)
-                    filled = 0
-                    while filled < size:
-                        got = reader.readinto(view[filled:])
-                        if not got:
-                            break
-                        filled += got
-                    extra = reader.read(1)
-                except zstandard.ZstdError as exc:
-                    raise BlobError(f"blob {digest[:12]} is corrupt: {exc}") from None
-                if filled != size or extra:
-                    raise BlobError(f"blob {digest[:12]} is corrupt: wrong decompressed size")
-        if verify and hash_bytes(buffer) != digest:
-            raise BlobError(f"blob {digest[:12]} is corrupt: content does not match its hash")
-        return buffer
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    payload = memoryview(mapped)[HEADER.size :]
+                    try:
+                        content = _decompress_into(digest, payload, size)
+                    finally:
+                        payload.release()
+        if verify:
+            _check(digest, content)
+        return content
+
+    @staticmethod
+    def _map(digest: str, handle: io.BufferedReader) -> memoryview:
+        """A copy-on-write map of a raw blob's payload: pages are shared with the page cache
+        until written, and arrays unpickled from it are backed by it."""
+        try:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        except (OSError, ValueError) as exc:
+            raise BlobError(f"blob {digest[:12]} cannot be mapped: {exc}") from None
+        with contextlib.suppress(AttributeError, OSError):
+            mapped.madvise(mmap.MADV_WILLNEED)
+        return memoryview(mapped)[HEADER.size :]
 
     def check(self, digest: str) -> str | None:
-        """None when the blob is intact, else why not (used by ``verify``)."""
+        """None when the object is intact, else why not (used by ``verify``)."""
         try:
-            self.read(digest, verify=True)
+            content = self.read(digest, verify=True)
+            if isinstance(content, memoryview):
+                content.release()
         except BlobError as exc:
             return str(exc)
         return None
 
-    def all_digests(self) -> set[str]:
-        """Every blob currently on disk (temp files excluded)."""
+    def loose_digests(self) -> set[str]:
+        """Every blob file currently on disk (temp files and packs excluded)."""
         found: set[str] = set()
         if not self.root.is_dir():
             return found

@@ -1,8 +1,15 @@
-"""``gc``: remove blobs no manifest references, and temp files left by killed writes.
+"""``gc``: remove objects no manifest references, and temp files left by killed writes.
 
-Runs under the exclusive ``gc.lock`` that every save holds shared, so a blob a save is
-about to reference is never removed. If any manifest cannot be read, gc removes nothing:
-it cannot know what that snapshot needs (invariant 5, nothing lost silently).
+Runs under the exclusive ``gc.lock`` that every save (and every other writer of objects)
+holds shared, so an object a save is about to reference is never removed. If any manifest
+cannot be read, gc removes nothing: it cannot know what that snapshot needs (invariant 5,
+nothing lost silently).
+
+Blob files go one by one. A pack goes when none of its objects is referenced; a pack whose
+unreferenced objects take more than half its bytes is repacked: its live objects are copied,
+as stored, into a new pack (made durable first), then the old pack and index are removed. A
+pack without an index (a save killed before it finished) is removed; a pack whose index is
+damaged is kept as it is, since gc cannot be sure what it holds.
 """
 
 from __future__ import annotations
@@ -14,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sessions.core.errors import StoreError
-from sessions.core.store.atomic import TEMP_PREFIX
+from sessions.core.store.atomic import TEMP_PREFIX, fsync_dir
+from sessions.core.store.packs import ENTRY, Location, PackWriter
 from sessions.core.store.session_dir import Store
 
 STALE_TEMP_SECONDS = 3600
+REPACK_WHEN_GARBAGE = 0.5
 
 
 @dataclass
@@ -26,6 +35,8 @@ class GcReport:
     freed: int = 0
     removed_temps: int = 0
     kept_blobs: int = 0
+    removed_packs: int = 0
+    repacked: int = 0
 
 
 def _stale_temps(root: Path, now: float) -> list[Path]:
@@ -40,8 +51,80 @@ def _stale_temps(root: Path, now: float) -> list[Path]:
     return found
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _remove(path: Path) -> int:
+    """Unlink ``path``; the bytes freed (0 when it was already gone)."""
+    size = _size(path)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return 0
+    return size
+
+
+def _collect_packs(store: Store, referenced: set[str], report: GcReport) -> None:
+    packs = store.blobs.packs
+    live_keys = {bytes.fromhex(d) for d in referenced}
+    changed = False
+    writer: PackWriter | None = None
+    retired: list[str] = []
+    for name, table in packs.packs().items():
+        if name in packs.damaged:
+            continue
+        live = [d for d in table if d in live_keys]
+        total = sum(ENTRY.size + length for _, length, _, _ in table.values())
+        garbage = total - sum(ENTRY.size + table[d][1] for d in live)
+        if not live:
+            retired.append(name)
+        elif garbage > total * REPACK_WHEN_GARBAGE:
+            writer = writer or PackWriter(packs)
+            for digest in live:
+                offset, length, size, codec = table[digest]
+                payload = packs.payload(Location(name, offset, length, size, codec))
+                try:
+                    writer.append(digest.hex(), codec, size, payload)
+                finally:
+                    payload.release()
+            retired.append(name)
+            report.repacked += 1
+        if name in retired:
+            report.removed_blobs += len(table) - len(live)
+    if writer is not None:
+        writer.finish()  # the copies are durable before any original goes
+    for name in retired:
+        freed = _remove(packs.path(name, ".idx"))  # the index first: the objects vanish at once
+        freed += _remove(packs.path(name))
+        packs.forget(name)
+        report.freed += freed
+        report.removed_packs += 1
+        changed = True
+    # packs without an index: saves killed before they finished (no writer runs now)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(packs.dir):
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if path.suffix == ".pack" and not path.with_suffix(".idx").exists():
+                report.freed += _remove(path)
+                report.removed_packs += 1
+                changed = True
+            elif path.suffix == ".idx" and not path.with_suffix(".pack").exists():
+                _remove(path)
+                changed = True
+    if changed:
+        fsync_dir(packs.dir)
+
+
 def gc(store: Store, *, timeout: float = 30.0) -> GcReport:
-    """Remove unreferenced blobs; raise StoreError when a manifest is unreadable."""
+    """Remove unreferenced objects; raise StoreError when a manifest is unreadable."""
     report = GcReport()
     if not store.root.is_dir():
         return report
@@ -54,13 +137,12 @@ def gc(store: Store, *, timeout: float = 30.0) -> GcReport:
                     f"({entry.error}); remove it with 'sessions-tui rm {entry.id}' first"
                 )
             referenced |= entry.manifest.blob_hashes()
-        for digest in sorted(store.blobs.all_digests() - referenced):
-            path = store.blobs.path(digest)
-            with contextlib.suppress(OSError):
-                size = path.stat().st_size
-                path.unlink()
+        for digest in sorted(store.blobs.loose_digests() - referenced):
+            freed = _remove(store.blobs.path(digest))
+            if freed:
                 report.removed_blobs += 1
-                report.freed += size
+                report.freed += freed
+        _collect_packs(store, referenced, report)
         report.kept_blobs = len(referenced)
         for path in _stale_temps(store.root, time.time()):
             with contextlib.suppress(OSError):

@@ -1,11 +1,12 @@
 """The session dir: layout, snapshot listing, reference resolution, commit and removal.
 
-Layout (store format 1)
+Layout (store format 2)
 -----------------------
 ::
 
-    FORMAT                                   "sessions-store 1"
-    blobs/ab/cdef…                           content-addressed blobs (sessions.core.store.blobs)
+    FORMAT                                   "sessions-store 2"
+    blobs/ab/cdef…                           big objects, one file each (sessions.core.store.blobs)
+    blobs/pack/pack-<hash>.pack, .idx        small objects, packed (sessions.core.store.packs)
     snapshots/<slug>/<NNNNNN>-<ID>.msgpack   manifests (sessions.core.store.manifest), one per snapshot
     annotations/<ID>.msgpack                 pins and edited notes/tags (sessions.core.store.annotation)
     locks/gc.lock, locks/names.lock          advisory locks (sessions.core.store.locks)
@@ -15,6 +16,12 @@ Layout (store format 1)
 every version of a name sits in one small directory: picking version N+1 lists one dir, and a
 damaged manifest still shows its name, version and id from its path. Files starting with a
 dot are temp files of writes in progress; nothing lists them. Everything is created 0700/0600.
+
+Format 1 (sessions-tui 0.1) had no packs: every object was a blob file. A format-2 reader
+reads those as they are (objects are looked up in packs, then as blob files), so a store may
+hold format-1 and format-2 snapshots side by side. The first write by this version rewrites
+``FORMAT`` to 2, so that format-1 code, which cannot see packed objects, refuses the store
+plainly instead of reporting them missing.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from sessions.core.store.blobs import BlobStore
 from sessions.core.store.locks import locked
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 FOREIGN_SUFFIXES = (".pkl", ".dill")
 _RESERVED = {"blobs", "snapshots", "locks", "annotations"}
 _FILE_RE = re.compile(r"^(\d{6,})-([0-9A-HJKMNP-TV-Z]{26})\.msgpack$")
@@ -104,12 +111,14 @@ class Store:
         self.locks_dir = self.root / "locks"
 
     # --- layout -----------------------------------------------------------------------
-    def check_format(self) -> None:
+    def check_format(self) -> int | None:
+        """The store format of this dir (None when it has no FORMAT file yet); refuses a
+        newer one plainly."""
         marker = self.root / "FORMAT"
         try:
             text = marker.read_text().strip()
         except (FileNotFoundError, NotADirectoryError):
-            return
+            return None
         except OSError as exc:
             raise StoreError(f"cannot read {marker}: {exc.strerror}") from None
         match = re.match(r"^sessions-store (\d+)$", text)
@@ -120,19 +129,19 @@ class Store:
                 f"{self.root} uses store format {match.group(1)}, newer than this "
                 f"sessions-tui understands ({STORE_FORMAT}); upgrade sessions-tui"
             )
+        return int(match.group(1))
 
     def ensure(self) -> None:
         """Create the layout (0700) and check it can be written."""
-        self.check_format()
+        found = self.check_format()
         for directory in (self.root, self.blobs.root, self.snapshots_dir, self.locks_dir):
             ensure_dir(directory)
         with contextlib.suppress(OSError):
             os.chmod(self.root, DIR_MODE)
         if not os.access(self.root, os.W_OK) or not os.access(self.snapshots_dir, os.W_OK):
             raise StoreError(f"session dir {self.root} is not writable")
-        marker = self.root / "FORMAT"
-        if not marker.exists():
-            write_file(marker, [f"sessions-store {STORE_FORMAT}\n".encode()])
+        if found is None or found < STORE_FORMAT:
+            write_file(self.root / "FORMAT", [f"sessions-store {STORE_FORMAT}\n".encode()])
 
     # --- reading ----------------------------------------------------------------------
     def _name_dirs(self) -> Iterator[Path]:

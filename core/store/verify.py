@@ -1,10 +1,16 @@
-"""``verify``: re-hash every blob a snapshot names, like ``git fsck`` for sessions."""
+"""``verify``: re-hash every object a snapshot names, like ``git fsck`` for sessions.
+
+Objects are checked wherever they live (blob files or packs); a damaged object is reported
+once per snapshot that names it, with the variables it holds. Verifying the whole store also
+checks each pack against its index (entry headers, index checksum), so damage that loads
+still survive is reported too."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sessions.core.store.packs import scan_pack
 from sessions.core.store.session_dir import Entry, Store
 
 
@@ -18,7 +24,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.ref} ({self.id})"
+        where = f"{self.ref} ({self.id})" if self.id else self.ref
         if self.variables:
             names = ", ".join(self.variables)
             return f"{where}: variable {names}: {self.message}"
@@ -63,4 +69,23 @@ def verify(store: Store, entries: list[Entry] | None = None) -> VerifyReport:
             continue
         for entry, names in needed[digest]:
             report.problems.append(Problem(entry.ref, entry.id, names, problem))
+    if entries is None:
+        report.problems += pack_problems(store)
     return report
+
+
+def pack_problems(store: Store) -> list[Problem]:
+    """Packs whose index is damaged or disagrees with the pack's own entry headers."""
+    packs = store.blobs.packs
+    out = []
+    for name, table in packs.packs().items():
+        label = f"pack {name[5:17]}"
+        if name in packs.damaged:
+            out.append(Problem(label, "", (), f"damaged index: {packs.damaged[name]}"))
+            continue
+        scanned, stopped = scan_pack(packs.path(name))
+        found = {d: (o, ln, s, c) for d, o, ln, s, c in scanned}
+        if stopped or any(found.get(d) != rec for d, rec in table.items()):
+            why = stopped or "entry headers do not match its index"
+            out.append(Problem(label, "", (), f"damaged: {why}"))
+    return out
