@@ -50,7 +50,14 @@ import zstandard
 
 from sessions.core.errors import BlobError
 from sessions.core.store.atomic import FILE_MODE, ensure_dir, os_error, temp_path
-from sessions.core.store.packs import BIG_OBJECT, Location, PackSet, PackWriter, pack_set
+from sessions.core.store.packs import (
+    BIG_OBJECT,
+    Location,
+    PackGone,
+    PackSet,
+    PackWriter,
+    pack_set,
+)
 
 MAGIC = b"SBL1"
 HEADER = struct.Struct("<4sB3xQ")
@@ -229,7 +236,13 @@ class BlobStore:
         return self.packs.find(digest)
 
     def has(self, digest: str) -> bool:
-        return self.locate(digest) is not None
+        """Whether the object is stored now. A pack found in this process's map is checked
+        to still exist (another process's gc may have removed or repacked it)."""
+        where = self.locate(digest)
+        if isinstance(where, Location) and not self.packs.path(where.pack, ".idx").exists():
+            self.packs.refresh()
+            where = self.locate(digest)
+        return where is not None
 
     def writer(self) -> PackWriter:
         """A pack writer for one save (hold ``gc.lock`` shared until its manifest is in)."""
@@ -341,7 +354,15 @@ class BlobStore:
         if where is None:
             raise BlobError(f"blob {digest[:12]} is missing")
         if isinstance(where, Location):
-            return self._read_packed(digest, where, verify)
+            try:
+                return self._read_packed(digest, where, verify)
+            except PackGone:  # removed or repacked by another process's gc: look again
+                self.packs.refresh()
+                where = self.locate(digest)
+                if where is None:
+                    raise BlobError(f"blob {digest[:12]} is missing") from None
+                if isinstance(where, Location):
+                    return self._read_packed(digest, where, verify)
         return self._read_file(digest, where, verify)
 
     def _read_packed(self, digest: str, where: Location, verify: bool) -> bytearray:

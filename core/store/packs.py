@@ -85,6 +85,10 @@ RAW, ZSTD = 0, 1
 _MAPS_KEPT = 64
 
 
+class PackGone(BlobError):
+    """A pack this process knew of is gone (gc removed or repacked it)."""
+
+
 @dataclass(frozen=True)
 class Location:
     """Where one object is: its pack, the payload's offset and stored length, codec and
@@ -256,7 +260,7 @@ class PackSet:
             with open(self.path(name), "rb") as handle:
                 mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except FileNotFoundError:
-            raise BlobError(f"pack {name[5:17]} is missing") from None
+            raise PackGone(f"pack {name[5:17]} is missing") from None
         except (OSError, ValueError) as exc:
             raise BlobError(f"pack {name[5:17]} cannot be read: {exc}") from None
         with self._lock:
