@@ -271,9 +271,11 @@ def save(
             versions = environment.versions_of(pickled.modules)
             share = group.stored // max(1, len(members))
             data = _npy_form(plan.values[members[0]], group) if len(members) == 1 else None
+            # what is actually pickled: every string in the stream, with its path
+            in_stream = secrets.in_group(pickled.stream, members, pickled.buffers)
             for member in members:
                 value = plan.values[member]
-                reason = secrets.reason(member, value)
+                reason = in_stream.get(member) or secrets.reason(member, value)
                 if reason:
                     found_secrets[member] = reason
                 deps = (pickled.refs | plan.code_deps.get(member, set())) & saved_names

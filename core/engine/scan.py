@@ -707,3 +707,294 @@ def describe(sym: Any) -> str:
             return f"module {sym.ref}"
         return sym.type
     return "object"
+
+
+# --- the strings a pickle holds, with where they sit ----------------------------------------
+
+MAX_STRING = 64 * 1024  # longer strings are judged by their start
+_CODE_MAKERS = ("_create_function", "_make_function", "FunctionType", "_create_lambda")
+_CODE_PARTS = ("_create_code", "CodeType", "_create_cell")
+_TYPE_MAKERS = ("_create_type", "_create_namedtuple", "_create_class")
+
+
+class _Node:
+    """A value in the symbolic walk of :func:`pickled_strings`: a str/bytes leaf, or a
+    container whose children carry a label (``["key"]``, ``[3]``, ``.attr``, or ``""`` for
+    arguments of a call) and the name they were stored under, if any."""
+
+    __slots__ = ("children", "kind", "value")
+
+    def __init__(self, kind: str, value: str | bytes | None = None) -> None:
+        self.kind = kind  # str, bytes, container, code (functions, code objects, classes), global
+        self.value = value
+        self.children: list[tuple[str, str | None, _Node]] = []
+
+
+_OPAQUE = _Node("other")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A string or bytes constant reached in a pickle: the variable it belongs to, the path
+    from it (``config["db"]["password"]``), the nearest name it was stored under (a dict key,
+    attribute or variable name) and whether it sits inside code (functions, classes)."""
+
+    variable: str
+    path: str
+    context: str | None
+    value: str | bytes
+    in_code: bool
+
+
+@dataclass
+class Strings:
+    leaves: list[Leaf]
+    complete: bool
+    code_names: dict[str, list[str]]  # variable -> identifiers found inside its code
+
+
+def pickled_strings(
+    source: bytes | memoryview, *, max_ops: int = 500_000, max_leaves: int = 200_000
+) -> Strings:
+    """Every str/bytes constant a group stream (a pickle of ``{name: value}``) holds, per
+    variable, with its path: read from the opcodes, nothing is imported or run. Stops at
+    ``max_ops`` opcodes (``complete`` is then False). Raises FormatError on a bad pickle."""
+    stack: list[_Node] = []
+    marks: list[int] = []
+    memo: dict[int, _Node] = {}
+    top: _Node | None = None
+    ops = 0
+    complete = True
+
+    def pop() -> _Node:
+        if not stack:
+            raise FormatError("pickle stack underflow")
+        return stack.pop()
+
+    def pop_mark() -> list[_Node]:
+        if not marks:
+            raise FormatError("pickle has no mark where one is needed")
+        start = marks.pop()
+        items = stack[start:]
+        del stack[start:]
+        return items
+
+    def add_pairs(target: _Node, pairs: list[_Node], attrs: bool = False) -> None:
+        for i in range(0, len(pairs) - 1, 2):
+            key, value = pairs[i], pairs[i + 1]
+            if key.kind in ("str", "bytes") and key.value is not None:
+                name = key.value if isinstance(key.value, str) else key.value.decode("latin-1")
+                label = f".{name}" if attrs and name.isidentifier() else f"[{name!r}]"
+                target.children.append((label, name[:200], value))
+                if key.kind == "str" and len(name) >= 16:  # a key can itself be a token
+                    target.children.append((f"[{name[:40]!r}…]", None, key))
+            else:
+                target.children.append(("[…]", None, value))
+
+    def adopt_state(target: _Node, state: _Node) -> None:
+        """BUILD: an object's state; dicts of it become attributes."""
+        if state.kind == "dict":
+            for label, name, child in state.children:
+                if name is not None and label.startswith("["):
+                    target.children.append(
+                        (f".{name}" if name.isidentifier() else label, name, child)
+                    )
+                else:
+                    target.children.append((label, name, child))
+        elif state.kind == "tuple":
+            for _, _, part in state.children:
+                adopt_state(target, part)
+        else:
+            target.children.append(("", None, state))
+
+    stream = io.BytesIO(source)
+    try:
+        for opcode, arg, _pos in pickletools.genops(stream):
+            ops += 1
+            if ops > max_ops:
+                complete = False
+                break
+            name: str = opcode.name
+            if len(stack) > MAX_STACK or len(marks) > MAX_STACK:
+                raise FormatError("pickle nests too deeply")
+            if name in ("PROTO", "FRAME"):
+                continue
+            if name.endswith("UNICODE"):
+                stack.append(_Node("str", str(arg)[:MAX_STRING]))
+            elif name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
+                stack.append(_Node("bytes", bytes(arg or b"")[:MAX_STRING]))
+            elif name in ("STRING", "BINSTRING", "SHORT_BINSTRING"):
+                raw = arg if isinstance(arg, bytes) else str(arg).encode("latin-1", "replace")
+                stack.append(_Node("bytes", raw[:MAX_STRING]))
+            elif name in _ATOM_TYPES:
+                kind = _ATOM_TYPES[name]
+                stack.append(_Node(kind) if kind in ("list", "tuple", "set") else _OPAQUE)
+            elif name in ("EMPTY_DICT", "DICT"):
+                node = _Node("dict")
+                if name == "DICT":
+                    add_pairs(node, pop_mark())
+                stack.append(node)
+            elif name in ("LIST", "TUPLE", "FROZENSET"):
+                node = _Node("list" if name == "LIST" else "tuple")
+                for i, item in enumerate(pop_mark()):
+                    node.children.append((f"[{i}]", None, item))
+                stack.append(node)
+            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+                items = [pop() for _ in range(int(name[-1]))][::-1]
+                node = _Node("tuple")
+                node.children = [(f"[{i}]", None, item) for i, item in enumerate(items)]
+                stack.append(node)
+            elif name in ("GLOBAL", "INST"):
+                module, _, qual = str(arg).partition(" ")
+                node = _Node("global", f"{module}.{qual}")
+                if name == "INST":
+                    made = _Node("container")
+                    made.children = [("", None, item) for item in pop_mark()]
+                    node = made
+                stack.append(node)
+            elif name == "STACK_GLOBAL":
+                qual_node, module_node = pop(), pop()
+                module_name, qual_name = module_node.value, qual_node.value
+                if not isinstance(module_name, str) or not isinstance(qual_name, str):
+                    module_name, qual_name = "?", "?"
+                stack.append(_Node("global", f"{module_name}.{qual_name}"))
+            elif name == "MARK":
+                marks.append(len(stack))
+            elif name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                if not stack:
+                    raise FormatError("pickle memoizes an empty stack")
+                if len(memo) >= MAX_MEMO:
+                    raise FormatError("pickle memo is too large")
+                memo[len(memo) if name == "MEMOIZE" else int(str(arg))] = stack[-1]
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                found = memo.get(int(str(arg)))
+                if found is None:
+                    raise FormatError("pickle refers to a memo entry it never made")
+                stack.append(found)
+            elif name in ("REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ"):
+                if name == "OBJ":
+                    items = pop_mark()
+                    func, args = (items[0] if items else _OPAQUE), _Node("tuple")
+                    args.children = [("", None, item) for item in items[1:]]
+                else:
+                    if name == "NEWOBJ_EX":
+                        pop()
+                    args, func = pop(), pop()
+                ref = func.value if func.kind == "global" and isinstance(func.value, str) else ""
+                last = ref.rsplit(".", 1)[-1]
+                kind = "container"
+                if last in _CODE_MAKERS or last in _CODE_PARTS or last in _TYPE_MAKERS:
+                    kind = "code"
+                node = _Node(kind)
+                given = [c for _, _, c in args.children] if args.kind == "tuple" else [args]
+                if last in ("getattr", "_get_attr", "_getattr") and len(given) > 1:
+                    # getattr(module, "_setattr"): remember which function comes out
+                    owner, attr = given[0].value, given[1].value
+                    if isinstance(attr, str):
+                        stack.append(
+                            _Node("global", f"{owner if isinstance(owner, str) else '?'}.{attr}")
+                        )
+                        continue
+                for child in given:
+                    node.children.append(("", None, child))
+                if ("set" in last.lower() or "state" in last.lower()) and len(given) > 1:
+                    # setattr(obj, "name", value), _set_function_state(f, state): the data
+                    # now belongs to the first argument (the result is usually discarded)
+                    target = given[0]
+                    if target.kind not in ("str", "bytes", "global") and target is not _OPAQUE:
+                        named = given[1].value if given[1].kind == "str" else None
+                        if isinstance(named, str) and len(given) > 2:
+                            target.children.append((f".{named}", named, given[2]))
+                        else:
+                            target.children.extend(("", None, c) for c in given[1:])
+                stack.append(node)
+            elif name == "BUILD":
+                state = pop()
+                if not stack:
+                    raise FormatError("pickle builds nothing")
+                target = stack[-1]
+                if target is _OPAQUE:
+                    continue
+                if target.kind in ("str", "bytes", "global"):
+                    continue
+                adopt_state(target, state)
+            elif name in ("SETITEM", "SETITEMS"):
+                pairs = [*reversed([pop(), pop()])] if name == "SETITEM" else pop_mark()
+                if stack and stack[-1] is not _OPAQUE:
+                    add_pairs(stack[-1], pairs)
+            elif name in ("APPEND", "APPENDS", "ADDITEMS"):
+                items = [pop()] if name == "APPEND" else pop_mark()
+                if not stack:
+                    raise FormatError("pickle appends to nothing")
+                target = stack[-1]
+                if target is not _OPAQUE:
+                    start = len(target.children)
+                    for i, item in enumerate(items):
+                        label = "{…}" if name == "ADDITEMS" else f"[{start + i}]"
+                        target.children.append((label, None, item))
+            elif name in ("PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4"):
+                if name == "BINPERSID":
+                    pop()
+                stack.append(_OPAQUE)
+            elif name == "POP":
+                pop()
+            elif name == "POP_MARK":
+                pop_mark()
+            elif name == "DUP":
+                stack.append(stack[-1] if stack else _OPAQUE)
+            elif name == "READONLY_BUFFER":
+                pass
+            elif name == "STOP":
+                top = stack[-1] if stack else None
+                break
+            else:
+                stack.append(_OPAQUE)
+    except FormatError:
+        raise
+    except Exception as exc:  # genops on garbage
+        raise FormatError(f"not a readable pickle ({type(exc).__name__})") from None
+    if top is None:
+        if complete:
+            raise FormatError("pickle is truncated (no STOP)")
+        if stack and stack[0].kind == "dict":  # stopped early: keep what was read so far
+            top = stack[0]
+            pending = stack[marks[0] :] if marks and marks[0] >= 1 else []
+            add_pairs(top, pending[: len(pending) // 2 * 2])
+    return _collect(top, complete, max_leaves)
+
+
+def _collect(top: _Node | None, complete: bool, max_leaves: int) -> Strings:
+    """Flatten the walked tree into leaves per variable (each node visited once per variable)."""
+    leaves: list[Leaf] = []
+    code_names: dict[str, list[str]] = {}
+    if top is None or top.kind != "dict":
+        return Strings(leaves, complete, code_names)
+    for label, variable, child in top.children:
+        if variable is None or not label.startswith("["):
+            continue
+        seen: set[int] = set()
+        names = code_names.setdefault(variable, [])
+        # (node, path, context, inside code)
+        todo: list[tuple[_Node, str, str | None, bool]] = [(child, variable, variable, False)]
+        while todo and len(leaves) < max_leaves:
+            node, path, context, in_code = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node.kind in ("str", "bytes") and node.value is not None:
+                leaves.append(Leaf(variable, path, context, node.value, in_code))
+                if (
+                    in_code
+                    and isinstance(node.value, str)
+                    and node.value.isidentifier()
+                    and len(names) < 10_000
+                ):
+                    names.append(node.value)
+                continue
+            code_here = in_code or node.kind == "code"
+            for sub_label, sub_name, sub in reversed(node.children):
+                if sub is _OPAQUE or sub.kind == "global":
+                    continue
+                sub_path = path if code_here else path + sub_label
+                todo.append((sub, sub_path, sub_name or context, code_here))
+    return Strings(leaves, complete, code_names)

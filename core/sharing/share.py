@@ -103,7 +103,7 @@ def flagged(manifest: Manifest) -> dict[str, str]:
         if var.name in found:
             continue
         text = var.preview.get("repr") if isinstance(var.preview, dict) else None
-        why = secrets.reason(var.name, text if isinstance(text, str) else None)
+        why = secrets.reason(var.name, text if isinstance(text, str) else None, preview=True)
         if why:
             found[var.name] = why
     return found
@@ -145,7 +145,7 @@ def prepare(
     if not include_secrets:
         history = tuple(
             "# (left out when shared: this input looks like it holds a credential)"
-            if secrets.text_reason(line) or _assigns_secret(line)
+            if secrets.line_reason(line)
             else line
             for line in manifest.history
         )
@@ -166,11 +166,3 @@ def prepare(
         signature=None,
     )
     return Shareable(signing.sign(published, who), left_out)  # type: ignore[arg-type]
-
-
-def _assigns_secret(line: str) -> bool:
-    for statement in line.splitlines():
-        target, eq, _ = statement.partition("=")
-        if eq and target.strip().isidentifier() and secrets.reason(target.strip(), ""):
-            return True
-    return False
