@@ -70,6 +70,16 @@ def test_a_nested_password_leaves_the_whole_variable_out_naming_its_path(tmp_pat
     assert "config" in shared.manifest.skipped
 
 
+def test_a_credential_saved_again_unchanged_is_still_flagged(tmp_path: Path) -> None:
+    """A second save reuses unchanged immutable values without pickling them again."""
+    store = Store(tmp_path / "store")
+    secret, token = password(), "ghp_" + rnd("abcdefghijklmnopqrstuvwxyz0123456789", 36)
+    namespace = {"db_pass": secret, "hosts": ("db1", token), "n": 3}
+    first = save(namespace, store=store, name="t").manifest
+    second = save(namespace, store=store, name="t").manifest
+    assert set(first.secrets) == set(second.secrets) == {"db_pass", "hosts"}
+
+
 def test_credentials_in_code_objects_and_bytes_do_not_travel(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -196,6 +196,7 @@ def save(
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
     memo = reuse.memo_for(str(store.root), name)
+    in_stream: dict[str, str] = {}
     with store.lock("gc.lock", shared=True):
         writer = store.blobs.writer()
         put = partial(store.blobs.put, writer=writer)
@@ -210,6 +211,9 @@ def save(
                     previews[names[0]] = kept.preview
                     continue
                 for members, pickled in _pickle(plan, names, skipped):
+                    # credentials in what is actually pickled (every string, with its path),
+                    # judged before the stream is dropped
+                    in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
                     futures = [pool.submit(put, pickled.stream)]
                     futures += [pool.submit(put, b) for b in pickled.buffers]
                     reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
@@ -271,8 +275,6 @@ def save(
             versions = environment.versions_of(pickled.modules)
             share = group.stored // max(1, len(members))
             data = _npy_form(plan.values[members[0]], group) if len(members) == 1 else None
-            # what is actually pickled: every string in the stream, with its path
-            in_stream = secrets.in_group(pickled.stream, members, pickled.buffers)
             for member in members:
                 value = plan.values[member]
                 reason = in_stream.get(member) or secrets.reason(member, value)

@@ -410,7 +410,7 @@ def _value_reason(value: Any, context: str | None, depth: int = 0) -> str | None
             found = _value_reason(item, key if isinstance(key, str) else context, depth + 1)
             if found:
                 return f"[{key!r}] {found}"
-    if isinstance(value, (list, tuple)) and len(value) <= _MAX_ITEMS:
+    if isinstance(value, (list, tuple, set, frozenset)) and len(value) <= _MAX_ITEMS:
         for index, item in enumerate(value):
             found = _value_reason(item, context, depth + 1)
             if found:
