@@ -79,3 +79,20 @@ def cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedPro
         cwd=ROOT,
         check=False,
     )
+
+
+def flip_byte_of(home: Path, digest: str) -> None:
+    """Flip one bit in the middle of a stored object, wherever it lives (pack or blob file)."""
+    from sessions.core.store.packs import Location
+    from sessions.core.store.session_dir import Store
+
+    where = Store(home).blobs.locate(digest)
+    assert where is not None
+    if isinstance(where, Location):
+        path, at = Store(home).blobs.packs.path(where.pack), where.offset + where.length // 2
+    else:
+        path, at = where, where.stat().st_size // 2
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.chmod(0o600)
+    path.write_bytes(bytes(data))

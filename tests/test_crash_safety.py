@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import child_env, cli, run_json, run_python
+from conftest import child_env, cli, flip_byte_of, run_json, run_python
 
 SAVER = """
 import os, sys, numpy as np, sessions
@@ -59,23 +59,6 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_snapshot(home: Path) -
     assert newest == [{}, 20_000]
     gc = cli(home, "gc")
     assert gc.returncode == 0 and cli(home, "verify").returncode == 0
-
-
-def flip_byte_of(home: Path, digest: str) -> None:
-    """Flip one bit in the middle of a stored object, wherever it lives (pack or blob file)."""
-    from sessions.core.store.packs import Location
-    from sessions.core.store.session_dir import Store
-
-    where = Store(home).blobs.locate(digest)
-    assert where is not None
-    if isinstance(where, Location):
-        path, at = Store(home).blobs.packs.path(where.pack), where.offset + where.length // 2
-    else:
-        path, at = where, where.stat().st_size // 2
-    data = bytearray(path.read_bytes())
-    data[at] ^= 0x01
-    path.chmod(0o600)
-    path.write_bytes(bytes(data))
 
 
 @pytest.mark.parametrize("items", [100_000, 300_000], ids=["in-a-pack", "own-blob-file"])

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import flip_byte_of
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -164,11 +165,7 @@ def test_a_failed_restore_shows_the_per_variable_report(
 
     manifest = Store(demo_home).latest("churn-analysis").manifest
     var = manifest.variable("model")
-    blob = manifest.groups[var.group].stream
-    path = demo_home / "blobs" / blob.hash[:2] / blob.hash[2:]
-    data = bytearray(path.read_bytes())
-    data[-1] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_byte_of(demo_home, manifest.groups[var.group].stream.hash)
     term = Tmux([str(SESSIONS_TUI)], terminal_env)
     try:
         _open_marked_restore(term)

@@ -7,6 +7,7 @@ import os
 import platform
 import socket
 import sys
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def module_version(top: str) -> str | None:
         return None
     _looked_up.add(top)
     module = sys.modules.get(top)
-    version = getattr(module, "__version__", None)
+    version = _declared_version(module)
     if isinstance(version, str):
         return version
     import importlib.metadata
@@ -131,11 +132,22 @@ def imported_packages() -> dict[str, str]:
     for name, module in list(sys.modules.items()):
         if "." in name or name.startswith("_") or name in stdlib or name in _NOT_PACKAGES:
             continue
-        version = getattr(module, "__version__", None)
+        version = _declared_version(module)
         if isinstance(version, str):
             out[name] = version
     out.update(versions_of(set(_looked_up)))
     return dict(sorted(out.items()))
+
+
+def _declared_version(module: Any) -> object:
+    """``module.__version__`` without the DeprecationWarning some packages (MarkupSafe)
+    attach to reading it: the user did not ask for it, so they should not see it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return getattr(module, "__version__", None)
+        except Exception:  # a module's __getattr__ may raise anything
+            return None
 
 
 def _ipython() -> Any:
