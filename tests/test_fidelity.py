@@ -178,3 +178,86 @@ table = {"fib": fib, "fact": fact}
     )
     assert got["failed"] == {} and got["skipped"] == {}
     assert got["fact"] == 120 and got["fib"] == 55 and got["same"] is True
+
+
+def test_weak_references_and_proxies_point_at_the_loaded_objects(home: Path) -> None:
+    got = _round_trip(
+        home,
+        """
+import weakref
+class A:
+    pass
+a = A()
+live = [weakref.proxy(a), weakref.ref(a)]
+alone = weakref.ref(a)
+by_key = weakref.WeakKeyDictionary({a: 1})
+members = weakref.WeakSet([a])
+""",
+        {
+            "proxy": "type(live[0]) is weakref.ProxyType and live[0].__class__ is A",
+            "ref": "live[1]() is a and alone() is a",
+            "keys": "list(by_key) == [a] and by_key[a] == 1",
+            "set": "list(members) == [a]",
+        },
+    )
+    assert got["skipped"] == {} and got["failed"] == {}
+    assert got["proxy"] is True and got["ref"] is True
+    assert got["keys"] is True and got["set"] is True
+
+
+def test_a_dead_weak_proxy_is_one_variable_not_a_failed_save(home: Path) -> None:
+    got = _round_trip(
+        home,
+        """
+import weakref
+class B:
+    pass
+b = B()
+dead = weakref.proxy(b)
+del b
+kept = [1, 2, 3]
+""",
+        {"kept": "kept", "dead": "type(dead).__name__"},
+    )
+    assert got["failed"] == {}
+    assert "kept" in got["saved"] and got["kept"] == [1, 2, 3]
+    assert got["dead"] == "ProxyType" or "dead" in got["skipped"]
+
+
+def test_a_cached_session_function_loads_and_computes(home: Path) -> None:
+    got = _round_trip(
+        home,
+        """
+import functools
+OFFSET = 10
+@functools.lru_cache(maxsize=32)
+def cached(x):
+    return x * 2 + OFFSET
+cached(3)
+table = {"f": cached}
+""",
+        {
+            "call": "cached(4)",
+            "params": "cached.cache_parameters()['maxsize']",
+            "shared": "table['f'](1)",
+        },
+    )
+    assert got["skipped"] == {} and got["failed"] == {}
+    assert got["call"] == 18 and got["params"] == 32 and got["shared"] == 12
+
+
+def test_an_unpicklable_member_leaves_the_rest_of_its_group_sharing(home: Path) -> None:
+    got = _round_trip(
+        home,
+        """
+shared = [1, 2]
+holder = {"items": shared}
+def numbers():
+    yield from shared
+gen = (x for x in shared)
+both = [shared, gen]
+""",
+        {"same": "holder['items'] is shared"},
+    )
+    assert set(got["skipped"]) == {"both", "gen"} and got["failed"] == {}
+    assert got["same"] is True

@@ -19,6 +19,7 @@ import fnmatch
 import re
 import sys
 import types
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,12 @@ class Plan:
     code_deps: dict[str, set[str]] = field(default_factory=dict)
 
 
+def _is(value: Any, kinds: type | tuple[type, ...]) -> bool:
+    """``isinstance`` by the value's real type: a weak proxy answers ``isinstance`` for its
+    referent, and raises ReferenceError once that is gone."""
+    return issubclass(type(value), kinds)
+
+
 def _is_internal(name: str, value: Any) -> bool:
     if name in _IPYTHON_NAMES:
         return True
@@ -55,7 +62,7 @@ def _is_internal(name: str, value: Any) -> bool:
     module = getattr(type(value), "__module__", "") or ""
     if module.split(".")[0] in _INTERNAL_MODULES:
         return True
-    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+    if _is(value, (types.FunctionType, types.BuiltinFunctionType, type)):
         owner = getattr(value, "__module__", "") or ""
         if type(value) is types.FunctionType:  # e.g. the wrapped `open` ipykernel injects
             owner = str(value.__globals__.get("__name__", owner))
@@ -99,12 +106,12 @@ def select_names(
 
 def as_import(name: str, value: Any, ctx: Context) -> ImportRecord | None:
     """An import record when ``value`` is a module or an importable function/class."""
-    if isinstance(value, types.ModuleType):
+    if _is(value, types.ModuleType):
         module_name = getattr(value, "__name__", None)
         if module_name and sys.modules.get(module_name) is value:
             return ImportRecord(name, module_name)
         return None
-    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+    if _is(value, (types.FunctionType, types.BuiltinFunctionType, type)):
         if ctx.is_session_object(value):
             return None
         if importable(value):
@@ -123,7 +130,7 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
     while stack and budget > 0:
         obj = stack.pop()
         budget -= 1
-        if isinstance(obj, _ATOMS):
+        if _is(obj, _ATOMS):
             continue
         key = id(obj)
         if key in seen:
@@ -131,7 +138,7 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
         cls = type(obj)
         if cls is types.ModuleType or cls is types.BuiltinFunctionType:
             continue
-        if (cls is types.FunctionType or isinstance(obj, type)) and (
+        if (cls is types.FunctionType or _is(obj, type)) and (
             key in ctx.bound or not ctx.is_session_object(obj)
         ):
             continue  # pickled by name or by import: identity survives without grouping
@@ -143,10 +150,12 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
             stack.extend(obj)
         elif cls is dict:
             stack.extend(obj.values())
-        elif numpy is not None and isinstance(obj, numpy.ndarray):
+            if len(obj) <= _WALK_BUDGET:
+                stack.extend(obj)  # keys: objects and weak references can be keys too
+        elif numpy is not None and _is(obj, numpy.ndarray):
             if obj.dtype == object and obj.size <= 1000:
                 stack.extend(obj.ravel().tolist())
-        elif torch is not None and isinstance(obj, torch.Tensor):
+        elif torch is not None and _is(obj, torch.Tensor):
             # views of one storage are grouped so they share it again after loading
             with contextlib.suppress(Exception):  # sparse and meta tensors have no storage
                 seen.add(obj.untyped_storage()._cdata)
@@ -157,8 +166,14 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
                 with contextlib.suppress(ValueError):  # an empty cell
                     stack.append(cell.cell_contents)
             stack.extend(obj.__defaults__ or ())
-        elif isinstance(obj, type):  # a session class bound to no saved name
+        elif _is(obj, type):  # a session class bound to no saved name
             reads |= class_code_names(obj)
+        elif _is(obj, weakref.ref):  # its referent comes in the same group, or it dies
+            stack.append(obj())
+        elif _is(obj, weakref.ProxyTypes):
+            referent = _proxy_referent(obj)
+            if referent is not None:
+                seen.add(referent)
         else:
             if ctx.is_session_object(cls) and id(cls) not in ctx.bound:
                 stack.append(cls)
@@ -166,6 +181,16 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
             if isinstance(attrs, dict) and not cls.__module__.startswith("pandas"):
                 stack.extend(attrs.values())
     return seen
+
+
+_PROXY_TO = re.compile(r" to .* at (0x[0-9a-f]+)>$")
+
+
+def _proxy_referent(proxy: Any) -> int | None:
+    """The id of a live weak proxy's referent (CPython's repr shows its address); asking the
+    proxy itself would answer for the referent, or raise once it is gone."""
+    found = _PROXY_TO.search(repr(proxy))
+    return int(found.group(1), 16) if found else None
 
 
 _GLOBAL_OPS = frozenset(
@@ -203,7 +228,7 @@ def _direct_reads(value: Any, namespace: dict[str, Any], module: str) -> set[str
     """Global names read by ``value`` when it is a function or class of the session."""
     if type(value) is types.FunctionType and value.__globals__ is namespace:
         return code_names(value.__code__)
-    if isinstance(value, type) and value.__module__ == module:
+    if _is(value, type) and value.__module__ == module:
         return class_code_names(value)
     return set()
 
@@ -234,7 +259,7 @@ def _code_deps(value: Any, ctx: Context, saved: set[str], own: str) -> set[str]:
     deps: set[str] = set()
     if type(value) is types.FunctionType and value.__globals__ is ctx.ns:
         deps = code_names(value.__code__) & saved
-    elif isinstance(value, type) and ctx.is_session_object(value):
+    elif _is(value, type) and ctx.is_session_object(value):
         deps = class_code_names(value) & saved
         for base in value.__mro__[1:]:
             name = ctx.bound.get(id(base))
@@ -253,7 +278,7 @@ def _classify(names: list[str], namespace: dict[str, Any], ctx: Context, result:
     for name in names:
         value = namespace[name]
         if (type(value) is types.FunctionType and value.__globals__ is namespace) or (
-            isinstance(value, type) and (value.__module__ == ctx.module or not importable(value))
+            _is(value, type) and (value.__module__ == ctx.module or not importable(value))
         ):
             ctx.bound.setdefault(id(value), name)
     for name in names:

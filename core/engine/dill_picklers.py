@@ -68,9 +68,9 @@ class DillPickler(dill.Pickler, _Recorder):  # type: ignore[misc]
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
-        if isinstance(obj, self._deny):
+        if issubclass(cls, self._deny):  # by type: isinstance asks a dead proxy, which raises
             raise pickle.PicklingError(f"cannot pickle '{qualified_type(obj)}' object")
-        if cls is types.FunctionType or isinstance(obj, type):
+        if cls is types.FunctionType or issubclass(cls, type):
             self.modules.add(getattr(obj, "__module__", None) or "")
             if self.ctx.is_session_object(obj):
                 reduced = self._by_name(obj)

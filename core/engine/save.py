@@ -77,7 +77,9 @@ class SaveResult:
 def _pickle(
     plan: capture.Plan, names: list[str], skipped: dict[str, str]
 ) -> Iterator[tuple[list[str], serialize.Pickled]]:
-    """Pickle a group; if it fails, try its members one by one so one bad value is one skip."""
+    """Pickle a group; if it fails, the members that fail alone are skipped (one bad value is
+    one skip) and the rest are pickled together again, so they still share what they share;
+    only if that fails too does each go alone."""
     try:
         yield names, serialize.dump_group(plan.ctx, {n: plan.values[n] for n in names})
         return
@@ -85,11 +87,21 @@ def _pickle(
         if len(names) == 1:
             skipped[names[0]] = str(exc)
             return
+    alone: dict[str, serialize.Pickled] = {}
     for name in names:
         try:
-            yield [name], serialize.dump_group(plan.ctx, {name: plan.values[name]})
+            alone[name] = serialize.dump_group(plan.ctx, {name: plan.values[name]})
         except serialize.SerializeError as exc:
             skipped[name] = str(exc)
+    good = [n for n in names if n in alone]
+    if 1 < len(good) < len(names):
+        try:
+            yield good, serialize.dump_group(plan.ctx, {n: plan.values[n] for n in good})
+            return
+        except serialize.SerializeError:
+            pass
+    for name in good:
+        yield [name], alone.pop(name)
 
 
 def _done(result: tuple[BlobRef, bool]) -> Future[tuple[BlobRef, bool]]:

@@ -24,6 +24,7 @@ Loading a stream runs code: it is only done for snapshots a user chose to load.
 from __future__ import annotations
 
 import contextvars
+import functools
 import io
 import pickle
 import sys
@@ -217,7 +218,7 @@ class Context:
         and functions that live in no module (made by ``exec``/``runpy`` into a dict)."""
         if type(obj) is types.FunctionType:
             return self.is_session_object(obj) or not self.importable(obj)
-        return isinstance(obj, type) and self.is_session_object(obj)
+        return issubclass(type(obj), type) and self.is_session_object(obj)
 
     def is_session_object(self, obj: Any) -> bool:
         """A function or class defined in the saved namespace (not importable elsewhere)."""
@@ -226,7 +227,7 @@ class Context:
         if known is None:
             if type(obj) is types.FunctionType:
                 known = obj.__globals__ is self.ns
-            elif isinstance(obj, type):
+            elif issubclass(type(obj), type):
                 known = obj.__module__ == self.module or (key in self.bound and not importable(obj))
             else:
                 known = False
@@ -279,7 +280,7 @@ class _FastPickler(pickle.Pickler, _Recorder):
             if reduced is not None:
                 return reduced
             return NotImplemented
-        if cls is types.FunctionType or isinstance(obj, type):
+        if cls is types.FunctionType or issubclass(cls, type):
             self.modules.add(getattr(obj, "__module__", None) or "")
             if self.ctx.is_session_object(obj):
                 reduced = self._by_name(obj)
@@ -288,6 +289,12 @@ class _FastPickler(pickle.Pickler, _Recorder):
                 return reduced
             if cls is types.FunctionType and not self.ctx.importable(obj):
                 raise _NeedsDill
+        elif cls is functools._lru_cache_wrapper:
+            # pickle would name it (``__main__.f``), which loading cannot find: dill rebuilds
+            # the cache around its function, by value when that is session code
+            if self.ctx.needs_value(getattr(obj, "__wrapped__", None)):
+                raise _NeedsDill
+            return NotImplemented
         elif cls is types.ModuleType:
             reduced = _module_by_reference(obj)
             if reduced is None:
@@ -311,17 +318,6 @@ def _module_by_reference(module: types.ModuleType) -> Any:
 
 
 # --- dumping ------------------------------------------------------------------------------
-
-_CODE_HINTS = (
-    "can't pickle local object",
-    "can't get local object",
-    "attribute lookup",
-    "it's not the same object",
-    "it's not found as",
-    "lambda",
-    "cannot pickle 'code' object",
-    "cannot pickle 'cell' object",
-)
 
 
 @dataclass
@@ -347,9 +343,9 @@ def needs_value_pickling(ctx: Context, values: Iterable[Any]) -> bool:
 
 
 def dump_group(ctx: Context, payload: dict[str, Any]) -> Pickled:
-    """Pickle ``payload`` (name -> value) with the C pickler, or dill when code needs it.
-
-    Raises SerializeError with a one-line reason when neither can.
+    """Pickle ``payload`` (name -> value) with the C pickler, or with dill when code needs
+    it or the C pickler cannot (dill's picklers also know weak references, proxies, cached
+    functions, ...). Raises SerializeError with dill's one-line reason when neither can.
     """
     roots = {id(v) for v in payload.values()}
     if not needs_value_pickling(ctx, payload.values()):
@@ -359,14 +355,10 @@ def dump_group(ctx: Context, payload: dict[str, Any]) -> Pickled:
         pickler.fast = plain.memo_free(payload)  # no memo for one big container of atoms
         try:
             pickler.dump(payload)
-        except _NeedsDill:
-            pass
         except RecursionError:
             raise SerializeError("too deeply nested to pickle") from None
-        except Exception as exc:
-            reason = _one_line(exc)
-            if not any(hint in reason.lower() for hint in _CODE_HINTS):
-                raise SerializeError(reason) from None
+        except Exception:  # _NeedsDill, or an object only dill's picklers know (weakrefs...)
+            pass
         else:
             return Pickled(
                 "pickle",
