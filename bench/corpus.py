@@ -62,6 +62,7 @@ class Project:
     version: str
     prefix: str  # the scripts' folder inside the sdist
     scripts: tuple[str, ...]
+    gallery: bool = True  # False: a test suite's shapes, reported in a table of their own
 
 
 PROJECTS = (
@@ -137,6 +138,35 @@ PROJECTS = (
             "text_labels_and_annotations/annotation_basic.py",
             "text_labels_and_annotations/fancytextbox_demo.py",
         ),
+    ),
+    # dill's own test modules: the objects they pickle (classes, nested functions, closures,
+    # properties, enums, dataclasses, weakrefs, modules...), as the variables of a session
+    Project(
+        "dill-tests",
+        "dill",
+        "0.4.1",
+        "dill-0.4.1/dill/tests/",
+        (
+            "test_abc.py",
+            "test_classdef.py",
+            "test_dataclasses.py",
+            "test_dictviews.py",
+            "test_extendpickle.py",
+            "test_fglobals.py",
+            "test_functions.py",
+            "test_functors.py",
+            "test_mixins.py",
+            "test_module.py",
+            "test_moduledict.py",
+            "test_nested.py",
+            "test_objects.py",
+            "test_properties.py",
+            "test_recursive.py",
+            "test_restricted.py",
+            "test_selected.py",
+            "test_weakref.py",
+        ),
+        gallery=False,
     ),
 )
 
@@ -229,6 +259,7 @@ class Outcome:
 @dataclass
 class ScriptResult:
     id: str
+    gallery: bool = True
     error: str = ""
     names: list[str] = field(default_factory=list)
     excluded: dict[str, str] = field(default_factory=dict)  # not comparable, and why
@@ -286,7 +317,7 @@ def _compare(saved: dict[str, Any], tool: str, loaded: dict[str, Any], names: li
     return out
 
 
-def run_script(script_id: str, path: Path, index: int, keep: bool) -> ScriptResult:
+def run_script(script_id: str, path: Path, index: int, keep: bool, gallery: bool) -> ScriptResult:
     workdir = WORK / "run" / script_id.replace("/", "__").removesuffix(".py")
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -298,6 +329,8 @@ def run_script(script_id: str, path: Path, index: int, keep: bool) -> ScriptResu
         PYTHONWARNINGS="ignore",
     )
     env.pop("PYTHONSTARTUP", None)
+    # as an installed package is: compiled once, not on every import (both tools alike)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     order = list(TOOLS) if index % 2 == 0 else list(reversed(TOOLS))
     spec = {
         "script": str(path),
@@ -307,12 +340,14 @@ def run_script(script_id: str, path: Path, index: int, keep: bool) -> ScriptResu
     }
     spec_path = workdir / "spec.json"
     spec_path.write_text(json.dumps(spec))
-    result = ScriptResult(script_id)
+    result = ScriptResult(script_id, gallery)
     saved = _child("save", spec_path, workdir, env)
     if "error" in saved:
         result.error = f"the script did not run: {saved['error']}"
         return result
-    result.excluded.update({n: f"cannot fingerprint: {r}" for n, r in saved["unfingerprintable"].items()})
+    result.excluded.update(
+        {n: f"cannot fingerprint: {r}" for n, r in saved["unfingerprintable"].items()}
+    )
     result.excluded.update({n: "saving changed its fingerprint" for n in saved["unstable"]})
     result.names = [n for n in saved["fingerprints"] if n not in result.excluded]
     spec["names"] = result.names
@@ -356,10 +391,12 @@ def _reason(outcome: Outcome, name: str) -> str:
     return outcome.failed.get(name) or outcome.different.get(name) or "equal"
 
 
-def report(results: list[ScriptResult], subset: bool) -> str:
+def report(results: list[ScriptResult], subset: bool, gallery: bool) -> str:
     ran = [r for r in results if not r.error]
     summary = _summary(results)
-    projects = ", ".join(f"{p.dist} {p.version} ({len(p.scripts)})" for p in PROJECTS)
+    projects = ", ".join(
+        f"{p.dist} {p.version} ({len(p.scripts)})" for p in PROJECTS if p.gallery == gallery
+    )
     lines = [
         run_line("corpus.py") + (" Subset run." if subset else ""),
         "",
@@ -398,8 +435,14 @@ def report(results: list[ScriptResult], subset: bool) -> str:
         if n not in r.tools["sessions"].equal and n not in r.tools["dill"].equal
     ]
     if both:
-        lines += ["", f"Variables neither round-trips: {len(both)}.", "",
-                  "| script | variable | sessions | dill |", "| --- | --- | --- | --- |", *both]
+        lines += [
+            "",
+            f"Variables neither round-trips: {len(both)}.",
+            "",
+            "| script | variable | sessions | dill |",
+            "| --- | --- | --- | --- |",
+            *both,
+        ]
     excluded = [f"{r.id} `{n}`: {why}" for r in ran for n, why in r.excluded.items()]
     if excluded:
         lines += ["", f"Left out of the comparison ({len(excluded)}): " + "; ".join(excluded) + "."]
@@ -411,16 +454,18 @@ def report(results: list[ScriptResult], subset: bool) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", action="append", default=[], help="scripts whose id contains this")
+    parser.add_argument(
+        "--only", action="append", default=[], help="scripts whose id contains this"
+    )
     parser.add_argument("--limit", type=int, default=0, help="at most this many scripts")
     parser.add_argument("--keep", action="store_true", help="keep each script's work dir")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
     args = parser.parse_args()
     check_versions()
-    chosen: list[tuple[str, Path]] = []
+    chosen: list[tuple[str, Path, bool]] = []
     for project in PROJECTS:
         root = fetch(project)
-        chosen += [(f"{project.key}/{s}", root / s) for s in project.scripts]
+        chosen += [(f"{project.key}/{s}", root / s, project.gallery) for s in project.scripts]
     if args.only:
         chosen = [c for c in chosen if any(word in c[0] for word in args.only)]
     if args.limit:
@@ -429,8 +474,8 @@ def main() -> None:
     warm_up(WORK / "warm-up")
     results = []
     started = time.perf_counter()
-    for index, (script_id, path) in enumerate(chosen):
-        result = run_script(script_id, path, index, args.keep)
+    for index, (script_id, path, gallery) in enumerate(chosen):
+        result = run_script(script_id, path, index, args.keep, gallery)
         results.append(result)
         if result.error:
             print(f"{script_id}: {result.error}", flush=True)
@@ -445,10 +490,15 @@ def main() -> None:
             for name, why in {**o.failed, **o.different}.items():
                 marks.append(f"    {tool} {name}: {why}")
         print(f"{script_id}: " + "\n  ".join(marks), flush=True)
-    text = report(results, subset)
-    print(f"\n{text}\n\n({time.perf_counter() - started:.0f} s)")
-    if not args.no_write and not subset:
-        write_section("Corpus", text)
+    for gallery, title in ((True, "Corpus"), (False, "Corpus: dill's test suite shapes")):
+        part = [r for r in results if r.gallery == gallery]
+        if not part:
+            continue
+        text = report(part, subset, gallery)
+        print(f"\n## {title}\n\n{text}")
+        if not args.no_write and not subset:
+            write_section(title, text)
+    print(f"\n({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fingerprint import FingerprintError, fingerprint  # noqa: E402
+from fingerprint import FingerprintError, fingerprint
 
 
 def _fresh_main(file: str) -> types.ModuleType:
@@ -83,8 +83,11 @@ def _save_sessions() -> dict[str, Any]:
     start = time.perf_counter()
     result = sessions.save("corpus")
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "saved": list(result.saved) + list(result.imports),
-            "skipped": dict(result.skipped)}
+    return {
+        "seconds": seconds,
+        "saved": list(result.saved) + list(result.imports),
+        "skipped": dict(result.skipped),
+    }
 
 
 def _save_dill(path: str) -> dict[str, Any]:
@@ -134,7 +137,7 @@ def load(spec: dict[str, Any], tool: str) -> dict[str, Any]:
         for name in script_imports(Path(spec["script"]).read_text()):
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
-        import dill  # noqa: F401  (either loader's own import is not the load)
+        import dill
 
         import sessions
 

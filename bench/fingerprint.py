@@ -24,8 +24,9 @@ tool falsely). What the walk looks at:
 A few fields are per-process bookkeeping rather than state, and are left out (``IGNORED``):
 matplotlib's transform back-references keyed by ``id()``, the caches its transforms fill on
 first use (a ``repr`` of a figure fills some), its callback-id counter (which ``__getstate__``
-advances on every call), and a scikit-learn ``Bunch``'s warning table (its
-``__setstate__`` drops it, so nothing can restore it). A ``functools.partial`` whose
+advances on every call), the number pyplot gave a figure in this process, and a scikit-learn ``Bunch``'s warning table (its
+``__setstate__`` drops it, so nothing can restore it). A masked array's fill value is compared as
+it applies to the array (cast to its dtype, as ``filled()`` and numpy's unpickling do). A ``functools.partial`` whose
 ``__dict__`` was merely looked at (which creates an empty one) is the same partial. ``__slotnames__`` (a cache pickling adds to
 classes) and ``_abc_impl`` (ABC caches) are left out of class bodies.
 
@@ -60,6 +61,7 @@ IGNORED = {
     ("matplotlib.transforms.TransformedBbox", "_points"),  # computed from bbox and transform
     ("matplotlib.transforms.LockableBbox", "_points"),
     ("matplotlib.cbook.CallbackRegistry", "_cid_gen"),  # advanced by every __getstate__
+    ("matplotlib.figure.Figure", "_number"),  # pyplot's number for it, given out per process
     # Bunch.__setstate__ discards the instance dict by design: no pickler brings it back
     ("sklearn.utils._bunch.Bunch", "_deprecated_key_to_warnings"),
 }
@@ -303,7 +305,7 @@ class _Walk:
         if isinstance(arr, np.ma.MaskedArray):
             parts += [
                 self._child(np.ma.getmaskarray(arr), f"{path}.mask", depth),
-                self._child(arr.fill_value, f"{path}.fill_value", depth),
+                self._child(_fill(np, arr), f"{path}.fill_value", depth),
             ]
             arr = arr.data
         if arr.dtype.hasobject:
@@ -360,7 +362,12 @@ class _Walk:
             values = obj.to_numpy() if type(obj).__name__ == "NumpyExtensionArray" else None
             if values is None:
                 values = np.asarray(obj, dtype=object)
-            return _h("ExtensionArray", _qualified(type(obj)), str(obj.dtype), self._fp(values, path, depth))
+            return _h(
+                "ExtensionArray",
+                _qualified(type(obj)),
+                str(obj.dtype),
+                self._fp(values, path, depth),
+            )
         return None
 
     def _reduced(self, obj: Any, cls: type, path: str, depth: int) -> bytes:
@@ -375,8 +382,10 @@ class _Walk:
         parts.append(self._child(callable_, f"{path}.<reduce>", depth))
         parts.append(self._child(tuple(args), f"{path}.<args>", depth))
         state = reduced[2] if len(reduced) > 2 else None
-        if isinstance(state, dict):
+        if isinstance(state, dict) and _kept_keys(cls, state):
             parts.append(self._state(cls, state, path, depth))
+        elif isinstance(state, dict):  # nothing but ignored keys: no state, as after loading
+            parts.append(self._child(None, f"{path}.<state>", depth))
         elif isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
             # (__dict__, slots) as copyreg gives it for classes with __slots__
             parts.append(self._child(state[0], f"{path}.<state>", depth))
@@ -403,6 +412,20 @@ class _Walk:
             parts.append(self._child(k, f"{path}<key>", depth))
             parts.append(self._child(state[k], f"{path}.{k}", depth))
         return _h(*parts)
+
+
+def _fill(np: Any, arr: Any) -> Any:
+    """A masked array's fill value as it applies to the array (``filled()`` casts it to the
+    array's dtype; numpy's own unpickling does too, so the stored one may be wider before)."""
+    try:
+        return np.asarray(arr.fill_value).astype(arr.dtype).tolist()
+    except (TypeError, ValueError):
+        return np.asarray(arr.fill_value).tolist()
+
+
+def _kept_keys(cls: type, state: dict[Any, Any]) -> bool:
+    mro = {f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__}
+    return any(not (isinstance(k, str) and _ignored(mro, k)) for k in state)
 
 
 def _ignored(mro: set[str], key: str) -> bool:
