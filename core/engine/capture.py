@@ -35,6 +35,7 @@ _IPYTHON_RE = re.compile(r"^_(i\d*|ii|iii|\d+)$")
 _INTERNAL_MODULES = ("IPython", "ipykernel", "zmq", "jupyter_client")
 _WALK_BUDGET = 20_000
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
+_ATOM_TYPES = frozenset(_ATOMS)
 
 
 @dataclass
@@ -119,10 +120,33 @@ def as_import(name: str, value: Any, ctx: Context) -> ImportRecord | None:
     return None
 
 
-def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]:
+class _Walked:
+    """What the walks of earlier values found: which value first reached each object, and
+    which walks ran out of budget (below their objects, not everything was seen)."""
+
+    def __init__(self) -> None:
+        self.owner: dict[int, str] = {}
+        self.cut: set[str] = set()
+
+    def explored(self, key: int) -> bool:
+        first = self.owner.get(key)
+        return first is not None and first not in self.cut
+
+
+def _walk_ids(
+    value: Any,
+    ctx: Context,
+    numpy: Any,
+    reads: set[str],
+    walked: _Walked | None = None,
+    name: str = "",
+) -> set[int]:
     """Ids of the mutable objects reachable from ``value`` (bounded). Adds to ``reads`` the
     global names read by session code found on the way (functions and classes not bound to
-    a saved name, which are pickled by value with it)."""
+    a saved name, which are pickled by value with it). Below an object an earlier complete
+    walk explored (``walked``), the walk does not go again: the ids it would find are that
+    walk's, so sharing it is already known (an axes variable does not walk its figure again
+    for each of its sibling axes)."""
     seen: set[int] = set()
     torch = sys.modules.get("torch")
     stack = [value]
@@ -130,15 +154,18 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
     while stack and budget > 0:
         obj = stack.pop()
         budget -= 1
-        if _is(obj, _ATOMS):
+        cls = type(obj)  # by type: a weak proxy answers isinstance for its referent
+        if cls in _ATOM_TYPES or issubclass(cls, _ATOMS):
             continue
         key = id(obj)
         if key in seen:
             continue
-        cls = type(obj)
         if cls is types.ModuleType or cls is types.BuiltinFunctionType:
             continue
-        if (cls is types.FunctionType or _is(obj, type)) and (
+        if walked is not None and walked.explored(key):
+            seen.add(key)
+            continue
+        if (cls is types.FunctionType or issubclass(cls, type)) and (
             key in ctx.bound or not ctx.is_session_object(obj)
         ):
             continue  # pickled by name or by import: identity survives without grouping
@@ -152,10 +179,10 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
             stack.extend(obj.values())
             if len(obj) <= _WALK_BUDGET:
                 stack.extend(obj)  # keys: objects and weak references can be keys too
-        elif numpy is not None and _is(obj, numpy.ndarray):
+        elif numpy is not None and issubclass(cls, numpy.ndarray):
             if obj.dtype == object and obj.size <= 1000:
                 stack.extend(obj.ravel().tolist())
-        elif torch is not None and _is(obj, torch.Tensor):
+        elif torch is not None and issubclass(cls, torch.Tensor):
             # views of one storage are grouped so they share it again after loading
             with contextlib.suppress(Exception):  # sparse and meta tensors have no storage
                 seen.add(obj.untyped_storage()._cdata)
@@ -166,11 +193,11 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
                 with contextlib.suppress(ValueError):  # an empty cell
                     stack.append(cell.cell_contents)
             stack.extend(obj.__defaults__ or ())
-        elif _is(obj, type):  # a session class bound to no saved name
+        elif issubclass(cls, type):  # a session class bound to no saved name
             reads |= class_code_names(obj)
-        elif _is(obj, weakref.ref):  # its referent comes in the same group, or it dies
+        elif issubclass(cls, weakref.ref):  # its referent comes in the same group, or it dies
             stack.append(obj())
-        elif _is(obj, weakref.ProxyTypes):
+        elif issubclass(cls, weakref.ProxyTypes):
             referent = _proxy_referent(obj)
             if referent is not None:
                 seen.add(referent)
@@ -180,6 +207,8 @@ def _walk_ids(value: Any, ctx: Context, numpy: Any, reads: set[str]) -> set[int]
             attrs = getattr(obj, "__dict__", None)
             if isinstance(attrs, dict) and not cls.__module__.startswith("pandas"):
                 stack.extend(attrs.values())
+    if stack and walked is not None:
+        walked.cut.add(name)
     return seen
 
 
@@ -331,7 +360,8 @@ def plan(
         chosen.update(todo)
     result = Plan(ctx=ctx)
     numpy = sys.modules.get("numpy")
-    owner: dict[int, str] = {}
+    walked = _Walked()
+    owner = walked.owner
     union = _UnionFind([])
     batch = [name for name in namespace if name in chosen]
     while batch:  # more private names may turn up in code found inside values
@@ -341,7 +371,7 @@ def plan(
             if name not in result.values:
                 continue
             union.parent[name] = name
-            for key in _walk_ids(result.values[name], ctx, numpy, reads):
+            for key in _walk_ids(result.values[name], ctx, numpy, reads, walked, name):
                 first = owner.setdefault(key, name)
                 if first != name:
                     union.union(first, name)

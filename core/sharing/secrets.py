@@ -335,10 +335,14 @@ def scan_bytes(data: bytes, limit: int = _MAX_RAW_SCAN) -> str | None:
     return None
 
 
+_PRINTABLE = bytes(range(32, 127))
+
+
 def _texty(data: memoryview) -> bool:
     """Whether a buffer looks like text (string data) rather than numbers."""
     sample = bytes(data[:4096])
-    return bool(sample) and sum(32 <= b < 127 for b in sample) >= 0.8 * len(sample)
+    others = len(sample.translate(None, _PRINTABLE))  # counted at C speed
+    return bool(sample) and len(sample) - others >= 0.8 * len(sample)
 
 
 def in_group(
