@@ -178,24 +178,36 @@ def save(
     private: bool = False,
     origin: dict[str, str] | None = None,
     only_if_changed: bool = False,
+    values: dict[str, Any] | None = None,
+    refer: bool = False,
+    extra: dict[str, Any] | None = None,
+    history: bool = True,
+    remember: bool = True,
 ) -> SaveResult:
     """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`. With
     ``only_if_changed``, make no snapshot when every variable's bytes and every import are
-    those of the name's latest version (automatic snapshots use this)."""
+    those of the name's latest version (automatic snapshots use this).
+
+    For caches and checkpoints: ``values`` and ``refer`` as in :func:`capture.plan`;
+    ``extra`` adds top-level manifest keys (``cache``, ``run``: see sessions.core.store.manifest);
+    ``history=False`` leaves IPython's input history out; ``remember=False`` keeps this save
+    out of the in-process memo of recent names (one-off names would push real ones out)."""
     started = time.perf_counter()
     store = store or Store()
     store.ensure()
     org = origin or environment.origin(namespace)
     name = validate_name(name or environment.default_name(org))
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
-    plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
+    plan = capture.plan(
+        namespace, include=include, exclude=exclude, private=private, values=values, refer=refer
+    )
     skipped: dict[str, str] = {}
     snapshot_id = ids.new_id()
     workers = max(2, min(4, os.cpu_count() or 2))
     groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
-    memo = reuse.memo_for(str(store.root), name)
+    memo = reuse.memo_for(str(store.root), name) if remember else reuse.Memo()
     in_stream: dict[str, str] = {}
     with store.lock("gc.lock", shared=True):
         writer = store.blobs.writer()
@@ -295,7 +307,7 @@ def save(
                         data=data,
                     )
                 )
-        order = {n: i for i, n in enumerate(namespace)}
+        order = {n: i for i, n in enumerate(namespace if values is None else values)}
         variables.sort(key=lambda v: order.get(v.name, 0))
         created = time.time()
         if only_if_changed:
@@ -338,13 +350,15 @@ def save(
                     variables=tuple(variables),
                     skipped=skipped,
                     imports=tuple(plan.imports),
-                    history=tuple(environment.history(namespace)),
+                    history=tuple(environment.history(namespace)) if history else (),
                     secrets=found_secrets,
+                    extra=dict(extra or {}),
                 )
             )
 
         manifest = store.commit(name, build)
-    reuse.remember(str(store.root), name, _memo_of(manifest, plan))
+    if remember:
+        reuse.remember(str(store.root), name, _memo_of(manifest, plan))
     encoded = len(manifest.encode())
     return SaveResult(
         id=manifest.id,
