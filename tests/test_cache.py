@@ -384,3 +384,25 @@ def test_what_cannot_be_cached_is_refused_when_decorated(bad: str) -> None:
 
     with pytest.raises(TypeError, match=r"generator|Python function"):
         sessions.cache(gen if bad == "generator" else len)
+
+
+def test_a_changed_file_it_read_recomputes_and_a_file_it_wrote_does_not(home: Path) -> None:
+    """Files a call opens for reading are seen as it runs; files it writes are its output."""
+    body = """
+    @sessions.cache
+    def load(path, out):
+        ran("load")
+        with open(path) as handle:
+            text = handle.read()
+        with open(out, "a") as log:
+            log.write(text)
+        return text.upper()
+    print(load("data.txt", "copy.txt"))
+    """
+    (home.parent / "data.txt").write_text("one")
+    assert script(home, body).stdout.split() == ["ONE"]
+    assert script(home, body).stdout.split() == ["ONE"]
+    assert calls(home) == ["load"], "writing copy.txt did not make it stale"
+    (home.parent / "data.txt").write_text("two!")
+    assert script(home, body).stdout.split() == ["TWO!"]
+    assert calls(home) == ["load", "load"]

@@ -225,6 +225,13 @@ def load_values(
 # --- storing ----------------------------------------------------------------------------------
 
 
+def closed_file(value: Any) -> bool:
+    """A closed file object (``with open(...) as f`` leaves one bound): nothing to keep."""
+    import io
+
+    return isinstance(value, io.IOBase) and getattr(value, "closed", False) is True
+
+
 def argument_preview(value: Any) -> dict[str, Any]:
     """A preview of an argument: as for any variable, without statistics over big arrays
     (arguments are hashed already; a second pass over a gigabyte would double a miss)."""

@@ -4,8 +4,10 @@ of what it computes from, and returned from there instead of computed again.
 The key of a call (sessions.core.engine.fingerprint) is made from the interpreter, the
 function's code and the code of the session functions it calls, the globals they read, the
 versions of the installed modules they use, and the content of the arguments (bound to the
-signature, defaults applied, so ``f(1, b=2)`` and ``f(1, 2)`` are one call). A hit loads just
-that entry's result (sessions.core.engine.cache). A call is not cached — and says so once with
+signature, defaults applied, so ``f(1, b=2)`` and ``f(1, 2)`` are one call). The files the
+call read are recorded as it runs (sessions.core.engine.file_inputs); a stored result is used
+only while they are unchanged. A hit loads just that entry's result
+(sessions.core.engine.cache). A call is not cached — and says so once with
 a :class:`CacheWarning` — when an argument or a global cannot be hashed, when the function
 changes an argument in place (a hit would not), or when the result cannot be stored;
 exceptions are never cached. It is always computed then: a cache never changes what a call
@@ -27,12 +29,8 @@ from typing import Any
 import blake3
 
 from sessions.core.engine import cache as entries
-from sessions.core.engine.fingerprint import (
-    Fingerprinter,
-    FingerprintError,
-    file_stamp,
-    python_identity,
-)
+from sessions.core.engine import file_inputs
+from sessions.core.engine.fingerprint import Fingerprinter, FingerprintError, python_identity
 from sessions.core.errors import SessionsError
 from sessions.core.store.session_dir import Store
 
@@ -139,12 +137,10 @@ class CachedFunction:
 
     @staticmethod
     def _digests(arguments: dict[str, Any], fingerprints: Fingerprinter) -> dict[str, bytes]:
-        out = {}
-        for name, value in arguments.items():
-            digest = fingerprints.value(value, f"argument '{name}'")
-            stamp = file_stamp(value)
-            out[name] = digest + (stamp or b"")
-        return out
+        return {
+            name: fingerprints.value(value, f"argument '{name}'")
+            for name, value in arguments.items()
+        }
 
     def key(self, *args: Any, **kwargs: Any) -> str:
         """The key of this call (64 hex digits): what a stored result is found by."""
@@ -165,7 +161,8 @@ class CachedFunction:
             return found[0]
         self.misses += 1
         started = time.perf_counter()
-        result = self.func(*args, **kwargs)
+        with file_inputs.recording() as read:
+            result = self.func(*args, **kwargs)
         seconds = time.perf_counter() - started
         try:
             after = self._digests(arguments, Fingerprinter(ignore=self.ignore))
@@ -179,12 +176,17 @@ class CachedFunction:
                 "place, which a cached call would not do"
             )
             return result
-        self._store_result(store, key, arguments, result, seconds)
+        files = file_inputs.stamps(read, exclude=str(store.root))
+        self._store_result(store, key, arguments, result, seconds, files)
         return result
 
     def _lookup(self, store: Store, key: str) -> tuple[Any] | None:
         entry = entries.find(store, self.label, key)
         if entry is None:
+            return None
+        changed = file_inputs.unchanged((entries.section(entry.manifest) or {}).get("files"))
+        if changed is not None:
+            log.info("cache entry %s not used: %s since it was computed", entry.ref, changed)
             return None
         try:
             values = entries.load_values(store, entry, [entries.RESULT], self.func.__globals__)
@@ -195,7 +197,13 @@ class CachedFunction:
         return (values[entries.RESULT],)
 
     def _store_result(
-        self, store: Store, key: str, arguments: dict[str, Any], result: Any, seconds: float
+        self,
+        store: Store,
+        key: str,
+        arguments: dict[str, Any],
+        result: Any,
+        seconds: float,
+        files: list[list[Any]],
     ) -> None:
         args_text = ", ".join(
             f"{name}={entries.argument_preview(value).get('repr', '?')[:40]}"
@@ -214,6 +222,7 @@ class CachedFunction:
                     "function": self.function_id,
                     "args": {n: entries.argument_preview(v) for n, v in arguments.items()},
                     "seconds": round(seconds, 6),
+                    "files": files,
                 },
             )
         except (SessionsError, OSError) as exc:

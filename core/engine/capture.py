@@ -47,6 +47,11 @@ class Plan:
     code_deps: dict[str, set[str]] = field(default_factory=dict)
 
 
+def is_ipython_name(name: str) -> bool:
+    """A name IPython keeps in the user namespace for itself (``In``, ``_3``, ``_i``…)."""
+    return name in _IPYTHON_NAMES or _IPYTHON_RE.match(name) is not None
+
+
 def _is_internal(name: str, value: Any) -> bool:
     if name in _IPYTHON_NAMES:
         return True

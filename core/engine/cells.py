@@ -129,3 +129,62 @@ def _walk(
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             _walk(const, reads, stores, deletes, top=False)
+
+
+_BINDS = (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom)
+_DEFINES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _bound_names(stmt: ast.stmt) -> set[str]:
+    """Names ``stmt`` binds whenever it completes: plain assignments, imports, definitions.
+    Bindings under ``if``/``for``/``with``/``try`` may not happen, so they are not counted."""
+    if isinstance(stmt, _DEFINES):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*"}
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        targets = [stmt.target]
+    out: set[str] = set()
+    while targets:
+        target = targets.pop()
+        if isinstance(target, ast.Name):
+            out.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            targets.extend(target.elts)
+        elif isinstance(target, ast.Starred):
+            targets.append(target.value)
+    return out
+
+
+def _reads(nodes: list[ast.stmt]) -> set[str]:
+    return names(compile(ast.Module(body=nodes, type_ignores=[]), "<cell>", "exec"))[0]
+
+
+def inputs(tree: ast.Module) -> set[str]:
+    """Global names the code of ``tree`` may read before it binds them itself: its inputs.
+    Read from each statement's bytecode (so locals are never mistaken for globals), in order;
+    a name counts as bound only after a statement that always binds it (``with … as name``
+    binds before its body runs; bindings inside ``if``/``for``/``try`` may not happen)."""
+    return _inputs(tree.body, set())
+
+
+def _inputs(body: list[ast.stmt], bound: set[str]) -> set[str]:
+    found: set[str] = set()
+    bound = set(bound)
+    for stmt in body:
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                found |= _reads([ast.copy_location(ast.Expr(item.context_expr), stmt)]) - bound
+                if isinstance(item.optional_vars, ast.Name):
+                    bound.add(item.optional_vars.id)
+                elif item.optional_vars is not None:
+                    found |= _reads([ast.copy_location(ast.Expr(item.optional_vars), stmt)]) - bound
+            found |= _inputs(stmt.body, bound)
+            continue
+        found |= _reads([stmt]) - bound
+        if isinstance(stmt, _BINDS + _DEFINES):
+            bound |= _bound_names(stmt)
+    return found

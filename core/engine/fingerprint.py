@@ -21,21 +21,23 @@ identity or names alone.
 
 Two keys differ whenever any of these differ. The converse is not promised: equal values
 built in another order (a dict's insertion order) may hash differently — a miss, never a
-stale hit. What is not seen: files a function reads (except paths passed as arguments,
-which add the file's size and modification time), the network, randomness and time.
+stale hit. Files a computation reads are not part of the key: they are seen as it runs
+(sessions.core.engine.file_inputs) and checked before a stored result is used. Not seen: the
+network, randomness and time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dis
+import io
 import os
 import pickle
 import sys
 import sysconfig
 import types
 from collections import OrderedDict
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import blake3
@@ -237,6 +239,8 @@ class Fingerprinter:
         """The digest of a value that code refers to: modules by the attributes the code uses."""
         if type(value) is types.ModuleType:
             return self.module(value, attributes).encode()
+        if isinstance(value, io.IOBase) and getattr(value, "closed", False) is True:
+            return b"a closed file"  # what `with open(...) as f` leaves: nothing to read
         return self.value(value, what)
 
     def klass(self, cls: type) -> str:
@@ -512,25 +516,6 @@ def _file_digest(file: Any) -> bytes:
         return b"unreadable"
     _FILES[file] = (stamp, digest)
     return digest
-
-
-def file_stamp(value: Any) -> bytes | None:
-    """For a str or path naming an existing regular file: its absolute path, size and
-    modification time (so a call with the same path to a changed file is not a hit)."""
-    if isinstance(value, PurePath):
-        text = str(value)
-    elif isinstance(value, str) and 0 < len(value) <= 4096 and "\0" not in value:
-        text = value
-    else:
-        return None
-    try:
-        info = os.stat(text)
-    except (OSError, ValueError):
-        return None
-    if not os.path.isfile(text):
-        return None
-    where = os.path.abspath(text)
-    return f"file:{where}:{info.st_size}:{info.st_mtime_ns}".encode()
 
 
 def python_identity() -> bytes:

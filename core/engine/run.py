@@ -75,15 +75,10 @@ def _exit_code(exc: SystemExit) -> int:
 
 
 def _closed_files(namespace: dict[str, Any]) -> list[str]:
-    """Names bound to closed files (``with open(...) as f`` leaves one): nothing to keep, and
-    not worth running their cell again on a resume."""
-    import io
+    """Names bound to closed files: nothing to keep, nor worth running their cell again."""
+    from sessions.core.engine.cache import closed_file
 
-    return [
-        name
-        for name, value in namespace.items()
-        if isinstance(value, io.IOBase) and getattr(value, "closed", False) is True
-    ]
+    return [name for name, value in namespace.items() if closed_file(value)]
 
 
 def _show(exc: BaseException) -> None:
