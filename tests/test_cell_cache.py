@@ -76,10 +76,10 @@ def outputs(cell: Any) -> list[dict[str, Any]]:
     for out in cell.outputs:
         item = {k: v for k, v in out.items() if k not in ("execution_count", "metadata")}
         last = shown[-1] if shown else None
-        if last and item["output_type"] == last["output_type"] == "stream":
-            if last["name"] == item["name"]:
-                last["text"] += item["text"]
-                continue
+        stream = last and item["output_type"] == last["output_type"] == "stream"
+        if stream and last is not None and last["name"] == item["name"]:
+            last["text"] += item["text"]
+            continue
         shown.append(item)
     return shown
 
