@@ -406,3 +406,32 @@ def test_a_changed_file_it_read_recomputes_and_a_file_it_wrote_does_not(home: Pa
     (home.parent / "data.txt").write_text("two!")
     assert script(home, body).stdout.split() == ["TWO!"]
     assert calls(home) == ["load", "load"]
+
+
+def test_retention_over_its_size_removes_cached_results_before_snapshots(home: Path) -> None:
+    """A newer cache entry goes before an older snapshot under ``max_total_mb``; pinned
+    entries stay."""
+    import numpy as np
+
+    import sessions
+    from sessions.core.config import RetentionPolicy
+    from sessions.core.store import annotation, retention
+    from sessions.core.store.session_dir import Store
+
+    data = np.random.default_rng(1).random(200_000)  # 1.6 MB, incompressible
+    sessions.save("work", namespace={"data": data}, home=home)
+
+    def noise(seed):
+        return np.random.default_rng(seed).random(200_000)
+
+    cached = sessions.cache(noise, home=home)
+    cached(1)
+    cached(2)
+    store = Store(home)
+    pinned = next(e for e in store.entries() if e.manifest and "noise" in e.name)
+    annotation.write(home, pinned.id, annotation.Annotation(pinned=True))
+    report = retention.apply(store, RetentionPolicy(max_total_bytes=2 * 1024 * 1024))
+    left = {e.name.split(":")[0] for e in store.entries()}
+    assert "work" in left, "the snapshot stayed"
+    assert len(report.removed) == 1 and ".noise:" in report.removed[0]
+    assert any(e.id == pinned.id for e in store.entries()), "the pinned entry stayed"
