@@ -180,7 +180,7 @@ def test_many_small_variables_save_into_a_few_files_and_load_back(home: Path) ->
     run_python(home, MANY_SMALL)
     # FORMAT, one manifest, a pack and its index, one big blob: not one file per object
     assert len(_files(home)) <= 8, sorted(map(str, _files(home)))
-    assert (home / "FORMAT").read_text().strip() == "sessions-store 2"
+    assert (home / "FORMAT").read_text().strip() == "sessions-store 3"
     got = run_json(
         home,
         """
@@ -209,7 +209,7 @@ def test_a_store_mixing_format_1_and_format_2_snapshots_keeps_both(format1_home:
     run_python(
         home, "import sessions\nrows = [{'i': i} for i in range(100)]\nsessions.save('newer')\n"
     )
-    assert (home / "FORMAT").read_text().strip() == "sessions-store 2"
+    assert (home / "FORMAT").read_text().strip() == "sessions-store 3"
     assert _packs(home)
     assert cli(home, "verify").returncode == 0
     done = cli(home, "gc")

@@ -45,7 +45,11 @@ from sessions.core.errors import FormatError, NewerFormatError
 from sessions.core.store.blobs import BlobRef
 
 FORMAT = "sessions.manifest"
-SCHEMA = (1, 1)
+SCHEMA = (
+    2,
+    0,
+)  # what this version writes: the indexed layout of sessions.core.store.manifest_index
+SCHEMA_1 = (1, 1)  # the single-map layout described above, still read (and re-encoded as it was)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _LIMITS = {
     "max_str_len": 16 * 1024 * 1024,
@@ -144,6 +148,23 @@ class Manifest:
     signature: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     schema: tuple[int, int] = SCHEMA
+    # (head, body) as encoded or read, schema 2 only: what was signed is never re-encoded
+    _parts: tuple[bytes, bytes | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def cache_parts(self, head: bytes, body: bytes | None) -> None:
+        """Remember this manifest's encoded head and body (schema 2), as read or written."""
+        object.__setattr__(self, "_parts", (head, body))
+
+    def head_bytes(self) -> bytes:
+        """The encoded head of a schema-2 manifest: what its signature covers."""
+        if self._parts is None:
+            from sessions.core.store import manifest_index
+
+            self.cache_parts(*manifest_index.encode_parts(self))
+        assert self._parts is not None
+        return self._parts[0]
 
     @property
     def label(self) -> str:
@@ -242,7 +263,15 @@ class Manifest:
         return out
 
     def encode(self) -> bytes:
-        return msgpack.packb(self.to_dict(), use_bin_type=True)
+        """The manifest's file bytes: schema 2 from its (cached) parts, schema 1 as one map."""
+        if self.schema[0] < 2:
+            return msgpack.packb(self.to_dict(), use_bin_type=True)
+        from sessions.core.store import manifest_index
+
+        if self._parts is None or self._parts[1] is None:
+            self.cache_parts(*manifest_index.encode_parts(self))
+        assert self._parts is not None and self._parts[1] is not None
+        return manifest_index.encode(self._parts[0], self._parts[1], self.signature)
 
     @classmethod
     def decode(cls, data: bytes) -> Manifest:
@@ -252,7 +281,9 @@ class Manifest:
         if not data:
             raise FormatError("manifest is empty")
         try:
-            raw = msgpack.unpackb(data, raw=False, strict_map_key=True, **_LIMITS)
+            raw = msgpack.unpackb(
+                data, raw=False, strict_map_key=True, **{**_LIMITS, "max_bin_len": len(data)}
+            )
         except msgpack.ExtraData:
             raise FormatError("manifest is corrupt: extra bytes after its end") from None
         except Exception as exc:  # msgpack raises several unrelated types on bad input
@@ -264,6 +295,12 @@ class Manifest:
             if "exceeds" in text or "max_" in text:
                 raise FormatError("manifest claims a size over the limits") from None
             raise FormatError(f"manifest is not valid msgpack ({type(exc).__name__})") from None
+        if isinstance(raw, dict) and raw.get("format") == FORMAT:
+            schema = raw.get("schema")
+            if isinstance(schema, list) and schema and schema[0] == 2:
+                from sessions.core.store import manifest_index
+
+                return manifest_index.decode(raw)
         return cls.from_dict(raw)
 
     @classmethod

@@ -1,10 +1,10 @@
 """The session dir: layout, snapshot listing, reference resolution, commit and removal.
 
-Layout (store format 2)
+Layout (store format 3)
 -----------------------
 ::
 
-    FORMAT                                   "sessions-store 2"
+    FORMAT                                   "sessions-store 3"
     blobs/ab/cdef…                           big objects, one file each (sessions.core.store.blobs)
     blobs/pack/pack-<hash>.pack, .idx        small objects, packed (sessions.core.store.packs)
     snapshots/<slug>/<NNNNNN>-<ID>.msgpack   manifests (sessions.core.store.manifest), one per snapshot
@@ -17,10 +17,16 @@ every version of a name sits in one small directory: picking version N+1 lists o
 damaged manifest still shows its name, version and id from its path. Files starting with a
 dot are temp files of writes in progress; nothing lists them. Everything is created 0700/0600.
 
+Format 3 writes manifests of schema 2 (an indexed head and checksummed sections, see
+sessions.core.store.manifest_index) instead of one msgpack map (schema 1); everything else is
+as in format 2, and manifests of schema 1 are still read. Format-2 code cannot read schema 2,
+so the first write by this version rewrites ``FORMAT`` to 3 and format-2 code refuses the store
+plainly ("newer than this sessions-tui understands").
+
 Format 1 (sessions-tui 0.1) had no packs: every object was a blob file. A format-2 reader
 reads those as they are (objects are looked up in packs, then as blob files), so a store may
 hold format-1 and format-2 snapshots side by side. The first write by this version rewrites
-``FORMAT`` to 2, so that format-1 code, which cannot see packed objects, refuses the store
+``FORMAT`` (to 3 now), so that format-1 code, which cannot see packed objects, refuses the store
 plainly instead of reporting them missing.
 """
 
@@ -52,7 +58,7 @@ from sessions.core.store.blobs import BlobStore
 from sessions.core.store.locks import locked
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 FOREIGN_SUFFIXES = (".pkl", ".dill")
 _RESERVED = {"blobs", "snapshots", "locks", "annotations"}
 _FILE_RE = re.compile(r"^(\d{6,})-([0-9A-HJKMNP-TV-Z]{26})\.msgpack$")
