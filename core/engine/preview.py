@@ -174,8 +174,45 @@ def _class(cls: type) -> dict[str, Any]:
     return out
 
 
+_NUMBERS = frozenset({int, float, bool, type(None)})
+
+
+def _atom_repr(value: Any) -> str | None:
+    """``repr(value)`` when it is what :func:`short_repr` would give (a short number or text,
+    no address-like part), else None."""
+    cls = type(value)
+    if cls in _NUMBERS:
+        if cls is int and not -(10**38) < value < 10**38:
+            return None  # long: reprlib shortens it
+        return repr(value)
+    if cls is str and len(value) <= 200:
+        text = repr(value)
+        return text if len(text) <= 200 and " at 0x" not in text else None
+    return None
+
+
+def _fast(value: Any) -> dict[str, Any] | None:
+    """The preview of a number, a short string, or a short list or tuple of those, built
+    directly (the same map :func:`build` makes, at a fraction of the cost: a session of
+    100,000 small variables spends its save here otherwise)."""
+    text = _atom_repr(value)
+    if text is not None:
+        return {"kind": "object", "repr": text}
+    cls = type(value)
+    if (cls is list or cls is tuple) and len(value) <= _HEAD_ITEMS:
+        items = [_atom_repr(x) for x in value]
+        if None in items:
+            return None
+        whole = repr(value)
+        return {"kind": "container", "len": len(value), "items": items, "repr": whole}
+    return None
+
+
 def build(value: Any) -> dict[str, Any]:
     """The preview of ``value``; never raises."""
+    fast = _fast(value)
+    if fast is not None:
+        return fast
     try:
         out = _build(value)
     except Exception as exc:

@@ -175,9 +175,18 @@ def words(name: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", snake.lower()) if w]
 
 
+# Every word name_kind() can answer for contains one of these (pwd, passwd, creds, apikey,
+# authorization...), so a name holding none of them is answered at C speed: most names.
+_TRIGGER = re.compile(
+    r"pw|pass|secret|token|cred|key|bearer|auth|dsn|webhook|sid|pat|otp|pin|cookie"
+)
+
+
 def name_kind(name: str | None) -> str | None:
     """``"password"``, ``"token"`` or None: what a value stored under ``name`` would be."""
-    if not name or len(name) > 80 or _NOT_NAME.search(name):
+    if not name or len(name) > 80 or not _TRIGGER.search(name.lower()):
+        return None
+    if _NOT_NAME.search(name):
         return None
     parts = words(name)
     if not parts or parts[-1] in _QUALIFIERS or parts[0] in _LEADING_QUALIFIERS:
