@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sessions.core.engine import capture, environment, preview, reuse, serialize
+from sessions.core.engine import batches, capture, environment, preview, reuse, serialize
 from sessions.core.engine.serialize import qualified_type
 from sessions.core.sharing import secrets, signing
 from sessions.core.store import ids
@@ -35,6 +35,21 @@ from sessions.core.store.session_dir import Store, validate_name
 from sessions.core.units import human_size
 
 _EMPTY = memoryview(b"")
+_NO_TEXT = frozenset({int, float, bool, complex, type(None)})  # no credential can hide in these
+_SIZED = frozenset({int, float, bool, str, bytes})  # memory is their sys.getsizeof
+_FLAT = frozenset({list, tuple, set, frozenset})
+
+
+def _judge(name: str, value: Any) -> str | None:
+    """The live secrets judgement of one variable (sessions.core.sharing.secrets.reason), at
+    no cost for a number or a flat list/tuple/set of numbers: it looks at text, bytes and
+    frames only."""
+    cls = type(value)
+    if cls in _NO_TEXT:
+        return None
+    if cls in _FLAT and len(value) <= 64 and set(map(type, value)) <= _NO_TEXT:
+        return None
+    return secrets.reason(name, value)
 
 
 @dataclass(frozen=True)
@@ -127,15 +142,21 @@ def _content(manifest: Manifest) -> tuple[frozenset[Any], frozenset[Any], frozen
     )
 
 
-def _npy_form(value: Any, group: Group) -> dict[str, Any] | None:
-    """For a numeric ndarray pickled with its data as one out-of-band buffer: the ``.npy``
-    header that, followed by that buffer blob, makes a ``.npy`` file (read without pickle)."""
+def _npy_form(value: Any, group: Group, exporters: dict[int, int]) -> dict[str, Any] | None:
+    """For a numeric ndarray whose data is one out-of-band buffer of its group: the ``.npy``
+    header that, followed by that buffer's bytes, makes a ``.npy`` file (read without pickle).
+    The buffer is the group's one buffer blob, or slice ``slice`` of a joined blob."""
     numpy = sys.modules.get("numpy")
-    if numpy is None or type(value) is not numpy.ndarray or len(group.buffers) != 1:
+    if numpy is None or type(value) is not numpy.ndarray:
         return None
     if value.dtype.kind not in "biufc" or value.dtype.fields is not None:
         return None
-    if value.nbytes != group.buffers[0].size:
+    place: int | None = None
+    if group.slices:
+        place = exporters.get(id(value))
+        if place is None or group.slices[place][2] != value.nbytes:
+            return None
+    elif len(group.buffers) != 1 or value.nbytes != group.buffers[0].size:
         return None
     import io
 
@@ -143,16 +164,29 @@ def _npy_form(value: Any, group: Group) -> dict[str, Any] | None:
     numpy.lib.format.write_array_header_1_0(
         header, numpy.lib.format.header_data_from_array_1_0(value)
     )
-    return {"format": "npy", "header": header.getvalue()}
+    form: dict[str, Any] = {"format": "npy", "header": header.getvalue()}
+    if place is not None:
+        form["slice"] = place
+    return form
 
 
 def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
     """What the next save of this name may reuse from ``manifest`` (see sessions.core.engine.reuse)."""
     memo = reuse.Memo()
+    keys = [tuple(ref.hash for ref in group.blobs) for group in manifest.groups]
+    immutable: dict[int, bool] = {}  # batch group -> every member immutable
     for variable in manifest.variables:
         group = manifest.groups[variable.group]
-        key = tuple(ref.hash for ref in group.blobs)
-        memo.previews[variable.name] = (key, variable.preview)
+        memo.previews[variable.name] = (keys[variable.group], variable.preview)
+        if group.independent:
+            value = plan.values.get(variable.name)
+            if reuse.immutable(value):
+                memo.same[variable.name] = (value, variable.preview)
+            else:
+                immutable[variable.group] = False
+            continue
+        if len(group.names) != 1:
+            continue
         value = plan.values.get(variable.name)
         if (
             len(group.names) == 1
@@ -162,6 +196,15 @@ def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
         ):
             memo.kept[variable.name] = reuse.Kept(
                 value, group.serializer, group.blobs, variable.preview
+            )
+    for number, group in enumerate(manifest.groups):
+        if group.independent and immutable.get(number, True) and not group.buffers:
+            memo.batches[group.names] = reuse.KeptBatch(
+                group.names,
+                tuple(memo.same[n][0] for n in group.names),
+                group.serializer,
+                group.blobs,
+                {n: memo.same[n][1] for n in group.names},
             )
     return memo
 
@@ -189,10 +232,14 @@ def save(
     name = validate_name(name or environment.default_name(org))
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
     plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
+    batched, judged = batches.batch(plan, sys.modules.get("numpy"), _judge)
     skipped: dict[str, str] = {}
     snapshot_id = ids.new_id()
     workers = max(2, min(4, os.cpu_count() or 2))
     groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
+    independent: set[int] = set()  # indices into ``groups`` of batches of independent values
+    # per index into ``groups``: buffer slices and {id(ndarray): its buffer} (batches.join)
+    joins: dict[int, tuple[list[tuple[int, int, int]], dict[int, int]]] = {}
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
     memo = reuse.memo_for(str(store.root), name)
@@ -201,9 +248,18 @@ def save(
         writer = store.blobs.writer()
         put = partial(store.blobs.put, writer=writer)
         with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
-            for names in plan.groups:
+            for number, names in enumerate(plan.groups):
+                batch = number in batched
                 kept = None
-                if len(names) == 1:
+                if batch:
+                    same = memo.unchanged_batch(names, plan.values, store.blobs.has)
+                    if same is not None:  # the same immutable objects as last time
+                        stub = serialize.Pickled(same.serializer, _EMPTY, [], set(), set())
+                        independent.add(len(groups))
+                        groups.append((names, stub, [_done((ref, False)) for ref in same.refs]))
+                        previews.update(same.previews)
+                        continue
+                elif len(names) == 1:
                     kept = memo.unchanged(names[0], plan.values[names[0]], store.blobs.has)
                 if kept is not None:  # the same immutable object as last time: same objects
                     stub = serialize.Pickled(kept.serializer, memoryview(b""), [], set(), set())
@@ -212,8 +268,18 @@ def save(
                     continue
                 for members, pickled in _pickle(plan, names, skipped):
                     # credentials in what is actually pickled (every string, with its path),
-                    # judged before the stream is dropped
-                    in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
+                    # judged before the stream is dropped; small plain values (batches) hold
+                    # all their strings where the live judgement below looks
+                    if batch:
+                        if len(members) > 1:
+                            independent.add(len(groups))
+                    else:
+                        in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
+                    raws = pickled.buffers
+                    exporters = {id(raw.obj): i for i, raw in enumerate(raws)}
+                    pickled.buffers, slices = batches.join(raws)
+                    del raws
+                    joins[len(groups)] = (slices, exporters)
                     futures = [pool.submit(put, pickled.stream)]
                     futures += [pool.submit(put, b) for b in pickled.buffers]
                     reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
@@ -250,8 +316,10 @@ def save(
                 key = tuple(ref.hash for ref, _ in refs)
                 for member in members:
                     if member not in previews:
+                        value = plan.values[member]
                         found = memo.preview(member, key) if reusable else None
-                        previews[member] = found or preview.build(plan.values[member])
+                        found = found or memo.same_preview(member, value)
+                        previews[member] = found or preview.build(value)
             for member, built in list(previews.items()):
                 if isinstance(built, Future):
                     previews[member] = built.result()
@@ -267,32 +335,54 @@ def save(
         saved_names = set(plan.values) | {i.name for i in plan.imports}
         manifest_groups: list[Group] = []
         variables: list[Variable] = []
+        type_names: dict[type, str] = {}
+        ndarray = numpy.ndarray if numpy is not None else None
         found_secrets: dict[str, str] = {}
         for index, ((members, pickled, _), refs) in enumerate(zip(groups, results)):
             blobs = [ref for ref, _ in refs]
-            group = Group(pickled.serializer, tuple(members), blobs[0], tuple(blobs[1:]))
+            slices, exporters = joins.get(index, ([], {}))
+            group = Group(
+                pickled.serializer,
+                tuple(members),
+                blobs[0],
+                tuple(blobs[1:]),
+                independent=index in independent,
+                slices=tuple(slices),
+            )
             manifest_groups.append(group)
             versions = environment.versions_of(pickled.modules)
             share = group.stored // max(1, len(members))
-            data = _npy_form(plan.values[members[0]], group) if len(members) == 1 else None
-            for member in members:
+            each = group.size // max(1, len(members))
+            single = len(members) == 1 or group.independent
+            for member in members:  # per variable: kept lean, 100,000 variables pass here
                 value = plan.values[member]
-                reason = in_stream.get(member) or secrets.reason(member, value)
+                cls = type(value)
+                reason = in_stream.get(member) or (
+                    judged[member] if member in judged else _judge(member, value)
+                )
                 if reason:
                     found_secrets[member] = reason
-                deps = (pickled.refs | plan.code_deps.get(member, set())) & saved_names
-                deps.discard(member)
+                needs = plan.code_deps.get(member)
+                if pickled.refs or needs:
+                    deps = (pickled.refs | (needs or set())) & saved_names
+                    deps.discard(member)
+                    found_deps = tuple(sorted(deps))
+                else:
+                    found_deps = ()
+                kind = type_names.get(cls)
+                if kind is None:
+                    kind = type_names[cls] = qualified_type(value)
                 variables.append(
                     Variable(
-                        name=member,
-                        type=qualified_type(value),
-                        memory=preview.memory_size(value, group.size // max(1, len(members))),
-                        stored=share,
-                        group=index,
-                        preview=previews[member],  # type: ignore[arg-type]
-                        deps=tuple(sorted(deps)),
-                        modules=versions,
-                        data=data,
+                        member,
+                        kind,
+                        sys.getsizeof(value) if cls in _SIZED else preview.memory_size(value, each),
+                        share,
+                        index,
+                        previews[member],  # type: ignore[arg-type]
+                        found_deps,
+                        versions,
+                        _npy_form(value, group, exporters) if single and cls is ndarray else None,
                     )
                 )
         order = {n: i for i, n in enumerate(namespace)}

@@ -62,12 +62,18 @@ _LIMITS = {
 
 @dataclass(frozen=True)
 class Group:
-    """Variables pickled together because they share objects; loading one loads all."""
+    """Variables pickled together because they share objects: loading one loads all. Or,
+    when ``independent``, small values that share nothing, pickled together only to save
+    per-stream costs: loading one unpickles the group and keeps only what was asked for."""
 
     serializer: str  # "pickle" (C pickler) or "dill"
     names: tuple[str, ...]
     stream: BlobRef
     buffers: tuple[BlobRef, ...] = ()
+    independent: bool = False
+    # when not empty, the stream's out-of-band buffers in order, as (index into ``buffers``,
+    # offset, length): small buffers are stored joined (sessions.core.engine.serialize)
+    slices: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def blobs(self) -> tuple[BlobRef, ...]:
@@ -233,6 +239,8 @@ class Manifest:
                     "names": list(g.names),
                     "stream": g.stream.to_dict(),
                     "buffers": [b.to_dict() for b in g.buffers],
+                    **({"independent": True} if g.independent else {}),
+                    **({"slices": [list(x) for x in g.slices]} if g.slices else {}),
                 }
                 for g in self.groups
             ],
@@ -384,6 +392,9 @@ def _signature(raw: Any) -> dict[str, Any] | None:
     return {"alg": raw["alg"], "key": raw["key"], "sig": raw["sig"]}
 
 
+_TEXT = frozenset({str})
+
+
 def _str(raw: dict[str, Any], key: str, default: str | None = None) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str):
@@ -414,7 +425,7 @@ def _list(raw: dict[str, Any], key: str) -> list[Any]:
 
 def _strs(raw: dict[str, Any], key: str) -> list[str]:
     values = _list(raw, key)
-    if not all(isinstance(v, str) for v in values):
+    if not set(map(type, values)) <= _TEXT:  # exact str, as msgpack makes (C speed)
         raise TypeError(f"'{key}' should be a list of text")
     return values
 
@@ -438,12 +449,36 @@ def _blob(raw: Any) -> BlobRef:
 def _group(raw: Any) -> Group:
     if not isinstance(raw, dict):
         raise TypeError("group entry should be a map")
+    buffers = tuple(_blob(b) for b in _list(raw, "buffers"))
     return Group(
         serializer=_str(raw, "serializer"),
         names=tuple(_strs(raw, "names")),
         stream=_blob(raw.get("stream")),
-        buffers=tuple(_blob(b) for b in _list(raw, "buffers")),
+        buffers=buffers,
+        independent=raw.get("independent") is True,
+        slices=_slices(raw.get("slices"), buffers),
     )
+
+
+def _slices(raw: Any, buffers: tuple[BlobRef, ...]) -> tuple[tuple[int, int, int], ...]:
+    """A group's buffer slices, each inside the buffer blob it names."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("'slices' should be a list")
+    out = []
+    for item in raw:
+        if (
+            not isinstance(item, list)
+            or len(item) != 3
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in item)
+        ):
+            raise TypeError("a buffer slice should be three counts")
+        index, offset, length = item
+        if index >= len(buffers) or offset + length > buffers[index].size:
+            raise ValueError("a buffer slice lies outside its blob")
+        out.append((index, offset, length))
+    return tuple(out)
 
 
 def _variable(raw: Any, ngroups: int) -> Variable:

@@ -26,8 +26,12 @@ head at a fixed offset without parsing the body.
   ``groups``, ``memory``, ``stored``: what listings show) and ``sections``: for each kind
   (``groups``, ``variables``, ``names``) a list of chunks ``[offset, length, blake3]``, the
   offset counted from the start of ``body`` and the digest 32 bytes.
-- ``groups`` chunks: msgpack arrays of up to ``CHUNK`` group records, in group order:
-  ``[serializer, [names], blob, [buffer blobs], {module: version}, {name: [deps]}]``, a blob
+- ``groups`` chunks: msgpack arrays of group records, in group order, each chunk holding at
+  most ``CHUNK`` groups or ``CHUNK`` member names (a one-variable load decodes one chunk);
+  their table entries carry a fourth item, the index of the chunk's first group:
+  ``[serializer, [names], blob, [buffer blobs], {module: version}, {name: [deps]},
+  independent, [[buffer, offset, length], ...]]`` (independent: the members share nothing;
+  the last, buffer slices, empty unless small buffers are stored joined; see ``Group``), a blob
   being ``[hash (32 bytes), size, stored, codec]`` with codec 0 = raw, 1 = zstd. Module
   versions and dependencies live with the group, which is what a load reads.
 - ``variables`` chunks: up to ``CHUNK`` records in save order:
@@ -47,10 +51,12 @@ field checks as schema 1), and every offset within the body.
 
 from __future__ import annotations
 
+import bisect
 import mmap
 import os
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +74,8 @@ _CODEC_NAMES = {0: "raw", 1: "zstd"}
 _KINDS = ("groups", "variables", "names")
 _HEAD_ONLY = {"format", "schema", "groups", "variables", "signature"}
 _SIGNATURE_MAX = 1024
+_TEXT = frozenset({str})
+_COUNT = frozenset({int})
 # The canonical prefix: map of 5, "format": "sessions.manifest", "schema": [2, 0], "head" key.
 _PREFIX = (
     b"\x85"
@@ -114,11 +122,25 @@ def encode_parts(manifest: m.Manifest) -> tuple[bytes, bytes]:
         if var.deps:
             deps[var.group][var.name] = list(var.deps)
     records: list[Any] = [
-        [g.serializer, list(g.names), _blob(g.stream), [_blob(b) for b in g.buffers], mods, dep]
+        [
+            g.serializer,
+            list(g.names),
+            _blob(g.stream),
+            [_blob(b) for b in g.buffers],
+            mods,
+            dep,
+            g.independent,
+            [list(x) for x in g.slices],
+        ]
         for g, mods, dep in zip(groups, modules, deps)
     ]
-    for start in range(0, len(records), CHUNK):
-        add("groups", records[start : start + CHUNK])
+    start = names = 0
+    for end, group in enumerate(groups, 1):  # chunks of at most CHUNK groups or names
+        names += len(group.names)
+        if end - start >= CHUNK or names >= CHUNK or end == len(groups):
+            add("groups", records[start:end])
+            table["groups"][-1].append(start)
+            start, names = end, 0
     variables = manifest.variables
     records = [[v.name, v.type, v.memory, v.stored, v.group, v.preview, v.data] for v in variables]
     for start in range(0, len(records), CHUNK):
@@ -128,7 +150,7 @@ def encode_parts(manifest: m.Manifest) -> tuple[bytes, bytes]:
         buckets[zlib.crc32(var.name.encode()) % len(buckets)].extend((var.name, index, var.group))
     for bucket in buckets:
         add("names", bucket)
-    head = manifest.to_dict()
+    head = replace(manifest, groups=(), variables=()).to_dict()
     for key in _HEAD_ONLY:
         head.pop(key, None)
     head["summary"] = {
@@ -178,20 +200,29 @@ def _sections(head: dict[str, Any], body_len: int) -> dict[str, list[tuple[int, 
         if not isinstance(chunks, list):
             raise FormatError(f"manifest section table lacks '{kind}'")
         checked = []
+        width = 4 if kind == "groups" else 3
         for chunk in chunks:
             if (
                 not isinstance(chunk, list)
-                or len(chunk) != 3
+                or len(chunk) != width
                 or not all(isinstance(x, int) and not isinstance(x, bool) for x in chunk[:2])
                 or not isinstance(chunk[2], bytes)
                 or len(chunk[2]) != 32
             ):
                 raise FormatError(f"manifest section table has a malformed '{kind}' chunk")
-            offset, length, digest = chunk
+            offset, length, digest = chunk[:3]
             if offset < 0 or length < 0 or offset + length > body_len:
                 raise FormatError(f"manifest '{kind}' chunk lies outside the file")
             checked.append((offset, length, digest))
         out[kind] = checked
+    starts = [c[3] for c in raw["groups"]]
+    if (
+        any(not isinstance(x, int) or isinstance(x, bool) or x < 0 for x in starts)
+        or starts != sorted(set(starts))
+        or (starts and starts[0] != 0)
+    ):
+        raise FormatError("manifest section table has malformed group starts")
+    out["starts"] = starts  # type: ignore[assignment]
     if not out["names"]:
         raise FormatError("manifest has no name buckets")
     return out
@@ -234,9 +265,9 @@ def _blob_dict(raw: Any) -> dict[str, Any]:
 
 def _group_parts(raw: Any) -> tuple[m.Group, dict[str, str], dict[str, list[str]]]:
     """A group record checked through schema 1's field checks; (group, modules, deps)."""
-    if not isinstance(raw, list) or len(raw) != 6:
-        raise TypeError("group entry should be a list of 6")
-    serializer, names, stream, buffers, modules, deps = raw
+    if not isinstance(raw, list) or len(raw) != 8:
+        raise TypeError("group entry should be a list of 8")
+    serializer, names, stream, buffers, modules, deps, independent, slices = raw
     if not isinstance(buffers, list):
         raise TypeError("'buffers' should be a list")
     group = m._group(
@@ -245,6 +276,8 @@ def _group_parts(raw: Any) -> tuple[m.Group, dict[str, str], dict[str, list[str]
             "names": names,
             "stream": _blob_dict(stream),
             "buffers": [_blob_dict(b) for b in buffers],
+            "independent": independent,
+            "slices": slices or None,
         }
     )
     if not isinstance(deps, dict):
@@ -323,6 +356,8 @@ def decode(outer: dict[str, Any]) -> m.Manifest:
             "names": list(g.names),
             "stream": g.stream.to_dict(),
             "buffers": [b.to_dict() for b in g.buffers],
+            **({"independent": True} if g.independent else {}),
+            **({"slices": [list(x) for x in g.slices]} if g.slices else {}),
         }
         for g, _, _ in parts
     ]
@@ -401,23 +436,28 @@ class ManifestIndex:
         head.cache_parts(bytes(head_bytes), None)
         return cls(head, body, sections, summary)
 
+    @classmethod
+    def of(cls, manifest: m.Manifest) -> ManifestIndex:
+        """The same lookups over a manifest already decoded whole (schema 1, or one in memory)."""
+        return _Decoded(manifest)
+
     # --- lookups ------------------------------------------------------------------------
     def _bucket(self, index: int) -> dict[str, tuple[int, int]]:
         found = self._buckets.get(index)
         if found is None:
             flat = _chunk(self._body, self._sections["names"][index], "names")
-            if len(flat) % 3:
+            names, positions, groups = flat[0::3], flat[1::3], flat[2::3]
+            if len(flat) % 3 or not (
+                set(map(type, names)) <= _TEXT
+                and set(map(type, positions)) <= _COUNT
+                and set(map(type, groups)) <= _COUNT
+                and (not flat or (min(positions) >= 0 and min(groups) >= 0))
+                and (not flat or max(positions) < self.summary["variables"])
+                and (not flat or max(groups) < self.summary["groups"])
+            ):
                 raise FormatError("manifest name bucket is malformed")
             found = {}
-            for name, position, group in zip(flat[0::3], flat[1::3], flat[2::3]):
-                if (
-                    not isinstance(name, str)
-                    or not isinstance(position, int)
-                    or not isinstance(group, int)
-                    or not 0 <= group < self.summary["groups"]
-                    or not 0 <= position < self.summary["variables"]
-                ):
-                    raise FormatError("manifest name bucket has a malformed entry")
+            for name, position, group in zip(names, positions, groups):
                 found.setdefault(name, (position, group))
             self._buckets[index] = found
         return found
@@ -427,20 +467,27 @@ class ManifestIndex:
         buckets = self._sections["names"]
         return self._bucket(zlib.crc32(name.encode()) % len(buckets)).get(name)
 
+    def positions(self) -> dict[str, int]:
+        """Every variable name with its position in save order (reads every bucket)."""
+        out: dict[str, int] = {}
+        for index in range(len(self._sections["names"])):
+            for name, (position, _) in self._bucket(index).items():
+                out[name] = position
+        return out
+
     def names(self) -> list[str]:
         """Every variable name, in save order (reads every bucket)."""
-        found: list[tuple[int, str]] = []
-        for index in range(len(self._sections["names"])):
-            found += [(pos, name) for name, (pos, _) in self._bucket(index).items()]
-        return [name for _, name in sorted(found)]
+        found = self.positions()
+        return sorted(found, key=found.__getitem__)
 
     def group(self, index: int) -> tuple[m.Group, dict[str, str], dict[str, list[str]]]:
         """(group, module versions, {member: deps}) of group ``index``."""
-        chunk, offset = divmod(index, CHUNK)
+        if not 0 <= index < self.summary["groups"]:
+            raise FormatError(f"manifest has no group {index}")
+        chunk = bisect.bisect_right(self._sections["starts"], index) - 1
+        offset = index - self._sections["starts"][chunk]
         records = self._groups.get(chunk)
         if records is None:
-            if chunk >= len(self._sections["groups"]):
-                raise FormatError(f"manifest has no group {index}")
             try:
                 records = [
                     _group_parts(r)
@@ -468,3 +515,49 @@ def _bin32(data: memoryview, at: int, what: str) -> tuple[memoryview, int]:
     if start + length > len(data):
         raise FormatError("manifest is truncated")
     return data[start : start + length], start + length
+
+
+class _Decoded(ManifestIndex):
+    """:class:`ManifestIndex` over a whole :class:`Manifest` (nothing left to read)."""
+
+    def __init__(self, manifest: m.Manifest) -> None:
+        self.head = manifest
+        self.summary = {
+            "variables": len(manifest.variables),
+            "groups": len(manifest.groups),
+            "memory": manifest.memory,
+            "stored": manifest.stored,
+        }
+        self._where: dict[str, tuple[int, int]] | None = None
+        self._parts: dict[int, tuple[m.Group, dict[str, str], dict[str, list[str]]]] = {}
+
+    def find(self, name: str) -> tuple[int, int] | None:
+        if self._where is None:
+            self._where = {}
+            for position, var in enumerate(self.head.variables):
+                self._where.setdefault(var.name, (position, var.group))
+        return self._where.get(name)
+
+    def names(self) -> list[str]:
+        return [var.name for var in self.head.variables]
+
+    def positions(self) -> dict[str, int]:
+        return {var.name: position for position, var in enumerate(self.head.variables)}
+
+    def group(self, index: int) -> tuple[m.Group, dict[str, str], dict[str, list[str]]]:
+        if not self._parts:
+            groups = self.head.groups
+            for i, group in enumerate(groups):
+                self._parts[i] = (group, {}, {})
+            for var in self.head.variables:
+                _, modules, deps = self._parts[var.group]
+                modules.update(var.modules)
+                if var.deps:
+                    deps[var.name] = list(var.deps)
+        found = self._parts.get(index)
+        if found is None:
+            raise FormatError(f"manifest has no group {index}")
+        return found
+
+    def release(self) -> None:
+        pass
