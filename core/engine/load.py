@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessions.core.engine import batches, environment, serialize
-from sessions.core.errors import FormatError, SessionsError
+from sessions.core.errors import Cancelled, FormatError, SessionsError
+from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing.signing import TrustError, check_trusted
 from sessions.core.store.manifest import Manifest
 from sessions.core.store.manifest_index import ManifestIndex
@@ -36,6 +37,8 @@ class LoadReport:
     failed: dict[str, str] = field(default_factory=dict)
     imported: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # held other values before this load
+    kept: list[str] = field(default_factory=list)  # already there and left alone (replace=False)
 
     @property
     def ok(self) -> bool:
@@ -43,10 +46,14 @@ class LoadReport:
 
     def __str__(self) -> str:
         lines = [
-            f"loaded {len(self.loaded)} variables from {self.ref}"
-            + (f" and {len(self.imported)} imports" if self.imported else "")
+            f"loaded {plural(len(self.loaded), 'variable')} from {self.ref}"
+            + (f" and {plural(len(self.imported), 'import')}" if self.imported else "")
             + (f"; {len(self.failed)} failed" if self.failed else "")
         ]
+        if self.replaced:
+            lines.append(f"  replaced existing {', '.join(self.replaced)}")
+        if self.kept:
+            lines.append(f"  kept existing {', '.join(self.kept)} (not replaced)")
         lines += [f"  failed {name}: {reason}" for name, reason in self.failed.items()]
         lines += [f"  warning: {text}" for text in self.warnings]
         return "\n".join(lines)
@@ -59,7 +66,51 @@ class LoadReport:
             "imported": list(self.imported),
             "failed": dict(self.failed),
             "warnings": list(self.warnings),
+            "replaced": list(self.replaced),
+            "kept": list(self.kept),
         }
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 variable``, ``3 variables``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class _Namespace:
+    """Writes into the target namespace, remembering what each name held before, so a
+    cancelled load puts everything back and a finished one can say what it replaced."""
+
+    _ABSENT = object()
+
+    def __init__(self, ns: dict[str, Any], replace: bool) -> None:
+        self.ns = ns
+        self.replace = replace
+        self.before: dict[str, Any] = {}
+
+    def set(self, name: str, value: Any, report: LoadReport) -> bool:
+        """Bind ``name`` unless it exists and must not be replaced; False when left alone."""
+        old = self.ns.get(name, self._ABSENT)
+        if old is not self._ABSENT and not self.replace:
+            if name not in report.kept:
+                report.kept.append(name)
+            return False
+        self.before.setdefault(name, old)
+        self.ns[name] = value
+        return True
+
+    def replaced(self) -> list[str]:
+        return [
+            name
+            for name, old in self.before.items()
+            if old is not self._ABSENT and old is not self.ns.get(name, self._ABSENT)
+        ]
+
+    def undo(self) -> None:
+        for name, old in reversed(list(self.before.items())):
+            if old is self._ABSENT:
+                self.ns.pop(name, None)
+            else:
+                self.ns[name] = old
 
 
 def _import(module: str, attr: str | None) -> Any:
@@ -167,12 +218,18 @@ def load_entry(
     names: Iterable[str] | None = None,
     namespace: dict[str, Any] | None = None,
     trust: bool = False,
+    replace: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> LoadReport:
     """Load ``entry`` (everything, or ``names`` plus what they need) into ``namespace``.
 
     Loading unpickles, so it is refused (TrustError) unless the snapshot is signed by you or
     a trusted key; ``trust=True`` is the explicit one-time override (also needed for foreign
-    dill files, which carry no signature)."""
+    dill files, which carry no signature). Names the namespace already holds are replaced
+    and listed in ``report.replaced``; with ``replace=False`` they are left as they are and
+    listed in ``report.kept``. ``progress`` is called (on this thread) with bytes read and
+    variables loaded; raising :class:`~sessions.core.errors.Cancelled` from it stops the load
+    and puts back every name it had bound, so the namespace is as it was."""
     ns = namespace if namespace is not None else vars(sys.modules["__main__"])
     wanted_list = None if names is None else [names] if isinstance(names, str) else list(names)
     if entry.kind == "foreign":
@@ -186,7 +243,9 @@ def load_entry(
             )
 
         report = LoadReport(entry.ref, entry.id)
+        had = set(ns)
         got = load_foreign(entry.path, ns, wanted_list)
+        report.replaced = sorted(set(got) & had)
         report.loaded = sorted(got)
         for name in wanted_list or []:
             if name not in got:
@@ -195,7 +254,13 @@ def load_entry(
     if entry.manifest is None:
         raise FormatError(f"snapshot {entry.ref} is damaged: {entry.error}")
     return load_index(
-        store, ManifestIndex.of(entry.manifest), names=wanted_list, namespace=ns, trust=trust
+        store,
+        ManifestIndex.of(entry.manifest),
+        names=wanted_list,
+        namespace=ns,
+        trust=trust,
+        replace=replace,
+        progress=progress,
     )
 
 
@@ -206,6 +271,8 @@ def load_index(
     names: list[str] | None,
     namespace: dict[str, Any],
     trust: bool = False,
+    replace: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> LoadReport:
     """Load a snapshot read as an index (see :func:`load_entry`): only the manifest sections
     naming the wanted variables, their groups and what those need are read."""
@@ -213,13 +280,18 @@ def load_index(
     if not trust:
         check_trusted(head)
     try:
-        return _load_index(store, index, names, namespace)
+        return _load_index(store, index, names, namespace, replace, progress)
     except FormatError as exc:  # a damaged section: the snapshot is damaged
         raise FormatError(f"snapshot {head.ref} is damaged: {exc}") from None
 
 
 def _load_index(
-    store: Store, index: ManifestIndex, wanted: list[str] | None, ns: dict[str, Any]
+    store: Store,
+    index: ManifestIndex,
+    wanted: list[str] | None,
+    ns: dict[str, Any],
+    replace: bool,
+    progress: ProgressCallback | None,
 ) -> LoadReport:
     head = index.head
     report = LoadReport(head.ref, head.id)
@@ -237,13 +309,7 @@ def _load_index(
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
                 report.failed[name] = f"not in snapshot {head.ref}{hint}"
         chosen = _closure(index, chosen, set(imports))
-    for name in sorted(imports if chosen is None else chosen & set(imports)):
-        record = imports[name]
-        try:
-            ns[name] = _import(record.module, record.attr)
-            report.imported.append(name)
-        except Exception as exc:
-            report.failed[name] = f"cannot import {record.module}: {_one_line(exc)}"
+    target = _Namespace(ns, replace)
     if chosen is None:
         wanted_groups = set(range(index.summary["groups"]))
     else:
@@ -252,29 +318,75 @@ def _load_index(
             found = index.find(name)
             if found is not None:
                 wanted_groups.add(found[1])
+    if not replace:  # a group whose every wanted name is already here need not be read at all
+        for number in list(wanted_groups):
+            group = index.group(number)[0]
+            members = _members(group, chosen)
+            if all(n in ns for n in members):
+                wanted_groups.discard(number)
+                report.kept += [n for n in members if n not in report.kept]
     order = _order(index, wanted_groups)
+    reporter = Reporter(
+        progress,
+        "load",
+        total_bytes=sum(index.group(i)[0].size for i in order),
+        total_items=sum(len(_members(index.group(i)[0], chosen)) for i in order),
+    )
+    on_bytes = reporter.add_bytes if progress is not None else None
     retry: list[int] = []
-    with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
-        reads: dict[int, list[Future[bytearray | memoryview]]] = {
-            i: [pool.submit(store.blobs.read, b.hash) for b in index.group(i)[0].blobs]
-            for i in order
-        }
-        for number in order:
-            if not _load_group(index, number, reads.pop(number), ns, report, chosen):
-                retry.append(number)
-    for number in retry:  # a by-name reference to a group that loaded later
-        group = index.group(number)[0]
-        if all(report.failed.get(n, "").startswith("needs '") for n in group.names):
-            for name in group.names:
-                report.failed.pop(name, None)
-            blobs = [pool_read(store, b.hash) for b in group.blobs]
-            _load_group(index, number, blobs, ns, report, chosen)
+    try:
+        for name in sorted(imports if chosen is None else chosen & set(imports)):
+            record = imports[name]
+            try:
+                if target.set(name, _import(record.module, record.attr), report):
+                    report.imported.append(name)
+            except Exception as exc:
+                report.failed[name] = f"cannot import {record.module}: {_one_line(exc)}"
+        with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
+            try:
+                reads: dict[int, list[Future[bytearray | memoryview]]] = {
+                    i: [
+                        pool.submit(store.blobs.read, b.hash, on_bytes=on_bytes)
+                        for b in index.group(i)[0].blobs
+                    ]
+                    for i in order
+                }
+                for number in order:
+                    reporter.poll()  # between groups: a clean point to stop
+                    reads_of = reads.pop(number)
+                    if not _load_group(index, number, reads_of, target, report, chosen, reporter):
+                        retry.append(number)
+                    reporter.advance(items=len(_members(index.group(number)[0], chosen)))
+                reporter.poll()  # the last point to stop (and put everything back)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        for number in retry:  # a by-name reference to a group that loaded later
+            group = index.group(number)[0]
+            if all(report.failed.get(n, "").startswith("needs '") for n in group.names):
+                for name in group.names:
+                    report.failed.pop(name, None)
+                blobs = [pool_read(store, b.hash) for b in group.blobs]
+                _load_group(index, number, blobs, target, report, chosen)
+    except Cancelled:
+        target.undo()
+        raise Cancelled(
+            f"load of {head.ref} cancelled: the namespace is as it was before"
+        ) from None
+    except BaseException:
+        target.undo()  # an interrupted load leaves nothing half-bound either
+        raise
+    reporter.finish()
     if len(report.loaded) > 64:  # many: one pass over every name bucket
         position = dict.fromkeys(report.loaded, 0)
         position.update(index.positions())
     else:
         position = {name: (index.find(name) or (0, 0))[0] for name in report.loaded}
     report.loaded.sort(key=position.__getitem__)
+    replaced = target.replaced()
+    report.replaced = sorted(
+        replaced, key=lambda n: position.get(n, (index.find(n) or (len(position), 0))[0])
+    )
     needed: dict[str, str] = {}
     dill = False
     for number in wanted_groups:
@@ -284,6 +396,14 @@ def _load_index(
             needed.update(modules)
     report.warnings = _warnings(needed, head.python.get("version", ""), dill)
     return report
+
+
+def _members(group: Any, chosen: set[str] | None) -> tuple[str, ...]:
+    """The names a load binds from ``group``: all of them, or for a batch of independent
+    values only those asked for."""
+    if group.independent and chosen is not None:
+        return tuple(n for n in group.names if n in chosen)
+    return tuple(group.names)
 
 
 class _Done:
@@ -309,18 +429,20 @@ def _load_group(
     index: ManifestIndex,
     number: int,
     reads: list[Any],
-    ns: dict[str, Any],
+    target: _Namespace,
     report: LoadReport,
     chosen: set[str] | None,
+    reporter: Reporter | None = None,
 ) -> bool:
     group = index.group(number)[0]
-    members = group.names
-    if group.independent and chosen is not None:
-        members = tuple(n for n in members if n in chosen)
+    members = _members(group, chosen)
+    ns = target.ns
     try:
-        blobs = [future.result() for future in reads]
+        blobs = [reporter.wait(f) if reporter is not None else f.result() for f in reads]
         buffers = batches.split(blobs[1:], group.slices)
         values = serialize.load_group(group.serializer, blobs[0], buffers, ns, index.head.module)
+    except Cancelled:
+        raise
     except Exception as exc:
         reason = _one_line(exc)
         for name in members:
@@ -328,8 +450,8 @@ def _load_group(
         return False
     for name in members:
         if name in values:
-            ns[name] = values[name]
-            report.loaded.append(name)
+            if target.set(name, values[name], report):
+                report.loaded.append(name)
         else:
             report.failed[name] = "missing from its stored group"
     return True
@@ -342,12 +464,22 @@ def load(
     names: Iterable[str] | None = None,
     namespace: dict[str, Any] | None = None,
     trust: bool = False,
+    replace: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> LoadReport:
     """Resolve ``ref`` and load it; see :func:`load_entry`. Only the parts of the manifest
     the load needs are read (a one-variable load reads its name bucket and group)."""
     found = store.locate(ref)
     if isinstance(found, Entry):
-        return load_entry(store, found, names=names, namespace=namespace, trust=trust)
+        return load_entry(
+            store,
+            found,
+            names=names,
+            namespace=namespace,
+            trust=trust,
+            replace=replace,
+            progress=progress,
+        )
     version, _, path = found
     try:
         index = store.read_index(path)
@@ -357,4 +489,6 @@ def load(
         ) from None
     ns = namespace if namespace is not None else vars(sys.modules["__main__"])
     wanted = None if names is None else [names] if isinstance(names, str) else list(names)
-    return load_index(store, index, names=wanted, namespace=ns, trust=trust)
+    return load_index(
+        store, index, names=wanted, namespace=ns, trust=trust, replace=replace, progress=progress
+    )
