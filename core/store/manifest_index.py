@@ -317,11 +317,11 @@ def _head_dict(head_bytes: bytes | memoryview) -> dict[str, Any]:
     return head
 
 
-def _logical(head: dict[str, Any], signature: Any) -> dict[str, Any]:
+def _logical(head: dict[str, Any], signature: Any, schema: Any) -> dict[str, Any]:
     """The schema-1-shaped map of a head, without groups and variables."""
     raw = {k: v for k, v in head.items() if k not in ("summary", "sections")}
     raw["format"] = m.FORMAT
-    raw["schema"] = list(SCHEMA_2)
+    raw["schema"] = schema
     raw["signature"] = signature
     return raw
 
@@ -349,7 +349,7 @@ def decode(outer: dict[str, Any]) -> m.Manifest:
         _chunk(body, chunk, "names")
     if summary["groups"] != len(parts) or summary["variables"] != len(variables):
         raise FormatError("manifest summary does not match its sections")
-    raw = _logical(head, signature)
+    raw = _logical(head, signature, outer.get("schema"))
     raw["groups"] = [
         {
             "serializer": g.serializer,
@@ -430,7 +430,7 @@ class ManifestIndex:
         head_dict = _head_dict(head_bytes)
         sections = _sections(head_dict, len(body))
         summary = _summary(head_dict)
-        raw = _logical(head_dict, signature)
+        raw = _logical(head_dict, signature, list(SCHEMA_2))
         raw["groups"], raw["variables"] = [], []
         head = m.Manifest.from_dict(raw)
         head.cache_parts(bytes(head_bytes), None)
