@@ -78,16 +78,40 @@ def _number(value: Any) -> float | int | None:
     return None
 
 
+_SMALL_ARRAY = 512  # items: statistics taken in Python, cheaper than numpy's reductions here
+
+
 def _ndarray(arr: Any, numpy: Any) -> dict[str, Any]:
+    head = [_cell(x) for x in arr.ravel()[:_HEAD_ITEMS].tolist()] if arr.size else []
     out: dict[str, Any] = {
         "kind": "ndarray",
         "shape": list(arr.shape),
         "dtype": str(arr.dtype),
-        "head": [_cell(x) for x in arr.ravel()[:_HEAD_ITEMS].tolist()] if arr.size else [],
+        "head": head,
     }
     if arr.size and arr.dtype.kind in "biuf":
-        out.update(_stats(arr, numpy))
+        out.update(_small_stats(arr) if arr.size <= _SMALL_ARRAY else _stats(arr, numpy))
+    # built from the head: numpy's own repr costs 100+ microseconds even for a tiny array,
+    # and a session may hold tens of thousands of them
+    more = ", …" if arr.size > len(head) else ""
+    out["repr"] = f"array([{', '.join(head)}{more}], shape={tuple(arr.shape)}, dtype={arr.dtype})"
     return out
+
+
+def _small_stats(arr: Any) -> dict[str, Any]:
+    """min, max and mean of a small array (NaNs ignored), exactly rounded."""
+    values = arr.ravel().tolist()
+    if arr.dtype.kind == "f":
+        values = [v for v in values if v == v]
+    if not values:
+        return {"min": None, "max": None, "mean": None}
+    if arr.dtype.kind == "b":
+        values = [int(v) for v in values]
+    return {
+        "min": _number(min(values)),
+        "max": _number(max(values)),
+        "mean": _number(math.fsum(values) / len(values)),
+    }
 
 
 def _stats(arr: Any, numpy: Any) -> dict[str, Any]:
@@ -217,7 +241,8 @@ def build(value: Any) -> dict[str, Any]:
         out = _build(value)
     except Exception as exc:
         out = {"kind": "object", "error": f"preview failed: {type(exc).__name__}: {exc}"[:300]}
-    out.setdefault("repr", short_repr(value))
+    if "repr" not in out:  # (setdefault would build the repr even when not needed)
+        out["repr"] = short_repr(value)
     return bound(out)
 
 

@@ -41,6 +41,7 @@ _EMPTY = memoryview(b"")
 _NO_TEXT = frozenset({int, float, bool, complex, type(None)})  # no credential can hide in these
 _SIZED = frozenset({int, float, bool, str, bytes})  # memory is their sys.getsizeof
 _FLAT = frozenset({list, tuple, set, frozenset})
+_PREVIEW_APART = 1 << 20  # arrays this big get their statistics on a worker thread
 
 
 def _judge(name: str, value: Any) -> str | None:
@@ -145,6 +146,26 @@ def _content(manifest: Manifest) -> tuple[frozenset[Any], frozenset[Any], frozen
     )
 
 
+_HEADERS: dict[tuple[Any, ...], bytes] = {}  # .npy headers by dtype, shape and order
+
+
+def _npy_header(value: Any, numpy: Any) -> bytes:
+    fortran = bool(value.flags.f_contiguous and not value.flags.c_contiguous)
+    key = (value.dtype.str, value.shape, fortran)
+    found = _HEADERS.get(key)
+    if found is None:
+        import io
+
+        header = io.BytesIO()
+        numpy.lib.format.write_array_header_1_0(
+            header, numpy.lib.format.header_data_from_array_1_0(value)
+        )
+        found = header.getvalue()
+        if len(_HEADERS) < 4096:
+            _HEADERS[key] = found
+    return found
+
+
 def _npy_form(value: Any, group: Group, exporters: dict[int, int]) -> dict[str, Any] | None:
     """For a numeric ndarray whose data is one out-of-band buffer of its group: the ``.npy``
     header that, followed by that buffer's bytes, makes a ``.npy`` file (read without pickle).
@@ -161,13 +182,7 @@ def _npy_form(value: Any, group: Group, exporters: dict[int, int]) -> dict[str, 
             return None
     elif len(group.buffers) != 1 or value.nbytes != group.buffers[0].size:
         return None
-    import io
-
-    header = io.BytesIO()
-    numpy.lib.format.write_array_header_1_0(
-        header, numpy.lib.format.header_data_from_array_1_0(value)
-    )
-    form: dict[str, Any] = {"format": "npy", "header": header.getvalue()}
+    form: dict[str, Any] = {"format": "npy", "header": _npy_header(value, numpy)}
     if place is not None:
         form["slice"] = place
     return form
@@ -349,7 +364,11 @@ def save(
                     del pickled
                     for member in members:
                         value = plan.values[member]
-                        if numpy is not None and type(value) is numpy.ndarray:
+                        if (
+                            numpy is not None
+                            and type(value) is numpy.ndarray
+                            and value.nbytes >= _PREVIEW_APART
+                        ):
                             # beside the pickling of the next groups, once this one is stored
                             previews[member] = pool.submit(
                                 _preview_after, futures, memo if reusable else None, member, value
