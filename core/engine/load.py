@@ -13,7 +13,7 @@ import difflib
 import importlib
 import platform
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +97,25 @@ class _Namespace:
         self.before.setdefault(name, old)
         self.ns[name] = value
         return True
+
+    def set_all(self, names: Sequence[str], values: dict[str, Any], report: LoadReport) -> None:
+        """Bind every name of ``names`` that ``values`` holds, as :meth:`set` does one by one
+        (in bulk: a batch of small values binds hundreds at once); the others failed."""
+        ns, absent = self.ns, self._ABSENT
+        found = [n for n in names if n in values]
+        if len(found) < len(names):
+            for name in names:
+                if name not in values:
+                    report.failed[name] = "missing from its stored group"
+        if not self.replace:
+            for name in found:
+                if self.set(name, values[name], report):
+                    report.loaded.append(name)
+            return
+        before = self.before
+        before.update({n: ns.get(n, absent) for n in found if n not in before})
+        ns.update({n: values[n] for n in found})
+        report.loaded.extend(found)
 
     def replaced(self) -> list[str]:
         return [
@@ -448,12 +467,7 @@ def _load_group(
         for name in members:
             report.failed[name] = reason
         return False
-    for name in members:
-        if name in values:
-            if target.set(name, values[name], report):
-                report.loaded.append(name)
-        else:
-            report.failed[name] = "missing from its stored group"
+    target.set_all(members, values, report)
     return True
 
 

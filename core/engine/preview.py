@@ -78,15 +78,23 @@ def _number(value: Any) -> float | int | None:
     return None
 
 
+_STR_ONLY = frozenset({str})
+_DTYPE_NAMES: dict[Any, str] = {}
 _SMALL_ARRAY = 512  # items: statistics taken in Python, cheaper than numpy's reductions here
 
 
 def _ndarray(arr: Any, numpy: Any) -> dict[str, Any]:
-    head = [_cell(x) for x in arr.ravel()[:_HEAD_ITEMS].tolist()] if arr.size else []
+    items = arr.ravel()[:_HEAD_ITEMS].tolist() if arr.size else []
+    head = [str(x) for x in items] if arr.dtype.kind in "biuf" else [_cell(x) for x in items]
+    dtype = _DTYPE_NAMES.get(arr.dtype)
+    if dtype is None:
+        dtype = str(arr.dtype)
+        if len(_DTYPE_NAMES) < 1024:
+            _DTYPE_NAMES[arr.dtype] = dtype
     out: dict[str, Any] = {
         "kind": "ndarray",
         "shape": list(arr.shape),
-        "dtype": str(arr.dtype),
+        "dtype": dtype,
         "head": head,
     }
     if arr.size and arr.dtype.kind in "biuf":
@@ -94,7 +102,7 @@ def _ndarray(arr: Any, numpy: Any) -> dict[str, Any]:
     # built from the head: numpy's own repr costs 100+ microseconds even for a tiny array,
     # and a session may hold tens of thousands of them
     more = ", …" if arr.size > len(head) else ""
-    out["repr"] = f"array([{', '.join(head)}{more}], shape={tuple(arr.shape)}, dtype={arr.dtype})"
+    out["repr"] = f"array([{', '.join(head)}{more}], shape={tuple(arr.shape)}, dtype={dtype})"
     return out
 
 
@@ -237,6 +245,12 @@ def build(value: Any) -> dict[str, Any]:
     fast = _fast(value)
     if fast is not None:
         return fast
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and type(value) is numpy.ndarray and value.dtype.kind in "biuf":
+        try:  # made of numbers and ASCII text, a few hundred bytes: nothing to clean or cut
+            return _ndarray(value, numpy)
+        except Exception:
+            pass
     try:
         out = _build(value)
     except Exception as exc:
@@ -285,17 +299,33 @@ def _build(value: Any) -> dict[str, Any]:
     return {"kind": "object"}
 
 
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+def _text(value: str) -> str:
+    if value.isascii():  # most text: nothing to replace (checked at C speed)
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _clean(value: Any, depth: int = 0) -> Any:
     """Make a preview value encodable: text without lone surrogates, plain containers."""
+    cls = type(value)
+    if cls is str:
+        return _text(value)
+    if cls in _PLAIN:
+        return value
     if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, (int, float, bool)) or value is None:
+        return _text(str(value))
+    if isinstance(value, (int, float, bool)):
         return value
     if depth > 4:
         return str(value)[:200]
     if isinstance(value, dict):
         return {str(_clean(k, depth + 1)): _clean(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if set(map(type, value)) <= _STR_ONLY:
+            return [_text(v) for v in value]
         return [_clean(v, depth + 1) for v in value]
     return _clean(str(value), depth + 1)
 

@@ -464,7 +464,11 @@ def save(
                     Variable(
                         member,
                         kind,
-                        sys.getsizeof(value) if cls in _SIZED else preview.memory_size(value, each),
+                        sys.getsizeof(value)
+                        if cls in _SIZED
+                        else value.nbytes
+                        if cls is ndarray
+                        else preview.memory_size(value, each),
                         share,
                         index,
                         previews[member],  # type: ignore[arg-type]
