@@ -329,7 +329,7 @@ def bytes_reason(data: bytes, *, context: str | None = None, strict: bool = Fals
 # --- what a save pickles -----------------------------------------------------------------
 
 
-def scan_bytes(data: bytes, limit: int = _MAX_RAW_SCAN) -> str | None:
+def scan_bytes(data: bytes | memoryview, limit: int = _MAX_RAW_SCAN) -> str | None:
     """A credential format in the first ``limit`` bytes of ``data`` (a stream or buffer):
     one pass for the formats' literal parts, the full patterns checked around each hit."""
     if _DER_KEY.match(data):
@@ -338,7 +338,7 @@ def scan_bytes(data: bytes, limit: int = _MAX_RAW_SCAN) -> str | None:
         if hits >= _MAX_LITERAL_HITS:
             break
         start = match.start()
-        found = format_reason(data[max(0, start - 120) : start + 400].decode("latin-1"))
+        found = format_reason(bytes(data[max(0, start - 120) : start + 400]).decode("latin-1"))
         if found:
             return found
     return None
@@ -361,7 +361,7 @@ def in_group(
     from sessions.core.errors import FormatError
 
     found: dict[str, str] = {}
-    raw = bytes(stream)
+    raw = stream if isinstance(stream, bytes) else memoryview(stream).cast("B")  # no copy
     try:
         walked = pickled_strings(raw, max_ops=_MAX_WALK_OPS)
     except (FormatError, RecursionError, MemoryError) as exc:
