@@ -434,6 +434,9 @@ class _Bounded(io.RawIOBase):
         return self._handle.readline(min(size if size and size > 0 else 1 << 20, 1 << 20))
 
 
+_COPY_BELOW = 8 << 20
+
+
 class _View(io.RawIOBase):
     """A file over a memoryview that copies only what each read returns."""
 
@@ -836,9 +839,12 @@ def pickled_strings(
         else:
             target.children.append(("", None, state))
 
-    # bytes are shared by BytesIO; a view (a save's stream) is read in place, not copied
+    # bytes are shared by BytesIO; a big view (a save's stream) is read in place, not copied
+    # (a small one is copied: BytesIO reads at C speed)
     stream: IO[bytes] = (
-        io.BytesIO(source) if isinstance(source, bytes) else _View(memoryview(source))  # type: ignore[assignment]
+        io.BytesIO(source)
+        if isinstance(source, bytes) or len(source) < _COPY_BELOW
+        else _View(memoryview(source))  # type: ignore[assignment]
     )
     try:
         for opcode, arg, _pos in pickletools.genops(stream):
