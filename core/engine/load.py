@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions.core.engine import batches, environment, serialize
+from sessions.core.engine import batches, collector, environment, serialize
 from sessions.core.errors import Cancelled, FormatError, SessionsError
 from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing.signing import TrustError, check_trusted
@@ -283,6 +283,7 @@ def load_entry(
     )
 
 
+@collector.paused
 def load_index(
     store: Store,
     index: ManifestIndex,

@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sessions.core.engine import batches, capture, environment, preview, reuse, serialize
+from sessions.core.engine import batches, capture, collector, environment, preview, reuse, serialize
 from sessions.core.engine.serialize import qualified_type
 from sessions.core.errors import Cancelled
 from sessions.core.progress import ProgressCallback, Reporter
@@ -258,6 +258,7 @@ def _count_when_stored(
         future.add_done_callback(stored)
 
 
+@collector.paused
 def save(
     namespace: dict[str, Any],
     *,
