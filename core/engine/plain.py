@@ -78,6 +78,9 @@ def small(value: Any, numpy: Any) -> bool:
     pickled, and hold every string where the live secrets judgement looks (dicts, lists,
     tuples and sets within its depth and item limits), so a save pickles many of them in one
     batch and judges them live."""
+    cls = type(value)
+    if cls in _ATOMS:  # the common case, answered first
+        return not ((cls is str or cls is bytes) and len(value) > SMALL_TEXT)
     budget = SMALL_NODES
     stack = [(value, 0)]
     while stack:

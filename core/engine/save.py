@@ -233,13 +233,6 @@ def _estimate(plan: capture.Plan) -> dict[str, int]:
     return {name: preview.memory_size(value, 0) for name, value in plan.values.items()}
 
 
-class _NoEstimate(dict[str, int]):
-    """Zero for every name: with no one to tell progress to, nothing is estimated."""
-
-    def __missing__(self, key: str) -> int:
-        return 0
-
-
 def _count_when_stored(
     reporter: Reporter, futures: list[Future[tuple[BlobRef, bool]]], members: list[str]
 ) -> None:
@@ -288,7 +281,8 @@ def save(
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
     plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
     batched, judged = batches.batch(plan, sys.modules.get("numpy"), _judge)
-    estimate = _estimate(plan) if progress is not None else _NoEstimate()
+    # with no one to tell progress to, nothing is estimated (a lookup per name, otherwise)
+    estimate = _estimate(plan) if progress is not None else {}
     reporter = Reporter(
         progress, "save", total_bytes=sum(estimate.values()), total_items=len(plan.values)
     )
@@ -316,7 +310,7 @@ def save(
                 except Cancelled as exc:
                     error = exc
                     break
-                guessed = sum(estimate[n] for n in names)
+                guessed = sum(estimate[n] for n in names) if estimate else 0
                 kept = None
                 if batch:
                     same = memo.unchanged_batch(names, plan.values, store.blobs.has)
@@ -349,8 +343,9 @@ def save(
                     else:
                         in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
                     size = len(pickled.stream) + sum(len(b) for b in pickled.buffers)
-                    reporter.grow(size - sum(estimate[m] for m in members))
-                    guessed -= sum(estimate[m] for m in members)
+                    if estimate:  # (empty when no one listens to progress)
+                        reporter.grow(size - sum(estimate[m] for m in members))
+                        guessed -= sum(estimate[m] for m in members)
                     raws = pickled.buffers
                     exporters = {id(raw.obj): i for i, raw in enumerate(raws)}
                     pickled.buffers, slices = batches.join(raws)
