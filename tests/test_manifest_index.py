@@ -146,3 +146,31 @@ def test_a_newer_schema_2_layout_is_refused_plainly_or_read_by_its_minor(
     else:  # a newer minor only adds keys: still read (its signature covers the head alone)
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert "v4999" in shown.stdout
+
+
+def test_comparing_snapshots_names_only_the_batched_values_that_changed(home: Path) -> None:
+    """Small values share a batch (one stream); changing one of them must not make its
+    neighbours look changed, in a comparison or in what a re-save previews again."""
+    run_python(
+        home,
+        """
+        import sessions
+        for i in range(300):
+            globals()[f"v{i}"] = [i, i + 1]
+        sessions.save("cmp")
+        v17.append(99)
+        v200 = "now text"
+        sessions.save("cmp")
+        """,
+    )
+    from sessions.core.api import inspect
+    from sessions.core.engine.compare import compare
+    from sessions.core.store.session_dir import Store
+
+    store = Store(home)
+    left, right = inspect("cmp@1", store).manifest, inspect("cmp@2", store).manifest
+    assert left is not None and right is not None
+    assert any(g.independent for g in right.groups)
+    result = compare(left, right)
+    assert sorted(c.name for c in result.changed) == ["v17", "v200"]
+    assert len(result.same) == 299 and not result.added  # and i and not result.removed

@@ -73,6 +73,7 @@ class KeptBatch:
     serializer: str
     refs: tuple[BlobRef, ...]
     previews: dict[str, dict[str, Any]]
+    digests: dict[str, str]
 
 
 class Memo:

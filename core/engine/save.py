@@ -14,6 +14,7 @@ it is written. A variable that cannot be pickled is skipped with its reason.
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import threading
 import time
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import blake3
 
 from sessions.core.engine import batches, capture, collector, environment, preview, reuse, serialize
 from sessions.core.engine.serialize import qualified_type
@@ -42,6 +45,14 @@ _NO_TEXT = frozenset({int, float, bool, complex, type(None)})  # no credential c
 _SIZED = frozenset({int, float, bool, str, bytes})  # memory is their sys.getsizeof
 _FLAT = frozenset({list, tuple, set, frozenset})
 _PREVIEW_APART = 1 << 20  # arrays this big get their statistics on a worker thread
+
+
+def _value_digest(value: Any) -> str | None:
+    """The digest of a batch member's value pickled alone (see ``Variable.digest``)."""
+    try:
+        return blake3.blake3(pickle.dumps(value, protocol=5)).hexdigest()[:32]
+    except Exception:  # pickled fine in its batch; without a digest it compares by batch
+        return None
 
 
 def _judge(name: str, value: Any) -> str | None:
@@ -193,10 +204,13 @@ def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
     memo = reuse.Memo()
     keys = [tuple(ref.hash for ref in group.blobs) for group in manifest.groups]
     immutable: dict[int, bool] = {}  # batch group -> every member immutable
+    batch_members: dict[int, list[Variable]] = {}
     for variable in manifest.variables:
         group = manifest.groups[variable.group]
-        memo.previews[variable.name] = (keys[variable.group], variable.preview)
+        key = ("value", variable.digest) if variable.digest else keys[variable.group]
+        memo.previews[variable.name] = (key, variable.preview)
         if group.independent:
+            batch_members.setdefault(variable.group, []).append(variable)
             value = plan.values.get(variable.name)
             if reuse.immutable(value):
                 memo.same[variable.name] = (value, variable.preview)
@@ -223,6 +237,7 @@ def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
                 group.serializer,
                 group.blobs,
                 {n: memo.same[n][1] for n in group.names},
+                {v.name: v.digest for v in batch_members.get(number, ()) if v.digest},
             )
     return memo
 
@@ -294,6 +309,7 @@ def save(
     independent: set[int] = set()  # indices into ``groups`` of batches of independent values
     # per index into ``groups``: buffer slices and {id(ndarray): its buffer} (batches.join)
     joins: dict[int, tuple[list[tuple[int, int, int]], dict[int, int]]] = {}
+    digests: dict[str, str] = {}  # batch member -> digest of its value alone
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
     memo = reuse.memo_for(str(store.root), name)
@@ -319,6 +335,7 @@ def save(
                         independent.add(len(groups))
                         groups.append((names, stub, [_done((ref, False)) for ref in same.refs]))
                         previews.update(same.previews)
+                        digests.update(same.digests)
                         size = sum(ref.size for ref in same.refs)
                         reporter.grow(size - guessed)
                         reporter.advance(nbytes=size, items=len(names))
@@ -340,6 +357,10 @@ def save(
                     if batch:
                         if len(members) > 1:
                             independent.add(len(groups))
+                            for member in members:
+                                digest = _value_digest(plan.values[member])
+                                if digest:
+                                    digests[member] = digest
                     else:
                         in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
                     size = len(pickled.stream) + sum(len(b) for b in pickled.buffers)
@@ -401,7 +422,9 @@ def save(
                 for member in members:
                     if member not in previews:
                         value = plan.values[member]
-                        found = memo.preview(member, key) if reusable else None
+                        own = digests.get(member)
+                        mine = ("value", own) if own else key
+                        found = memo.preview(member, mine) if reusable else None
                         found = found or memo.same_preview(member, value)
                         previews[member] = found or preview.build(value)
             for member, built in list(previews.items()):
@@ -471,6 +494,7 @@ def save(
                         found_deps,
                         versions,
                         _npy_form(value, group, exporters) if single and cls is ndarray else None,
+                        digests.get(member),
                     )
                 )
         order = {n: i for i, n in enumerate(namespace)}

@@ -1,4 +1,11 @@
-"""Snapshot manifests: what a snapshot holds, as one msgpack map.
+"""Snapshot manifests: what a snapshot holds.
+
+This module holds the manifest's contents (:class:`Manifest`, its groups and variables) and
+the checks every field passes when read. Since store format 3 a manifest is written in
+schema 2.0: the same keys, split into a signed head and checksummed sections so that a load
+reads only what it needs (layout in sessions.core.store.manifest_index). Schema 1.1, below,
+is how manifests were written before; they are still read, and their signatures checked,
+as they were.
 
 Format (schema 1.1)
 -------------------
@@ -101,6 +108,9 @@ class Variable:
     deps: tuple[str, ...] = ()
     modules: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] | None = None
+    # blake3 (32 hex chars) of the value pickled alone, for a value saved in a batch: its
+    # group's hashes change with any member, this one only with the value
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +265,7 @@ class Manifest:
                     "deps": list(v.deps),
                     "modules": dict(v.modules),
                     **({"data": v.data} if v.data else {}),
+                    **({"digest": v.digest} if v.digest else {}),
                 }
                 for v in self.variables
             ],
@@ -500,7 +511,16 @@ def _variable(raw: Any, ngroups: int) -> Variable:
         deps=tuple(_strs(raw, "deps")),
         modules=_str_map(raw, "modules"),
         data=_data(raw.get("data")),
+        digest=_digest(raw.get("digest")),
     )
+
+
+def _digest(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or len(raw) != 32 or raw.strip("0123456789abcdef"):
+        raise ValueError("a variable digest should be 32 hex digits")
+    return raw
 
 
 def _data(raw: Any) -> dict[str, Any] | None:

@@ -35,8 +35,9 @@ head at a fixed offset without parsing the body.
   being ``[hash (32 bytes), size, stored, codec]`` with codec 0 = raw, 1 = zstd. Module
   versions and dependencies live with the group, which is what a load reads.
 - ``variables`` chunks: up to ``CHUNK`` records in save order:
-  ``[name, type, memory, stored, group, preview, data or nil]`` (what listings and previews
-  need, and a load never reads).
+  ``[name, type, memory, stored, group, preview, data or nil, digest or nil]`` (what
+  listings, previews and comparisons need, and a load never reads; digest: of a batch
+  member's value alone, see ``Variable``).
 - ``names`` buckets: variable ``i`` named ``n`` with group ``g`` is listed as ``n, i, g`` (a
   flat array) in bucket ``crc32(utf-8 n) % len(buckets)``; there is one bucket per ``CHUNK``
   variables. Finding one variable reads one bucket.
@@ -142,7 +143,10 @@ def encode_parts(manifest: m.Manifest) -> tuple[bytes, bytes]:
             table["groups"][-1].append(start)
             start, names = end, 0
     variables = manifest.variables
-    records = [[v.name, v.type, v.memory, v.stored, v.group, v.preview, v.data] for v in variables]
+    records = [
+        [v.name, v.type, v.memory, v.stored, v.group, v.preview, v.data, v.digest]
+        for v in variables
+    ]
     for start in range(0, len(records), CHUNK):
         add("variables", records[start : start + CHUNK])
     buckets: list[list[Any]] = [[] for _ in range(max(1, -(-len(variables) // CHUNK)))]
@@ -289,9 +293,9 @@ def _group_parts(raw: Any) -> tuple[m.Group, dict[str, str], dict[str, list[str]
 def _variable_dict(
     raw: Any, parts: list[tuple[m.Group, dict[str, str], dict[str, list[str]]]]
 ) -> dict[str, Any]:
-    if not isinstance(raw, list) or len(raw) != 7:
-        raise TypeError("variable entry should be a list of 7")
-    name, kind, memory, stored, group, preview, data = raw
+    if not isinstance(raw, list) or len(raw) != 8:
+        raise TypeError("variable entry should be a list of 8")
+    name, kind, memory, stored, group, preview, data, digest = raw
     if not isinstance(group, int) or isinstance(group, bool) or not 0 <= group < len(parts):
         raise ValueError(f"variable group {group} does not exist")
     _, modules, deps = parts[group]
@@ -307,6 +311,8 @@ def _variable_dict(
     }
     if data is not None:
         out["data"] = data
+    if digest is not None:
+        out["digest"] = digest
     return out
 
 
