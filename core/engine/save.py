@@ -279,11 +279,21 @@ def save(
     private: bool = False,
     origin: dict[str, str] | None = None,
     only_if_changed: bool = False,
+    values: dict[str, Any] | None = None,
+    refer: bool = False,
+    extra: dict[str, Any] | None = None,
+    history: bool = True,
+    remember: bool = True,
     progress: ProgressCallback | None = None,
 ) -> SaveResult:
     """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`. With
     ``only_if_changed``, make no snapshot when every variable's bytes and every import are
     those of the name's latest version (automatic snapshots use this).
+
+    For caches and checkpoints: ``values`` and ``refer`` as in :func:`capture.plan`;
+    ``extra`` adds top-level manifest keys (``cache``, ``run``: see sessions.core.store.manifest);
+    ``history=False`` leaves IPython's input history out; ``remember=False`` keeps this save
+    out of the in-process memo of recent names (one-off names would push real ones out).
 
     ``progress`` is called (on this thread) with bytes stored and variables saved; raising
     :class:`~sessions.core.errors.Cancelled` from it stops the save before its manifest is
@@ -294,7 +304,9 @@ def save(
     org = origin or environment.origin(namespace)
     name = validate_name(name or environment.default_name(org))
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
-    plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
+    plan = capture.plan(
+        namespace, include=include, exclude=exclude, private=private, values=values, refer=refer
+    )
     batched, judged = batches.batch(plan, sys.modules.get("numpy"), _judge)
     # with no one to tell progress to, nothing is estimated (a lookup per name, otherwise)
     estimate = _estimate(plan) if progress is not None else {}
@@ -312,7 +324,7 @@ def save(
     digests: dict[str, str] = {}  # batch member -> digest of its value alone
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
-    memo = reuse.memo_for(str(store.root), name)
+    memo = reuse.memo_for(str(store.root), name) if remember else reuse.Memo()
     in_stream: dict[str, str] = {}
     with store.lock("gc.lock", shared=True):
         writer = store.blobs.writer()
@@ -497,7 +509,7 @@ def save(
                         digests.get(member),
                     )
                 )
-        order = {n: i for i, n in enumerate(namespace)}
+        order = {n: i for i, n in enumerate(namespace if values is None else values)}
         variables.sort(key=lambda v: order.get(v.name, 0))
         created = time.time()
         if only_if_changed:
@@ -541,8 +553,9 @@ def save(
                     variables=tuple(variables),
                     skipped=skipped,
                     imports=tuple(plan.imports),
-                    history=tuple(environment.history(namespace)),
+                    history=tuple(environment.history(namespace)) if history else (),
                     secrets=found_secrets,
+                    extra=dict(extra or {}),
                 )
             )
 
@@ -552,7 +565,8 @@ def save(
             raise Cancelled("save cancelled: no snapshot was made") from None
         manifest = store.commit(name, build)
     reporter.finish()
-    reuse.remember(str(store.root), name, _memo_of(manifest, plan))
+    if remember:
+        reuse.remember(str(store.root), name, _memo_of(manifest, plan))
     encoded = len(manifest.encode())
     return SaveResult(
         id=manifest.id,

@@ -3,11 +3,11 @@
 This module holds the manifest's contents (:class:`Manifest`, its groups and variables) and
 the checks every field passes when read. Since store format 3 a manifest is written in
 schema 2.0: the same keys, split into a signed head and checksummed sections so that a load
-reads only what it needs (layout in sessions.core.store.manifest_index). Schema 1.1, below,
+reads only what it needs (layout in sessions.core.store.manifest_index). Schema 1.x, below,
 is how manifests were written before; they are still read, and their signatures checked,
 as they were.
 
-Format (schema 1.1)
+Format (schema 1.2)
 -------------------
 A manifest is a msgpack map whose ``format`` is ``"sessions.manifest"`` and whose ``schema``
 is ``[major, minor]``. Readers accept any minor of a major they know (minors only add keys)
@@ -29,6 +29,12 @@ and refuse a newer major with a plain message. The keys are those of :meth:`Mani
   "header": <.npy header bytes>}``, the array's bytes being its group's one buffer blob), and
   ``signature`` (``{"alg": "ed25519", "key": <32 bytes>, "sig": <64 bytes>}`` over the
   manifest encoded without it, see sessions.core.sharing.signing).
+
+- caches and checkpoints (1.2), only in the snapshots they describe: ``cache`` (a cached
+  call or cell, see sessions.core.engine.cache: ``kind``, ``key``, ``function``, ``args``
+  previews, ``seconds`` it took, …) and ``run`` (a checkpoint of ``sessions-tui run`` or
+  ``%sessions resume``, see sessions.core.engine.checkpoint: the script, the cell it follows
+  and the digests of the cells before). Readers of 1.1 keep them as unknown keys.
 
 Keys a newer minor adds are kept as they are (``extra``), so re-encoding a manifest gives back
 the bytes that were signed.
@@ -52,11 +58,8 @@ from sessions.core.errors import FormatError, NewerFormatError
 from sessions.core.store.blobs import BlobRef
 
 FORMAT = "sessions.manifest"
-SCHEMA = (
-    2,
-    0,
-)  # what this version writes: the indexed layout of sessions.core.store.manifest_index
-SCHEMA_1 = (1, 1)  # the single-map layout described above, still read (and re-encoded as it was)
+SCHEMA = (2, 0)  # what this version writes: the indexed layout of .manifest_index
+SCHEMA_1 = (1, 2)  # the single-map layout described above, still read (and re-encoded as it was)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _LIMITS = {
     "max_str_len": 16 * 1024 * 1024,
