@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from results import run_line, write_section  # noqa: E402
+from results import compile_sessions, run_line, write_section  # noqa: E402
 
 CHILD_PRELUDE = """
 import json, os, sys, time
@@ -181,6 +181,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
     scale = 10 if args.small else 1
+    compile_sessions()
     storages = ["python"]
     try:
         import pyarrow  # noqa: F401
@@ -223,6 +224,9 @@ def _run_once(args: argparse.Namespace, build: str, scale: int) -> str:
     env["SESSIONS_HOME"] = str(work / "home")
     env["BENCH_DILL_FILE"] = str(work / "session.dill")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    # measured processes run sessions from compiled bytecode, as they do every installed
+    # package: with PYTHONDONTWRITEBYTECODE set, each would compile sessions anew
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     shutil.rmtree(work / "home", ignore_errors=True)
     try:
         print("measuring disk write speed…", flush=True)

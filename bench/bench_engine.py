@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_core import BUILD as REFERENCE_BUILD  # noqa: E402
 from bench_core import CHILD_PRELUDE, STRINGS  # noqa: E402
-from results import run_line, write_section  # noqa: E402
+from results import compile_sessions, run_line, write_section  # noqa: E402
 
 # --- shapes -------------------------------------------------------------------------------
 
@@ -213,6 +213,73 @@ torch.save((model, optimizer), _CACHE)
     ),
 ]
 SHAPE_KEYS = [s.key for s in SHAPES]
+FIXED = "fixed-costs"
+
+# A notebook's first save: twenty variables of the usual kinds, numpy already imported.
+FIXED_SESSION = """
+import numpy as np
+n_rows, rate, label, flag, nothing = 1000, 0.25, "experiment 7", True, None
+ids = list(range(100))
+names = ["alpha", "beta", "gamma"]
+config = {"lr": 0.01, "epochs": 10, "layers": [64, 32]}
+pairs = [(i, i * i) for i in range(20)]
+lookup = {f"k{i}": i for i in range(50)}
+weights = np.linspace(0, 1, 1000)
+grid = np.arange(12).reshape(3, 4)
+mask = weights > 0.5
+scores = {"train": 0.91, "test": 0.87}
+text = "the quick brown fox " * 10
+coords = (1.5, -2.25)
+tags = {"a", "b", "c"}
+matrix = [[1, 2], [3, 4]]
+counts = np.bincount([1, 1, 2, 3, 3, 3])
+blob = b"raw bytes"
+"""
+
+
+def fixed_costs(work: Path, runs: int = 7) -> dict[str, float]:
+    """Medians over ``runs`` fresh processes: ``import sessions``, ``import numpy``, and the
+    first save of a 20-variable session in a process (into a new session dir)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    timed = "import time\n_t = time.perf_counter()\n{}\nprint(time.perf_counter() - _t)\n"
+    codes = {
+        "import_sessions": timed.format("import sessions"),
+        "import_numpy": timed.format("import numpy"),
+        "first_save": FIXED_SESSION + "import sessions\n" + timed.format("sessions.save('fixed')"),
+    }
+    out: dict[str, float] = {}
+    for key, code in codes.items():
+        seconds = []
+        for run in range(runs):
+            env["SESSIONS_HOME"] = str(work / f"fixed-{key}-{run}")
+            done = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            )
+            seconds.append(float(done.stdout.split()[-1]))
+        out[key] = sorted(seconds)[len(seconds) // 2]
+    return out
+
+
+def fixed_table(found: dict[str, float]) -> tuple[str, list[str]]:
+    """The fixed costs as text, and their verdicts."""
+    ratio = found["import_sessions"] / found["import_numpy"]
+    text = (
+        f"import sessions             {found['import_sessions'] * 1000:7.1f} ms\n"
+        f"import numpy                {found['import_numpy'] * 1000:7.1f} ms"
+        f"   (sessions / numpy: {ratio:.2f})\n"
+        f"first save, 20 variables    {found['first_save'] * 1000:7.1f} ms"
+        "   (fresh process and session dir, numpy imported before)"
+    )
+    verdicts = [
+        f"[{'met' if found['first_save'] <= 0.15 else 'NOT met'}] {FIXED}: first save of a "
+        f"20-variable session {found['first_save'] * 1000:.0f} ms (≤ 150 ms)",
+        f"[{'met' if ratio <= 0.25 else 'NOT met'}] {FIXED}: import sessions {ratio:.2f}× "
+        "import numpy (≤ 0.25×)",
+    ]
+    return text, verdicts
+
 
 # --- what each child process does ---------------------------------------------------------
 
@@ -308,6 +375,8 @@ def _run():
         holder["report"] = sessions.load("bench@1", names=[{one!r}])
     out = {{"one": _measure(_load)}}
     out["failed"] = dict(holder["report"].failed)
+    # again, the library now imported: what a one-variable load itself costs
+    out["one_again"] = _measure(lambda: sessions.load("bench@1", names=[{one!r}], namespace={{}}))
     return out
 _emit(_run())
 """,
@@ -385,6 +454,9 @@ def run_shape(
     env = dict(os.environ)
     env["SESSIONS_HOME"] = str(shape_dir / "sessions-home")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    # measured processes run sessions from compiled bytecode, as they do every installed
+    # package: with PYTHONDONTWRITEBYTECODE set, each would compile sessions anew
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cache = shape_dir / "cache.bin"
     prelude = CHILD_PRELUDE + HELPERS + f"_CACHE = {str(cache)!r}\n"
     build = shape.build.format(scale=scale)
@@ -413,6 +485,7 @@ def run_shape(
                     head + shape.imports + LOAD["sessions_one"].format(one=shape.one), env, timeout
                 )
                 entry["one"] = one["one"]
+                entry["one_again"] = one["one_again"]
                 entry["failed"] = {**entry.get("failed", {}), **one["failed"]}
             if tool != "sessions":
                 entry["size"] = target.stat().st_size if target.exists() else 0
@@ -479,6 +552,12 @@ def table(shape: Shape, results: dict[str, Any]) -> str:
             f"sessions re-saves wrote {_size(ours['resave_none']['written'])} (nothing changed, "
             f"{ours['resave_none']['files']} files) and {_size(ours['resave_one']['written'])} "
             f"(1% changed, {ours['resave_one']['files']} files)"
+        )
+    if "one_again" in ours:
+        notes.append(
+            f"sessions one-variable load: {ours['one']['seconds'] * 1000:.0f} ms as the first "
+            "thing in a fresh process (importing the library included), "
+            f"{ours['one_again']['seconds'] * 1000:.0f} ms for another in the same process"
         )
     peaks = [p for p in (_peak(ours.get(k)) for k in ("save", "resave_none", "resave_one")) if p]
     if peaks:
@@ -554,10 +633,13 @@ def checks(results: dict[str, dict[str, Any]], small: bool) -> list[str]:
                 ratio = ours[step]["seconds"] / theirs
                 mark(ratio <= limit, f"{key}: {step} {ratio:.2f}× dill's time (≤ {limit}×)")
     one = get("vars-100k", "sessions", "one")
+    again = get("vars-100k", "sessions", "one_again")
     if one is not None:
+        warm = f"; {again * 1000:.0f} ms once the library is imported" if again else ""
         mark(
             one < 0.05 or small,
-            f"vars-100k: one small variable loads in {one * 1000:.0f} ms (< 50 ms)",
+            f"vars-100k: one small variable loads in {one * 1000:.0f} ms in a fresh process "
+            f"(< 50 ms){warm}",
         )
     small_run, big_run = (
         results.get("vars-10k", {}).get("sessions"),
@@ -597,9 +679,9 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=SHAPE_KEYS,
+        choices=[*SHAPE_KEYS, FIXED],
         metavar="SHAPE",
-        help=f"run only this shape (repeatable): {', '.join(SHAPE_KEYS)}",
+        help=f"run only this shape (repeatable): {', '.join([*SHAPE_KEYS, FIXED])}",
     )
     parser.add_argument(
         "--tool",
@@ -612,13 +694,19 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
     scale = 10 if args.small else 1
+    compile_sessions()
     chosen = [s for s in SHAPES if not args.only or s.key in args.only]
     work = Path(args.dir or tempfile.mkdtemp(prefix="sessions-bench-engine-"))
     work.mkdir(parents=True, exist_ok=True)
     started, load_before = time.perf_counter(), _load_average()
     results: dict[str, dict[str, Any]] = {}
     texts: dict[str, str] = {}
+    fixed: tuple[str, list[str]] | None = None
     try:
+        if not args.only or FIXED in args.only:
+            print(f"{FIXED}:", flush=True)
+            fixed = fixed_table(fixed_costs(work))
+            print(fixed[0] + "\n", flush=True)
         for shape in chosen:
             missing = [p for p in shape.needs if not _available(p)]
             if missing:
@@ -632,7 +720,7 @@ def main() -> int:
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
-    verdicts = checks(results, args.small)
+    verdicts = checks(results, args.small) + (fixed[1] if fixed else [])
     minutes = (time.perf_counter() - started) / 60
     load_after = _load_average()
     print("\n".join(verdicts))
@@ -661,6 +749,10 @@ def main() -> int:
         if mine:
             body += "\n" + "\n".join(f"- {v}" for v in mine) + "\n"
         write_section(f"Engine: {shape.key}", body)
+    if fixed is not None:
+        body = common.split(" Every step")[0] + " Medians of 7 fresh processes each."
+        body += "\n\n```\n" + fixed[0] + "\n```\n\n" + "\n".join(f"- {v}" for v in fixed[1])
+        write_section("Engine: fixed costs", body + "\n")
     linear = [v for v in verdicts if "100,000 vs 10,000" in v]
     if linear:
         write_section(

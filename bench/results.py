@@ -32,3 +32,13 @@ def run_line(script: str, small: bool | None = None) -> str:
     command = f"`python bench/{script}{' --small' if small else ''}`"
     scale = "" if small is None else ("1/10 scale (--small), " if small else "full scale, ")
     return f"{command} — {scale}{stamp}, {os.cpu_count()} CPUs."
+
+
+def compile_sessions() -> None:
+    """Compile sessions' modules to bytecode once, before anything is measured, as installing
+    a package does (an editable install leaves that to the first import)."""
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("sessions", "core", "daemon", "tui", "kernels"):
+        compileall.compile_dir(str(root / folder), quiet=1)

@@ -4,6 +4,10 @@
 ``core`` package, before the library moved under ``sessions``) by running
 ``fixtures/store-format1-make.py`` as a script. Its pickle streams name the old module paths,
 so this test proves that the rename and any later format change keep a reader for it.
+
+``fixtures/store-format2`` was written by store format 2 (packs, manifest schema 1.1: one
+msgpack map per snapshot, signed over its re-encoding) by ``fixtures/store-format2-make.py``,
+two versions of one name: what every later format must keep reading.
 """
 
 from __future__ import annotations
@@ -72,6 +76,87 @@ def test_a_store_written_by_format_1_lists_and_verifies(format1_home: Path) -> N
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+@pytest.fixture
+def format2_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home2"
+    shutil.copytree(FIXTURES / "store-format2", home)
+    home.chmod(0o700)
+    return home
+
+
+FORMAT2_CHECKS = """
+import sys
+import numpy as np
+import sessions
+
+home = sys.argv[1]
+report = sessions.load("fixture@1", home=home, trust=True)
+assert not report.failed, report.failed
+assert numbers == list(range(10)), numbers
+assert text == "hello, format 2"
+assert table == {"a": 1, "b": [1, 2, 3], "c": {"nested": (1.5, None)}}
+assert np.array_equal(weights, np.arange(1 << 17, dtype=np.float64))
+weights[0] = -1.0  # loaded arrays are writable
+assert small.tolist() == np.arange(12, dtype=np.int32).reshape(3, 4).tolist()
+assert [t.tolist() for t in tiny] == [[i] * 4 for i in range(50)]
+assert frame["y"].tolist() == list("abcde")
+assert model.predict(2) == 5.0 and type(model) is Model and isinstance(model, Base)
+assert triple(2) == 6 and square(3) == 9
+assert pair[0] is pair[1] and modules["np"] is np
+assert raw == bytearray(b"\x01\x02" * 40_000)
+one = sessions.load("fixture", names=["numbers"], home=home, trust=True, namespace={})
+assert one.loaded == ["numbers"], one.loaded
+second = {}
+sessions.load("fixture@2", names=["numbers", "model"], home=home, trust=True, namespace=second)
+assert second["numbers"] == list(range(11)) and second["model"].predict(2) == 5.0
+info = sessions.inspect("fixture@1", home=home)
+assert info.note == "store format 2" and info.tags == ("fixture",)
+assert info.variables["weights"] == "numpy.ndarray"
+assert "shape" in str(info.preview("weights"))
+print("ok", len(report.loaded))
+"""
+
+
+def test_a_store_written_by_format_2_loads_every_variable(format2_home: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORMAT2_CHECKS, str(format2_home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok")
+
+
+def test_a_store_written_by_format_2_lists_verifies_and_keeps_its_blobs(
+    format2_home: Path,
+) -> None:
+    listed = cli(format2_home, "ls")
+    assert listed.returncode == 0, listed.stderr
+    assert "fixture@1" in listed.stdout and "fixture@2" in listed.stdout
+    assert "damaged" not in listed.stdout.lower()
+    assert cli(format2_home, "verify").returncode == 0
+    before = _files(format2_home)
+    done = cli(format2_home, "gc")
+    assert done.returncode == 0, done.stderr
+    assert {p for p in before if "blobs" in p.parts} <= _files(format2_home)
+    assert cli(format2_home, "verify").returncode == 0
+    # a new save into yesterday's store: both formats side by side, both load
+    run_python(format2_home, "import sessions\nnewer = list(range(5))\nsessions.save('newer')\n")
+    got = run_json(
+        format2_home,
+        """
+        import json, sessions
+        a = sessions.load("fixture", trust=True)
+        b = sessions.load("newer")
+        print(json.dumps([a.failed, b.failed, text, newer]))
+        """,
+    )
+    assert got == [{}, {}, "hello, format 2", [0, 1, 2, 3, 4]]
+    assert cli(format2_home, "verify").returncode == 0
+
+
 def _files(home: Path) -> set[Path]:
     return {p for p in home.rglob("*") if p.is_file() and "locks" not in p.parts}
 
@@ -95,7 +180,7 @@ def test_many_small_variables_save_into_a_few_files_and_load_back(home: Path) ->
     run_python(home, MANY_SMALL)
     # FORMAT, one manifest, a pack and its index, one big blob: not one file per object
     assert len(_files(home)) <= 8, sorted(map(str, _files(home)))
-    assert (home / "FORMAT").read_text().strip() == "sessions-store 2"
+    assert (home / "FORMAT").read_text().strip() == "sessions-store 3"
     got = run_json(
         home,
         """
@@ -124,7 +209,7 @@ def test_a_store_mixing_format_1_and_format_2_snapshots_keeps_both(format1_home:
     run_python(
         home, "import sessions\nrows = [{'i': i} for i in range(100)]\nsessions.save('newer')\n"
     )
-    assert (home / "FORMAT").read_text().strip() == "sessions-store 2"
+    assert (home / "FORMAT").read_text().strip() == "sessions-store 3"
     assert _packs(home)
     assert cli(home, "verify").returncode == 0
     done = cli(home, "gc")

@@ -141,29 +141,38 @@ count = 5
 label = "unchanged text"
 pair = (1, ("a", 2.5))
 items = [1, 2, 3]
+text = "long text " * 1000   # not small: a group of its own
 weights = np.arange(50_000, dtype=np.float64)
-taken = ["count", "label", "pair", "items", "weights"]
+taken = ["count", "label", "pair", "items", "text", "weights"]
 first = sessions.save("work", include=taken)
 pickled.clear(); previewed.clear()
 items.append(4)
 second = sessions.save("work", include=taken)
-print(json.dumps({"pickled": sorted(pickled), "previewed": sorted(previewed),
-                  "saved": sorted(second.saved),
-                  "same_preview": second.manifest.variables[0].preview
-                                  == first.manifest.variables[0].preview}))
+out = {"pickled": sorted(pickled), "previewed": sorted(previewed), "saved": sorted(second.saved),
+       "same_preview": second.manifest.variables[0].preview
+                       == first.manifest.variables[0].preview}
+sessions.save("consts", include=["count", "label", "pair"])
+pickled.clear(); previewed.clear()
+sessions.save("consts", include=["count", "label", "pair"])
+out["consts"] = [sorted(pickled), sorted(previewed)]
+print(json.dumps(out))
 """
 
 
 def test_resave_does_not_repickle_unchanged_immutables_nor_rebuild_unchanged_previews(
     home: Path,
 ) -> None:
-    """Same int/str/tuple objects: neither pickled nor previewed again; the array is pickled
-    (it may have changed in place) but its preview is reused since its bytes did not change;
-    only the list that changed gets a new preview. The second snapshot still loads whole."""
+    """Same int/str/tuple objects: neither pickled nor previewed again when alone in their
+    group (the long text) or when their whole batch is unchanged (``consts``); in a batch
+    that changed (the list grew) they are pickled with it, which is cheap, but keep their
+    previews. The array is pickled (it may have changed in place) but its preview is reused
+    since its bytes did not change; only the list that changed gets a new preview. The
+    second snapshot still loads whole."""
     out = run_json(home, RESAVE)
-    assert out["saved"] == ["count", "items", "label", "pair", "weights"]
-    assert out["pickled"] == ["items", "weights"]
+    assert out["saved"] == ["count", "items", "label", "pair", "text", "weights"]
+    assert out["pickled"] == ["count", "items", "label", "pair", "weights"]
     assert out["previewed"] == ["list"]
+    assert out["consts"] == [[], []]
     back = run_json(
         home,
         """
@@ -171,7 +180,8 @@ import json
 import sessions
 report = sessions.load("work@2")
 print(json.dumps({"failed": report.failed, "count": count, "label": label,
-                  "pair": list(pair), "items": items, "w": float(weights.sum())}))
+                  "pair": list(pair), "items": items, "w": float(weights.sum()),
+                  "text": text == "long text " * 1000}))
 """,
     )
     assert back == {
@@ -181,6 +191,7 @@ print(json.dumps({"failed": report.failed, "count": count, "label": label,
         "pair": [1, ["a", 2.5]],
         "items": [1, 2, 3, 4],
         "w": float(sum(range(50_000))),
+        "text": True,
     }
 
 

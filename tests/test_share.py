@@ -521,3 +521,34 @@ def test_data_only_pull_with_unpickling_disabled(users: tuple[User, User], tmp_p
     assert got["frame"] == ["DataFrame", [300, 2]]
     assert got["frame_city"] == ["Oslo", "Lima", "Pune", "Oslo"]
     assert "model" not in got and bob.snapshot_files() == []
+
+
+def test_small_arrays_stored_joined_come_back_through_data_only_pulls(
+    users: tuple[User, User], tmp_path: Path
+) -> None:
+    """Small arrays saved in batches, and a dict of small arrays, are stored as slices of
+    joined blobs; a data-only pull still reads each small array alone, as .npy data."""
+    alice, bob = users
+    _add_remote(users, "folder", tmp_path, None)
+    alice.python(
+        "import json, numpy as np, sessions\n"
+        "for i in range(300):\n"
+        "    globals()[f't{i}'] = np.full(4, i, dtype=np.float32)\n"
+        "table = {f'k{i}': np.arange(i + 1, dtype=np.int64) for i in range(50)}\n"
+        "grid = np.arange(12, dtype=np.int32).reshape(3, 4)\n"
+        "print(json.dumps(str(sessions.save('tiny'))))"
+    )
+    assert alice.cli("push", "tiny").returncode == 0
+    files = [p for p in (alice.home / "blobs").rglob("*") if p.is_file()]
+    assert len(files) <= 4, files  # one pack and its index: not a file per array
+    got = bob.python(
+        """
+        import json, sessions
+        data = sessions.pull("alice/tiny", "team", data_only=True)
+        print(json.dumps({k: [str(v.dtype), v.tolist()] for k, v in data.items()
+                          if k in ("t0", "t7", "t299", "grid")} | {"n": len(data)}))
+        """
+    )
+    assert got["t7"] == ["float32", [7.0] * 4] and got["t299"] == ["float32", [299.0] * 4]
+    assert got["grid"] == ["int32", [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]]
+    assert got["n"] == 301  # every small array, but not the dict (only unpickling restores it)

@@ -35,7 +35,7 @@ _IPYTHON_RE = re.compile(r"^_(i\d*|ii|iii|\d+)$")
 _INTERNAL_MODULES = ("IPython", "ipykernel", "zmq", "jupyter_client")
 _WALK_BUDGET = 20_000
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
-_ATOM_TYPES = frozenset(_ATOMS)
+_PLAIN = frozenset(_ATOMS)
 
 
 @dataclass
@@ -160,7 +160,7 @@ def _walk_ids(
         obj = stack.pop()
         budget -= 1
         cls = type(obj)  # by type: a weak proxy answers isinstance for its referent
-        if cls in _ATOM_TYPES or issubclass(cls, _ATOMS):
+        if cls in _PLAIN or issubclass(cls, _ATOMS):
             continue
         key = id(obj)
         if key in seen:
@@ -394,6 +394,8 @@ def plan(
             if name not in result.values:
                 continue
             union.parent[name] = name
+            if type(result.values[name]) in _PLAIN:
+                continue  # no mutable object, no code: nothing to share or to read
             for key in _walk_ids(result.values[name], ctx, numpy, reads, walked, name):
                 first = owner.setdefault(key, name)
                 if first != name:
@@ -406,5 +408,6 @@ def plan(
     result.groups = list(groups.values())
     saved = set(result.values) | {record.name for record in result.imports}
     for name, value in result.values.items():
-        result.code_deps[name] = _code_deps(value, ctx, saved, name)
+        if type(value) not in _PLAIN:  # a plain value needs no one (its class is builtin)
+            result.code_deps[name] = _code_deps(value, ctx, saved, name)
     return result

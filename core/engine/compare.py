@@ -35,6 +35,8 @@ def _describe(var: Variable) -> str:
 
 
 def _content(manifest: Manifest, var: Variable) -> tuple[str, ...]:
+    if var.digest:  # saved in a batch: the value's own digest, not its batch's
+        return ("value", var.digest)
     group = manifest.groups[var.group]
     return tuple(blob.hash for blob in group.blobs)
 

@@ -13,16 +13,17 @@ import difflib
 import importlib
 import platform
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions.core.engine import environment, serialize
+from sessions.core.engine import batches, collector, environment, serialize
 from sessions.core.errors import Cancelled, FormatError, SessionsError
 from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing.signing import TrustError, check_trusted
 from sessions.core.store.manifest import Manifest
+from sessions.core.store.manifest_index import ManifestIndex
 from sessions.core.store.session_dir import Entry, Store
 
 
@@ -97,6 +98,25 @@ class _Namespace:
         self.ns[name] = value
         return True
 
+    def set_all(self, names: Sequence[str], values: dict[str, Any], report: LoadReport) -> None:
+        """Bind every name of ``names`` that ``values`` holds, as :meth:`set` does one by one
+        (in bulk: a batch of small values binds hundreds at once); the others failed."""
+        ns, absent = self.ns, self._ABSENT
+        found = [n for n in names if n in values]
+        if len(found) < len(names):
+            for name in names:
+                if name not in values:
+                    report.failed[name] = "missing from its stored group"
+        if not self.replace:
+            for name in found:
+                if self.set(name, values[name], report):
+                    report.loaded.append(name)
+            return
+        before = self.before
+        before.update({n: ns.get(n, absent) for n in found if n not in before})
+        ns.update({n: values[n] for n in found})
+        report.loaded.extend(found)
+
     def replaced(self) -> list[str]:
         return [
             name
@@ -119,8 +139,9 @@ def _import(module: str, attr: str | None) -> Any:
     return value
 
 
-def _closure(manifest: Manifest, names: Iterable[str]) -> set[str]:
-    by_name = {v.name: v for v in manifest.variables}
+def _closure(index: ManifestIndex, names: Iterable[str], imports: set[str]) -> set[str]:
+    """``names`` plus every name they need: their groups' other members (which share objects
+    with them; not for a group of independent values) and their dependencies."""
     todo = list(names)
     seen: set[str] = set()
     while todo:
@@ -128,47 +149,49 @@ def _closure(manifest: Manifest, names: Iterable[str]) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        var = by_name.get(name)
-        if var is not None:
-            todo.extend(var.deps)
-            todo.extend(manifest.groups[var.group].names)
+        found = index.find(name) if name not in imports else None
+        if found is not None:
+            group, _, deps = index.group(found[1])
+            todo.extend(deps.get(name, ()))
+            if not group.independent:
+                todo.extend(group.names)
     return seen
 
 
-def _order(manifest: Manifest, wanted_groups: set[int]) -> list[int]:
+def _order(index: ManifestIndex, wanted_groups: set[int]) -> list[int]:
     """Groups in dependency order (cycles broken by save order), code first, then the
     groups that take the longest to unpickle."""
-    owner = {name: i for i, g in enumerate(manifest.groups) for name in g.names}
-    deps: dict[int, set[int]] = {i: set() for i in wanted_groups}
-    for var in manifest.variables:
-        if var.group in deps:
-            deps[var.group] |= {owner[d] for d in var.deps if d in owner} - {var.group}
+    deps: dict[int, set[int]] = {}
+    for number in wanted_groups:
+        _, _, needs = index.group(number)
+        owners = {index.find(d) for names in needs.values() for d in names}
+        deps[number] = {found[1] for found in owners if found is not None} - {number}
     ordered: list[int] = []
     placed: set[int] = set()
 
-    def visit(index: int, path: set[int]) -> None:
-        if index in placed or index in path or index not in deps:
+    def visit(number: int, path: set[int]) -> None:
+        if number in placed or number in path or number not in deps:
             return
-        path.add(index)
-        for dep in sorted(deps[index]):
+        path.add(number)
+        for dep in sorted(deps[number]):
             visit(dep, path)
-        path.discard(index)
-        placed.add(index)
-        ordered.append(index)
+        path.discard(number)
+        placed.add(number)
+        ordered.append(number)
 
-    def cpu_cost(index: int) -> int:
+    def cpu_cost(number: int) -> int:
         """Unpickling work, roughly: in-band bytes and compressed (text-like) buffers."""
-        group = manifest.groups[index]
+        group = index.group(number)[0]
         return group.stream.size + sum(b.size for b in group.buffers if b.codec != "raw")
 
     # code first (others may refer to it by name); then the groups that keep the CPU busy
     # longest, so plain buffers are read on worker threads while those unpickle
     code_first = sorted(
         wanted_groups,
-        key=lambda i: (manifest.groups[i].serializer != "dill", -cpu_cost(i), i),
+        key=lambda i: (index.group(i)[0].serializer != "dill", -cpu_cost(i), i),
     )
-    for index in code_first:
-        visit(index, set())
+    for number in code_first:
+        visit(number, set())
     return ordered
 
 
@@ -186,6 +209,11 @@ def version_warnings(manifest: Manifest, names: Iterable[str]) -> list[str]:
     for var in manifest.variables:
         if var.name in wanted:
             needed.update(var.modules)
+    dill = any(g.serializer == "dill" for g in manifest.groups)
+    return _warnings(needed, manifest.python.get("version", ""), dill)
+
+
+def _warnings(needed: dict[str, str], saved_py: str, dill: bool) -> list[str]:
     out = []
     for module, saved in sorted(needed.items()):
         installed = environment.module_version(module)
@@ -193,9 +221,8 @@ def version_warnings(manifest: Manifest, names: Iterable[str]) -> list[str]:
             out.append(f"{module} {saved} was used when saving but is not installed")
         elif installed != saved:
             out.append(f"{module}: saved with {saved}, installed {installed}")
-    saved_py = manifest.python.get("version", "")
     other_minor = saved_py.rsplit(".", 1)[0] != platform.python_version().rsplit(".", 1)[0]
-    if saved_py and other_minor and any(g.serializer == "dill" for g in manifest.groups):
+    if saved_py and other_minor and dill:
         out.append(
             f"saved with Python {saved_py}, running {platform.python_version()}: "
             "functions and classes may not load"
@@ -245,45 +272,90 @@ def load_entry(
         return report
     if entry.manifest is None:
         raise FormatError(f"snapshot {entry.ref} is damaged: {entry.error}")
-    manifest = entry.manifest
+    return load_index(
+        store,
+        ManifestIndex.of(entry.manifest),
+        names=wanted_list,
+        namespace=ns,
+        trust=trust,
+        replace=replace,
+        progress=progress,
+    )
+
+
+@collector.paused
+def load_index(
+    store: Store,
+    index: ManifestIndex,
+    *,
+    names: list[str] | None,
+    namespace: dict[str, Any],
+    trust: bool = False,
+    replace: bool = True,
+    progress: ProgressCallback | None = None,
+) -> LoadReport:
+    """Load a snapshot read as an index (see :func:`load_entry`): only the manifest sections
+    naming the wanted variables, their groups and what those need are read."""
+    head = index.head
     if not trust:
-        check_trusted(manifest)
-    report = LoadReport(manifest.ref, manifest.id)
-    variables = {v.name: v for v in manifest.variables}
-    imports = {i.name: i for i in manifest.imports}
-    if wanted_list is None:
-        chosen = set(variables) | set(imports)
-    else:
+        check_trusted(head)
+    try:
+        return _load_index(store, index, names, namespace, replace, progress)
+    except FormatError as exc:  # a damaged section: the snapshot is damaged
+        raise FormatError(f"snapshot {head.ref} is damaged: {exc}") from None
+
+
+def _load_index(
+    store: Store,
+    index: ManifestIndex,
+    wanted: list[str] | None,
+    ns: dict[str, Any],
+    replace: bool,
+    progress: ProgressCallback | None,
+) -> LoadReport:
+    head = index.head
+    report = LoadReport(head.ref, head.id)
+    imports = {i.name: i for i in head.imports}
+    chosen: set[str] | None = None  # None: everything
+    if wanted is not None:
         chosen = set()
-        for name in wanted_list:
-            if name in variables or name in imports:
+        for name in wanted:
+            if name in imports or index.find(name) is not None:
                 chosen.add(name)
-            elif name in manifest.skipped:
-                report.failed[name] = f"was not saved: {manifest.skipped[name]}"
+            elif name in head.skipped:
+                report.failed[name] = f"was not saved: {head.skipped[name]}"
             else:
-                close = difflib.get_close_matches(name, list(variables) + list(imports), n=3)
+                close = difflib.get_close_matches(name, index.names() + list(imports), n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
-                report.failed[name] = f"not in snapshot {manifest.ref}{hint}"
-        chosen = _closure(manifest, chosen)
+                report.failed[name] = f"not in snapshot {head.ref}{hint}"
+        chosen = _closure(index, chosen, set(imports))
     target = _Namespace(ns, replace)
-    wanted_groups = {variables[n].group for n in chosen if n in variables}
-    if not replace:  # a group whose every name is already here need not be read at all
-        for index in list(wanted_groups):
-            names_here = [n for n in manifest.groups[index].names if n in ns]
-            if len(names_here) == len(manifest.groups[index].names):
-                wanted_groups.discard(index)
-                report.kept += [n for n in names_here if n not in report.kept]
-    order = _order(manifest, wanted_groups)
+    if chosen is None:
+        wanted_groups = set(range(index.summary["groups"]))
+    else:
+        wanted_groups = set()
+        for name in chosen - set(imports):
+            found = index.find(name)
+            if found is not None:
+                wanted_groups.add(found[1])
+    if not replace:  # a group whose every wanted name is already here need not be read at all
+        for number in list(wanted_groups):
+            group = index.group(number)[0]
+            members = _members(group, chosen)
+            if all(n in ns for n in members):
+                wanted_groups.discard(number)
+                report.kept += [n for n in members if n not in report.kept]
+    order = _order(index, wanted_groups)
     reporter = Reporter(
         progress,
         "load",
-        total_bytes=sum(manifest.groups[i].size for i in order),
-        total_items=sum(len(manifest.groups[i].names) for i in order),
+        total_bytes=sum(index.group(i)[0].size for i in order),
+        total_items=sum(len(_members(index.group(i)[0], chosen)) for i in order),
     )
     on_bytes = reporter.add_bytes if progress is not None else None
     retry: list[int] = []
     try:
-        for name in sorted(chosen & set(imports)):
+        for name in sorted(imports if chosen is None else chosen & set(imports)):
             record = imports[name]
             try:
                 if target.set(name, _import(record.module, record.attr), report):
@@ -292,43 +364,66 @@ def load_entry(
                 report.failed[name] = f"cannot import {record.module}: {_one_line(exc)}"
         with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
             try:
-                reads: dict[int, list[Future[bytearray]]] = {
+                reads: dict[int, list[Future[bytearray | memoryview]]] = {
                     i: [
                         pool.submit(store.blobs.read, b.hash, on_bytes=on_bytes)
-                        for b in manifest.groups[i].blobs
+                        for b in index.group(i)[0].blobs
                     ]
                     for i in order
                 }
-                for index in order:
+                for number in order:
                     reporter.poll()  # between groups: a clean point to stop
-                    if not _load_group(manifest, index, reads.pop(index), target, report, reporter):
-                        retry.append(index)
-                    reporter.advance(items=len(manifest.groups[index].names))
+                    reads_of = reads.pop(number)
+                    if not _load_group(index, number, reads_of, target, report, chosen, reporter):
+                        retry.append(number)
+                    reporter.advance(items=len(_members(index.group(number)[0], chosen)))
                 reporter.poll()  # the last point to stop (and put everything back)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        for index in retry:  # a by-name reference to a group that loaded later
-            group = manifest.groups[index]
+        for number in retry:  # a by-name reference to a group that loaded later
+            group = index.group(number)[0]
             if all(report.failed.get(n, "").startswith("needs '") for n in group.names):
                 for name in group.names:
                     report.failed.pop(name, None)
                 blobs = [pool_read(store, b.hash) for b in group.blobs]
-                _load_group(manifest, index, blobs, target, report)
+                _load_group(index, number, blobs, target, report, chosen)
     except Cancelled:
         target.undo()
         raise Cancelled(
-            f"load of {manifest.ref} cancelled: the namespace is as it was before"
+            f"load of {head.ref} cancelled: the namespace is as it was before"
         ) from None
     except BaseException:
         target.undo()  # an interrupted load leaves nothing half-bound either
         raise
     reporter.finish()
-    position = {name: i for i, name in enumerate(variables)}
+    if len(report.loaded) > 64:  # many: one pass over every name bucket
+        position = dict.fromkeys(report.loaded, 0)
+        position.update(index.positions())
+    else:
+        position = {name: (index.find(name) or (0, 0))[0] for name in report.loaded}
     report.loaded.sort(key=position.__getitem__)
-    report.replaced = sorted(target.replaced(), key=lambda n: position.get(n, len(position)))
-    report.warnings = version_warnings(manifest, report.loaded)
+    replaced = target.replaced()
+    report.replaced = sorted(
+        replaced, key=lambda n: position.get(n, (index.find(n) or (len(position), 0))[0])
+    )
+    needed: dict[str, str] = {}
+    dill = False
+    for number in wanted_groups:
+        group, modules, _ = index.group(number)
+        dill = dill or group.serializer == "dill"
+        if not group.independent or any(name in position for name in group.names):
+            needed.update(modules)
+    report.warnings = _warnings(needed, head.python.get("version", ""), dill)
     return report
+
+
+def _members(group: Any, chosen: set[str] | None) -> tuple[str, ...]:
+    """The names a load binds from ``group``: all of them, or for a batch of independent
+    values only those asked for."""
+    if group.independent and chosen is not None:
+        return tuple(n for n in group.names if n in chosen)
+    return tuple(group.names)
 
 
 class _Done:
@@ -351,31 +446,29 @@ def pool_read(store: Store, digest: str) -> Any:
 
 
 def _load_group(
-    manifest: Manifest,
-    index: int,
+    index: ManifestIndex,
+    number: int,
     reads: list[Any],
     target: _Namespace,
     report: LoadReport,
+    chosen: set[str] | None,
     reporter: Reporter | None = None,
 ) -> bool:
-    group = manifest.groups[index]
+    group = index.group(number)[0]
+    members = _members(group, chosen)
     ns = target.ns
     try:
         blobs = [reporter.wait(f) if reporter is not None else f.result() for f in reads]
-        values = serialize.load_group(group.serializer, blobs[0], blobs[1:], ns, manifest.module)
+        buffers = batches.split(blobs[1:], group.slices)
+        values = serialize.load_group(group.serializer, blobs[0], buffers, ns, index.head.module)
     except Cancelled:
         raise
     except Exception as exc:
         reason = _one_line(exc)
-        for name in group.names:
+        for name in members:
             report.failed[name] = reason
         return False
-    for name in group.names:
-        if name in values:
-            if target.set(name, values[name], report):
-                report.loaded.append(name)
-        else:
-            report.failed[name] = "missing from its stored group"
+    target.set_all(members, values, report)
     return True
 
 
@@ -389,13 +482,28 @@ def load(
     replace: bool = True,
     progress: ProgressCallback | None = None,
 ) -> LoadReport:
-    """Resolve ``ref`` and load it; see :func:`load_entry`."""
-    return load_entry(
-        store,
-        store.resolve(ref),
-        names=names,
-        namespace=namespace,
-        trust=trust,
-        replace=replace,
-        progress=progress,
+    """Resolve ``ref`` and load it; see :func:`load_entry`. Only the parts of the manifest
+    the load needs are read (a one-variable load reads its name bucket and group)."""
+    found = store.locate(ref)
+    if isinstance(found, Entry):
+        return load_entry(
+            store,
+            found,
+            names=names,
+            namespace=namespace,
+            trust=trust,
+            replace=replace,
+            progress=progress,
+        )
+    version, _, path = found
+    try:
+        index = store.read_index(path)
+    except SessionsError as exc:
+        raise FormatError(
+            f"snapshot {path.parent.name.rsplit('-', 1)[0]}@{version} is damaged: {exc}"
+        ) from None
+    ns = namespace if namespace is not None else vars(sys.modules["__main__"])
+    wanted = None if names is None else [names] if isinstance(names, str) else list(names)
+    return load_index(
+        store, index, names=wanted, namespace=ns, trust=trust, replace=replace, progress=progress
     )

@@ -56,3 +56,65 @@ def memo_free(payload: dict[str, Any]) -> bool:
         elif not _flat(value):
             return False
     return big
+
+
+# --- small values, saved in batches --------------------------------------------------------
+
+SMALL_TEXT = 4096  # str/bytes at most this long
+SMALL_ARRAY = 4096  # numeric ndarrays of at most this many bytes
+SMALL_NODES = 64  # objects in one value, counted over nested containers
+_SMALL_DEPTH = 3
+_SMALL_KINDS = frozenset("biufc")
+
+
+def small(value: Any, numpy: Any) -> bool:
+    """Whether ``value`` is a small plain value: an atom (text and bytes of at most
+    ``SMALL_TEXT``), a numeric ndarray or numpy scalar of at most ``SMALL_ARRAY`` bytes (not of
+    single bytes, which are text in disguise), or exact dicts, lists, tuples, sets of those,
+    at most ``SMALL_NODES`` objects and three levels deep.
+
+    Such values share nothing worth keeping (no mutable object another variable could hold is
+    detected by capture's walk, or grouping would have joined them), run no code when
+    pickled, and hold every string where the live secrets judgement looks (dicts, lists,
+    tuples and sets within its depth and item limits), so a save pickles many of them in one
+    batch and judges them live."""
+    cls = type(value)
+    if cls in _ATOMS:  # the common case, answered first
+        return not ((cls is str or cls is bytes) and len(value) > SMALL_TEXT)
+    budget = SMALL_NODES
+    stack = [(value, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return False
+        cls = type(obj)
+        if cls in _ATOMS:
+            if (cls is str or cls is bytes) and len(obj) > SMALL_TEXT:
+                return False
+            continue
+        if numpy is not None and (cls is numpy.ndarray or isinstance(obj, numpy.generic)):
+            dtype = obj.dtype
+            if (
+                dtype.kind not in _SMALL_KINDS
+                or dtype.fields is not None
+                or obj.nbytes > SMALL_ARRAY
+            ):
+                return False
+            if dtype.itemsize == 1 and dtype.kind in "iu":
+                return False
+            continue
+        if depth >= _SMALL_DEPTH or cls not in _CONTAINERS:
+            return False
+        if cls is dict:
+            if len(obj) > SMALL_NODES:
+                return False
+            for key, item in obj.items():
+                if type(key) not in _ATOMS:
+                    return False
+                stack.append((item, depth + 1))
+        else:
+            if len(obj) > SMALL_NODES:
+                return False
+            stack.extend((item, depth + 1) for item in obj)
+    return True

@@ -9,8 +9,11 @@
   value is exactly an int, float, str, bytes, … or a tuple/frozenset of those, and is the
   same object as at the last save, pickles to the same bytes: its stored objects are reused
   without pickling, hashing or writing, after checking that the store still has them (the
-  save holds ``gc.lock`` shared, so they stay). The memo holds these values (at most
-  ``IMMUTABLE_LIMIT`` bytes of pickle each), so their ids cannot be reused by other objects.
+  save holds ``gc.lock`` shared, so they stay). The same holds for a batch of small values
+  (sessions.core.engine.batches) whose members are all such objects, and a member of a batch
+  that changed keeps its preview when its own value is the same immutable object. The memo
+  holds these values (at most ``IMMUTABLE_LIMIT`` bytes of pickle each), so their ids cannot
+  be reused by other objects.
 
 The memo lives in the process, per session dir and snapshot name, for the ``MAX_NAMES``
 names saved most recently; a new process starts empty (its first save does all the work).
@@ -60,12 +63,44 @@ class Kept:
     preview: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class KeptBatch:
+    """A stored batch (sessions.core.engine.batches) of immutable values: its members, their
+    values, its group's serializer and objects, and the members' previews."""
+
+    names: tuple[str, ...]
+    values: tuple[Any, ...]
+    serializer: str
+    refs: tuple[BlobRef, ...]
+    previews: dict[str, dict[str, Any]]
+    digests: dict[str, str]
+
+
 class Memo:
     """The previous save of one name: previews by variable and group hashes, kept values."""
 
     def __init__(self) -> None:
         self.previews: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {}
         self.kept: dict[str, Kept] = {}
+        self.batches: dict[tuple[str, ...], KeptBatch] = {}
+        self.same: dict[str, tuple[Any, dict[str, Any]]] = {}  # immutable value, its preview
+
+    def unchanged_batch(
+        self, names: list[str], values: dict[str, Any], has: Callable[[str], bool]
+    ) -> KeptBatch | None:
+        """The kept batch when these names hold exactly the same immutable objects as in a
+        batch saved last time and the store still holds its objects."""
+        kept = self.batches.get(tuple(names))
+        if kept is None or any(values[n] is not v for n, v in zip(kept.names, kept.values)):
+            return None
+        if not all(has(ref.hash) for ref in kept.refs):
+            return None
+        return kept
+
+    def same_preview(self, name: str, value: Any) -> dict[str, Any] | None:
+        """The previous preview of ``name`` when it holds the same immutable object."""
+        found = self.same.get(name)
+        return found[1] if found is not None and found[0] is value else None
 
     def unchanged(self, name: str, value: Any, has: Callable[[str], bool]) -> Kept | None:
         """The kept record when ``value`` is the same immutable object saved last time and the

@@ -14,6 +14,7 @@ it is written. A variable that cannot be pickled is skipped with its reason.
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import threading
 import time
@@ -24,7 +25,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sessions.core.engine import capture, environment, preview, reuse, serialize
+import blake3
+
+from sessions.core.engine import batches, capture, collector, environment, preview, reuse, serialize
 from sessions.core.engine.serialize import qualified_type
 from sessions.core.errors import Cancelled
 from sessions.core.progress import ProgressCallback, Reporter
@@ -38,6 +41,30 @@ from sessions.core.store.session_dir import Store, validate_name
 from sessions.core.units import human_size
 
 _EMPTY = memoryview(b"")
+_NO_TEXT = frozenset({int, float, bool, complex, type(None)})  # no credential can hide in these
+_SIZED = frozenset({int, float, bool, str, bytes})  # memory is their sys.getsizeof
+_FLAT = frozenset({list, tuple, set, frozenset})
+_PREVIEW_APART = 1 << 20  # arrays this big get their statistics on a worker thread
+
+
+def _value_digest(value: Any) -> str | None:
+    """The digest of a batch member's value pickled alone (see ``Variable.digest``)."""
+    try:
+        return blake3.blake3(pickle.dumps(value, protocol=5)).hexdigest()[:32]
+    except Exception:  # pickled fine in its batch; without a digest it compares by batch
+        return None
+
+
+def _judge(name: str, value: Any) -> str | None:
+    """The live secrets judgement of one variable (sessions.core.sharing.secrets.reason), at
+    no cost for a number or a flat list/tuple/set of numbers: it looks at text, bytes and
+    frames only."""
+    cls = type(value)
+    if cls in _NO_TEXT:
+        return None
+    if cls in _FLAT and len(value) <= 64 and set(map(type, value)) <= _NO_TEXT:
+        return None
+    return secrets.reason(name, value)
 
 
 @dataclass(frozen=True)
@@ -142,32 +169,68 @@ def _content(manifest: Manifest) -> tuple[frozenset[Any], frozenset[Any], frozen
     )
 
 
-def _npy_form(value: Any, group: Group) -> dict[str, Any] | None:
-    """For a numeric ndarray pickled with its data as one out-of-band buffer: the ``.npy``
-    header that, followed by that buffer blob, makes a ``.npy`` file (read without pickle)."""
+_HEADERS: dict[tuple[Any, ...], bytes] = {}  # .npy headers by dtype, shape and order
+
+
+def _npy_header(value: Any, numpy: Any) -> bytes:
+    fortran = bool(value.flags.f_contiguous and not value.flags.c_contiguous)
+    key = (value.dtype.str, value.shape, fortran)
+    found = _HEADERS.get(key)
+    if found is None:
+        import io
+
+        header = io.BytesIO()
+        numpy.lib.format.write_array_header_1_0(
+            header, numpy.lib.format.header_data_from_array_1_0(value)
+        )
+        found = header.getvalue()
+        if len(_HEADERS) < 4096:
+            _HEADERS[key] = found
+    return found
+
+
+def _npy_form(value: Any, group: Group, exporters: dict[int, int]) -> dict[str, Any] | None:
+    """For a numeric ndarray whose data is one out-of-band buffer of its group: the ``.npy``
+    header that, followed by that buffer's bytes, makes a ``.npy`` file (read without pickle).
+    The buffer is the group's one buffer blob, or slice ``slice`` of a joined blob."""
     numpy = sys.modules.get("numpy")
-    if numpy is None or type(value) is not numpy.ndarray or len(group.buffers) != 1:
+    if numpy is None or type(value) is not numpy.ndarray:
         return None
     if value.dtype.kind not in "biufc" or value.dtype.fields is not None:
         return None
-    if value.nbytes != group.buffers[0].size:
+    place: int | None = None
+    if group.slices:
+        place = exporters.get(id(value))
+        if place is None or group.slices[place][2] != value.nbytes:
+            return None
+    elif len(group.buffers) != 1 or value.nbytes != group.buffers[0].size:
         return None
-    import io
-
-    header = io.BytesIO()
-    numpy.lib.format.write_array_header_1_0(
-        header, numpy.lib.format.header_data_from_array_1_0(value)
-    )
-    return {"format": "npy", "header": header.getvalue()}
+    form: dict[str, Any] = {"format": "npy", "header": _npy_header(value, numpy)}
+    if place is not None:
+        form["slice"] = place
+    return form
 
 
 def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
     """What the next save of this name may reuse from ``manifest`` (see sessions.core.engine.reuse)."""
     memo = reuse.Memo()
+    keys = [tuple(ref.hash for ref in group.blobs) for group in manifest.groups]
+    immutable: dict[int, bool] = {}  # batch group -> every member immutable
+    batch_members: dict[int, list[Variable]] = {}
     for variable in manifest.variables:
         group = manifest.groups[variable.group]
-        key = tuple(ref.hash for ref in group.blobs)
+        key = ("value", variable.digest) if variable.digest else keys[variable.group]
         memo.previews[variable.name] = (key, variable.preview)
+        if group.independent:
+            batch_members.setdefault(variable.group, []).append(variable)
+            value = plan.values.get(variable.name)
+            if reuse.immutable(value):
+                memo.same[variable.name] = (value, variable.preview)
+            else:
+                immutable[variable.group] = False
+            continue
+        if len(group.names) != 1:
+            continue
         value = plan.values.get(variable.name)
         if (
             len(group.names) == 1
@@ -177,6 +240,16 @@ def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
         ):
             memo.kept[variable.name] = reuse.Kept(
                 value, group.serializer, group.blobs, variable.preview
+            )
+    for number, group in enumerate(manifest.groups):
+        if group.independent and immutable.get(number, True) and not group.buffers:
+            memo.batches[group.names] = reuse.KeptBatch(
+                group.names,
+                tuple(memo.same[n][0] for n in group.names),
+                group.serializer,
+                group.blobs,
+                {n: memo.same[n][1] for n in group.names},
+                {v.name: v.digest for v in batch_members.get(number, ()) if v.digest},
             )
     return memo
 
@@ -205,6 +278,7 @@ def _count_when_stored(
         future.add_done_callback(stored)
 
 
+@collector.paused
 def save(
     namespace: dict[str, Any],
     *,
@@ -245,7 +319,9 @@ def save(
     plan = capture.plan(
         namespace, include=include, exclude=exclude, private=private, values=values, refer=refer
     )
-    estimate = _estimate(plan)
+    batched, judged = batches.batch(plan, sys.modules.get("numpy"), _judge)
+    # with no one to tell progress to, nothing is estimated (a lookup per name, otherwise)
+    estimate = _estimate(plan) if progress is not None else {}
     reporter = Reporter(
         progress, "save", total_bytes=sum(estimate.values()), total_items=len(plan.values)
     )
@@ -254,6 +330,10 @@ def save(
     snapshot_id = ids.new_id()
     workers = max(2, min(4, os.cpu_count() or 2))
     groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
+    independent: set[int] = set()  # indices into ``groups`` of batches of independent values
+    # per index into ``groups``: buffer slices and {id(ndarray): its buffer} (batches.join)
+    joins: dict[int, tuple[list[tuple[int, int, int]], dict[int, int]]] = {}
+    digests: dict[str, str] = {}  # batch member -> digest of its value alone
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
     memo = reuse.memo_for(str(store.root), name) if remember else reuse.Memo()
@@ -263,15 +343,28 @@ def save(
         put = partial(store.blobs.put, writer=writer, on_bytes=on_bytes)
         error: BaseException | None = None
         with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
-            for names in plan.groups:
+            for number, names in enumerate(plan.groups):
+                batch = number in batched
                 try:
                     reporter.poll()  # between groups: a clean point to stop
                 except Cancelled as exc:
                     error = exc
                     break
-                guessed = sum(estimate[n] for n in names)
+                guessed = sum(estimate[n] for n in names) if estimate else 0
                 kept = None
-                if len(names) == 1:
+                if batch:
+                    same = memo.unchanged_batch(names, plan.values, store.blobs.has)
+                    if same is not None:  # the same immutable objects as last time
+                        stub = serialize.Pickled(same.serializer, _EMPTY, [], set(), set())
+                        independent.add(len(groups))
+                        groups.append((names, stub, [_done((ref, False)) for ref in same.refs]))
+                        previews.update(same.previews)
+                        digests.update(same.digests)
+                        size = sum(ref.size for ref in same.refs)
+                        reporter.grow(size - guessed)
+                        reporter.advance(nbytes=size, items=len(names))
+                        continue
+                elif len(names) == 1:
                     kept = memo.unchanged(names[0], plan.values[names[0]], store.blobs.has)
                 if kept is not None:  # the same immutable object as last time: same objects
                     stub = serialize.Pickled(kept.serializer, memoryview(b""), [], set(), set())
@@ -283,11 +376,26 @@ def save(
                     continue
                 for members, pickled in _pickle(plan, names, skipped):
                     # credentials in what is actually pickled (every string, with its path),
-                    # judged before the stream is dropped
-                    in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
+                    # judged before the stream is dropped; small plain values (batches) hold
+                    # all their strings where the live judgement below looks
+                    if batch:
+                        if len(members) > 1:
+                            independent.add(len(groups))
+                            for member in members:
+                                digest = _value_digest(plan.values[member])
+                                if digest:
+                                    digests[member] = digest
+                    else:
+                        in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
                     size = len(pickled.stream) + sum(len(b) for b in pickled.buffers)
-                    reporter.grow(size - sum(estimate[m] for m in members))
-                    guessed -= sum(estimate[m] for m in members)
+                    if estimate:  # (empty when no one listens to progress)
+                        reporter.grow(size - sum(estimate[m] for m in members))
+                        guessed -= sum(estimate[m] for m in members)
+                    raws = pickled.buffers
+                    exporters = {id(raw.obj): i for i, raw in enumerate(raws)}
+                    pickled.buffers, slices = batches.join(raws)
+                    del raws
+                    joins[len(groups)] = (slices, exporters)
                     futures = [pool.submit(put, pickled.stream)]
                     futures += [pool.submit(put, b) for b in pickled.buffers]
                     _count_when_stored(reporter, futures, members)
@@ -297,7 +405,11 @@ def save(
                     del pickled
                     for member in members:
                         value = plan.values[member]
-                        if numpy is not None and type(value) is numpy.ndarray:
+                        if (
+                            numpy is not None
+                            and type(value) is numpy.ndarray
+                            and value.nbytes >= _PREVIEW_APART
+                        ):
                             # beside the pickling of the next groups, once this one is stored
                             previews[member] = pool.submit(
                                 _preview_after, futures, memo if reusable else None, member, value
@@ -333,8 +445,12 @@ def save(
                 key = tuple(ref.hash for ref, _ in refs)
                 for member in members:
                     if member not in previews:
-                        found = memo.preview(member, key) if reusable else None
-                        previews[member] = found or preview.build(plan.values[member])
+                        value = plan.values[member]
+                        own = digests.get(member)
+                        mine = ("value", own) if own else key
+                        found = memo.preview(member, mine) if reusable else None
+                        found = found or memo.same_preview(member, value)
+                        previews[member] = found or preview.build(value)
             for member, built in list(previews.items()):
                 if isinstance(built, Future):
                     previews[member] = built.result()
@@ -350,32 +466,59 @@ def save(
         saved_names = set(plan.values) | {i.name for i in plan.imports}
         manifest_groups: list[Group] = []
         variables: list[Variable] = []
+        type_names: dict[type, str] = {}
+        ndarray = numpy.ndarray if numpy is not None else None
         found_secrets: dict[str, str] = {}
         for index, ((members, pickled, _), refs) in enumerate(zip(groups, results)):
             blobs = [ref for ref, _ in refs]
-            group = Group(pickled.serializer, tuple(members), blobs[0], tuple(blobs[1:]))
+            slices, exporters = joins.get(index, ([], {}))
+            group = Group(
+                pickled.serializer,
+                tuple(members),
+                blobs[0],
+                tuple(blobs[1:]),
+                independent=index in independent,
+                slices=tuple(slices),
+            )
             manifest_groups.append(group)
             versions = environment.versions_of(pickled.modules)
             share = group.stored // max(1, len(members))
-            data = _npy_form(plan.values[members[0]], group) if len(members) == 1 else None
-            for member in members:
+            each = group.size // max(1, len(members))
+            single = len(members) == 1 or group.independent
+            for member in members:  # per variable: kept lean, 100,000 variables pass here
                 value = plan.values[member]
-                reason = in_stream.get(member) or secrets.reason(member, value)
+                cls = type(value)
+                reason = in_stream.get(member) or (
+                    judged[member] if member in judged else _judge(member, value)
+                )
                 if reason:
                     found_secrets[member] = reason
-                deps = (pickled.refs | plan.code_deps.get(member, set())) & saved_names
-                deps.discard(member)
+                needs = plan.code_deps.get(member)
+                if pickled.refs or needs:
+                    deps = (pickled.refs | (needs or set())) & saved_names
+                    deps.discard(member)
+                    found_deps = tuple(sorted(deps))
+                else:
+                    found_deps = ()
+                kind = type_names.get(cls)
+                if kind is None:
+                    kind = type_names[cls] = qualified_type(value)
                 variables.append(
                     Variable(
-                        name=member,
-                        type=qualified_type(value),
-                        memory=preview.memory_size(value, group.size // max(1, len(members))),
-                        stored=share,
-                        group=index,
-                        preview=previews[member],  # type: ignore[arg-type]
-                        deps=tuple(sorted(deps)),
-                        modules=versions,
-                        data=data,
+                        member,
+                        kind,
+                        sys.getsizeof(value)
+                        if cls in _SIZED
+                        else value.nbytes
+                        if cls is ndarray
+                        else preview.memory_size(value, each),
+                        share,
+                        index,
+                        previews[member],  # type: ignore[arg-type]
+                        found_deps,
+                        versions,
+                        _npy_form(value, group, exporters) if single and cls is ndarray else None,
+                        digests.get(member),
                     )
                 )
         order = {n: i for i, n in enumerate(namespace if values is None else values)}

@@ -434,6 +434,38 @@ class _Bounded(io.RawIOBase):
         return self._handle.readline(min(size if size and size > 0 else 1 << 20, 1 << 20))
 
 
+_COPY_BELOW = 8 << 20
+
+
+class _View(io.RawIOBase):
+    """A file over a memoryview that copies only what each read returns."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view.cast("B")
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(self._at + size, len(self._view))
+        out = bytes(self._view[self._at : end])
+        self._at = end
+        return out
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = min(size if size and size > 0 else 1 << 20, 1 << 20)
+        piece = bytes(self._view[self._at : self._at + limit])
+        cut = piece.find(b"\n")
+        out = piece if cut < 0 else piece[: cut + 1]
+        self._at += len(out)
+        return out
+
+
 def scan(source: bytes | IO[bytes], *, max_ops: int = MAX_OPS) -> ScanResult:
     """Walk a pickle symbolically. Raises FormatError when it is not a readable pickle."""
     stream: IO[bytes] = (
@@ -807,7 +839,13 @@ def pickled_strings(
         else:
             target.children.append(("", None, state))
 
-    stream = io.BytesIO(source)
+    # bytes are shared by BytesIO; a big view (a save's stream) is read in place, not copied
+    # (a small one is copied: BytesIO reads at C speed)
+    stream: IO[bytes] = (
+        io.BytesIO(source)
+        if isinstance(source, bytes) or len(source) < _COPY_BELOW
+        else _View(memoryview(source))  # type: ignore[assignment]
+    )
     try:
         for opcode, arg, _pos in pickletools.genops(stream):
             ops += 1

@@ -233,9 +233,28 @@ def _one(
     if kind != "npy":
         raise DataError(f"{name}: unknown pickle-free form {str(kind)[:40]!r}")
     header = var.data.get("header")
-    if not 0 <= var.group < len(manifest.groups) or len(manifest.groups[var.group].buffers) != 1:
+    if not 0 <= var.group < len(manifest.groups):
         raise DataError(f"{name}: its pickle-free form is malformed")
-    blob = manifest.groups[var.group].buffers[0]
+    group = manifest.groups[var.group]
+    place = var.data.get("slice")
+    if place is not None:  # a small array stored joined with others: its slice of that blob
+        if not isinstance(place, int) or isinstance(place, bool):
+            raise DataError(f"{name}: its pickle-free form is malformed")
+        if not 0 <= place < len(group.slices):
+            raise DataError(f"{name}: its pickle-free form is malformed")
+        number, offset, length = group.slices[place]  # checked inside its blob on decode
+        blob = group.buffers[number]
+        content = received.content(blob.hash, read_framed(blob.hash), max_size=blob.size)
+        data = memoryview(content)[offset : offset + length]
+        if out_dir is None:
+            return npy_array(name, header, data)  # type: ignore[arg-type]
+        path = out_dir / safe_file_name(name, ".npy")
+        npy_layout(name, header, length)  # type: ignore[arg-type]
+        _write(path, [header, data])  # type: ignore[list-item]
+        return path
+    if len(group.buffers) != 1 or group.slices:
+        raise DataError(f"{name}: its pickle-free form is malformed")
+    blob = group.buffers[0]
     framed = read_framed(blob.hash)
     if out_dir is None:
         data = received.content(blob.hash, framed, max_size=blob.size)

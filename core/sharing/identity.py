@@ -18,7 +18,7 @@ import getpass
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import blake3
@@ -39,9 +39,7 @@ class KeyError_(SessionsError):
 
 
 def _raw(public: Ed25519PublicKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return public.public_bytes_raw()  # no serialization module: a load checks keys this way
 
 
 def encode_public(raw: bytes) -> str:
@@ -98,7 +96,7 @@ class Identity:
     private: Ed25519PrivateKey
     path: Path
 
-    @property
+    @cached_property
     def public_raw(self) -> bytes:
         return _raw(self.private.public_key())
 

@@ -175,9 +175,18 @@ def words(name: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", snake.lower()) if w]
 
 
+# Every word name_kind() can answer for contains one of these (pwd, passwd, creds, apikey,
+# authorization...), so a name holding none of them is answered at C speed: most names.
+_TRIGGER = re.compile(
+    r"pw|pass|secret|token|cred|key|bearer|auth|dsn|webhook|sid|pat|otp|pin|cookie"
+)
+
+
 def name_kind(name: str | None) -> str | None:
     """``"password"``, ``"token"`` or None: what a value stored under ``name`` would be."""
-    if not name or len(name) > 80 or _NOT_NAME.search(name):
+    if not name or len(name) > 80 or not _TRIGGER.search(name.lower()):
+        return None
+    if _NOT_NAME.search(name):
         return None
     parts = words(name)
     if not parts or parts[-1] in _QUALIFIERS or parts[0] in _LEADING_QUALIFIERS:
@@ -320,7 +329,7 @@ def bytes_reason(data: bytes, *, context: str | None = None, strict: bool = Fals
 # --- what a save pickles -----------------------------------------------------------------
 
 
-def scan_bytes(data: bytes, limit: int = _MAX_RAW_SCAN) -> str | None:
+def scan_bytes(data: bytes | memoryview, limit: int = _MAX_RAW_SCAN) -> str | None:
     """A credential format in the first ``limit`` bytes of ``data`` (a stream or buffer):
     one pass for the formats' literal parts, the full patterns checked around each hit."""
     if _DER_KEY.match(data):
@@ -329,7 +338,7 @@ def scan_bytes(data: bytes, limit: int = _MAX_RAW_SCAN) -> str | None:
         if hits >= _MAX_LITERAL_HITS:
             break
         start = match.start()
-        found = format_reason(data[max(0, start - 120) : start + 400].decode("latin-1"))
+        found = format_reason(bytes(data[max(0, start - 120) : start + 400]).decode("latin-1"))
         if found:
             return found
     return None
@@ -341,8 +350,8 @@ _PRINTABLE = bytes(range(32, 127))
 def _texty(data: memoryview) -> bool:
     """Whether a buffer looks like text (string data) rather than numbers."""
     sample = bytes(data[:4096])
-    others = len(sample.translate(None, _PRINTABLE))  # counted at C speed
-    return bool(sample) and len(sample) - others >= 0.8 * len(sample)
+    printable = len(sample) - len(sample.translate(None, _PRINTABLE))  # counted at C speed
+    return bool(sample) and printable >= 0.8 * len(sample)
 
 
 def in_group(
@@ -356,7 +365,7 @@ def in_group(
     from sessions.core.errors import FormatError
 
     found: dict[str, str] = {}
-    raw = bytes(stream)
+    raw = stream if isinstance(stream, bytes) else memoryview(stream).cast("B")  # no copy
     try:
         walked = pickled_strings(raw, max_ops=_MAX_WALK_OPS)
     except (FormatError, RecursionError, MemoryError) as exc:

@@ -1,9 +1,12 @@
 """Signatures on manifests, and the trust check made before anything is unpickled.
 
-A manifest is signed over ``DOMAIN + manifest.encode()`` with ``signature`` set to None. The
-manifest names every blob by its blake3 hash and every blob read re-hashes, so the signature
-covers the data too. Signing normalizes first (encode, decode) so that verifying, which
-re-encodes what it decoded, sees exactly the signed bytes.
+A schema-2 manifest is signed over ``DOMAIN_V2 + head``, the bytes of its head exactly as
+stored (sessions.core.store.manifest_index): encoded once when saved, checked as read, never
+re-encoded; the head names every section by its hash. A schema-1 manifest was signed over
+``DOMAIN + manifest.encode()`` with ``signature`` set to None, normalized first (encode,
+decode) so that verifying, which re-encodes what it decoded, sees exactly the signed bytes;
+those are still checked that way. The manifest names every blob by its blake3 hash and every
+blob read re-hashes, so the signature covers the data too.
 
 Owner names are bound to keys: a manifest's ``owner`` is only a claim, so a snapshot published
 as ``alice`` must be signed by the key trusted as ``alice`` (or, for the user's own name, by
@@ -21,6 +24,7 @@ from sessions.core.sharing import identity
 from sessions.core.store.manifest import Manifest
 
 DOMAIN = b"sessions.manifest.signature.v1\x00"
+DOMAIN_V2 = b"sessions.manifest.signature.v2\x00"
 ALG = "ed25519"
 
 
@@ -29,12 +33,22 @@ class TrustError(SessionsError):
 
 
 def signed_bytes(manifest: Manifest) -> bytes:
+    if manifest.schema[0] >= 2:
+        return DOMAIN_V2 + manifest.head_bytes()
     return DOMAIN + replace(manifest, signature=None).encode()
 
 
 def sign(manifest: Manifest, who: identity.Identity | None = None) -> Manifest:
     """``manifest`` signed with the user's key (or ``who``)."""
     who = who or identity.identity()
+    if manifest.schema[0] >= 2:
+        unsigned = replace(manifest, signature=None)
+        head = unsigned.head_bytes()
+        signature = who.sign(DOMAIN_V2 + head)
+        signed = replace(unsigned, signature={"alg": ALG, "key": who.public_raw, "sig": signature})
+        assert unsigned._parts is not None
+        signed.cache_parts(*unsigned._parts)
+        return signed
     normal = Manifest.decode(replace(manifest, signature=None).encode())
     signature = who.sign(signed_bytes(normal))
     return replace(normal, signature={"alg": ALG, "key": who.public_raw, "sig": signature})

@@ -129,20 +129,29 @@ def _compressor() -> zstandard.ZstdCompressor:
 _TLS = threading.local()
 
 
-def choose_codec(data: memoryview, *, threads: int = 1) -> tuple[int, bytes | None]:
+def choose_codec(
+    data: memoryview, *, threads: int = 1, packed: bool = False
+) -> tuple[int, bytes | None]:
     """(codec, compressed bytes if already made) for ``data``, from a throughput model.
 
     Small objects are compressed whole (microseconds) and kept compressed when that saves at
-    least 10 %. Big ones are sampled (three 64 KiB pieces): with ratio r and zstd speed c on
-    the sample, ``threads`` workers and disk speed d, compression pays when
+    least 10 %. So are objects going into a pack (under ``BIG_OBJECT``; a millisecond or two)
+    whose sample shrinks by 10 %: a pack is written once and kept, so its bytes count more
+    than that time. Big ones are sampled (three 64 KiB pieces): with ratio r and zstd speed
+    c on the sample, ``threads`` workers and disk speed d, compression pays when
     ``1/(c*threads) + r/d < 0.9/d``."""
     size = len(data)
     if size < _MIN_COMPRESS:
         return RAW, None
     cctx = _compressor()
     if size <= _SAMPLE:
-        packed = cctx.compress(data)
-        return (ZSTD, packed) if len(packed) <= size * 0.9 else (RAW, None)
+        small = cctx.compress(data)
+        return (ZSTD, small) if len(small) <= size * 0.9 else (RAW, None)
+    if packed:
+        if len(cctx.compress(data[:_SAMPLE])) > _SAMPLE * 0.9:
+            return RAW, None
+        whole = cctx.compress(data)
+        return (ZSTD, whole) if len(whole) <= size * 0.9 else (RAW, None)
     total = shrunk = 0
     began = time.perf_counter()
     starts = {0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)}
@@ -304,7 +313,7 @@ class BlobStore:
             _told(on_bytes, size)
             return found, False
         if writer is not None and size < BIG_OBJECT:
-            codec, packed = choose_codec(view)
+            codec, packed = choose_codec(view, packed=True)
             if codec == ZSTD and packed is None:
                 packed = _compressor().compress(view)
             payload = packed if codec == ZSTD and packed is not None else view

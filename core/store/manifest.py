@@ -1,4 +1,11 @@
-"""Snapshot manifests: what a snapshot holds, as one msgpack map.
+"""Snapshot manifests: what a snapshot holds.
+
+This module holds the manifest's contents (:class:`Manifest`, its groups and variables) and
+the checks every field passes when read. Since store format 3 a manifest is written in
+schema 2.0: the same keys, split into a signed head and checksummed sections so that a load
+reads only what it needs (layout in sessions.core.store.manifest_index). Schema 1.x, below,
+is how manifests were written before; they are still read, and their signatures checked,
+as they were.
 
 Format (schema 1.2)
 -------------------
@@ -51,7 +58,8 @@ from sessions.core.errors import FormatError, NewerFormatError
 from sessions.core.store.blobs import BlobRef
 
 FORMAT = "sessions.manifest"
-SCHEMA = (1, 2)
+SCHEMA = (2, 0)  # what this version writes: the indexed layout of .manifest_index
+SCHEMA_1 = (1, 2)  # the single-map layout described above, still read (and re-encoded as it was)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _LIMITS = {
     "max_str_len": 16 * 1024 * 1024,
@@ -64,12 +72,18 @@ _LIMITS = {
 
 @dataclass(frozen=True)
 class Group:
-    """Variables pickled together because they share objects; loading one loads all."""
+    """Variables pickled together because they share objects: loading one loads all. Or,
+    when ``independent``, small values that share nothing, pickled together only to save
+    per-stream costs: loading one unpickles the group and keeps only what was asked for."""
 
     serializer: str  # "pickle" (C pickler) or "dill"
     names: tuple[str, ...]
     stream: BlobRef
     buffers: tuple[BlobRef, ...] = ()
+    independent: bool = False
+    # when not empty, the stream's out-of-band buffers in order, as (index into ``buffers``,
+    # offset, length): small buffers are stored joined (sessions.core.engine.serialize)
+    slices: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def blobs(self) -> tuple[BlobRef, ...]:
@@ -97,6 +111,9 @@ class Variable:
     deps: tuple[str, ...] = ()
     modules: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] | None = None
+    # blake3 (32 hex chars) of the value pickled alone, for a value saved in a batch: its
+    # group's hashes change with any member, this one only with the value
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,23 @@ class Manifest:
     signature: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     schema: tuple[int, int] = SCHEMA
+    # (head, body) as encoded or read, schema 2 only: what was signed is never re-encoded
+    _parts: tuple[bytes, bytes | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def cache_parts(self, head: bytes, body: bytes | None) -> None:
+        """Remember this manifest's encoded head and body (schema 2), as read or written."""
+        object.__setattr__(self, "_parts", (head, body))
+
+    def head_bytes(self) -> bytes:
+        """The encoded head of a schema-2 manifest: what its signature covers."""
+        if self._parts is None:
+            from sessions.core.store import manifest_index
+
+            self.cache_parts(*manifest_index.encode_parts(self))
+        assert self._parts is not None
+        return self._parts[0]
 
     @property
     def label(self) -> str:
@@ -218,6 +252,8 @@ class Manifest:
                     "names": list(g.names),
                     "stream": g.stream.to_dict(),
                     "buffers": [b.to_dict() for b in g.buffers],
+                    **({"independent": True} if g.independent else {}),
+                    **({"slices": [list(x) for x in g.slices]} if g.slices else {}),
                 }
                 for g in self.groups
             ],
@@ -232,6 +268,7 @@ class Manifest:
                     "deps": list(v.deps),
                     "modules": dict(v.modules),
                     **({"data": v.data} if v.data else {}),
+                    **({"digest": v.digest} if v.digest else {}),
                 }
                 for v in self.variables
             ],
@@ -248,7 +285,15 @@ class Manifest:
         return out
 
     def encode(self) -> bytes:
-        return msgpack.packb(self.to_dict(), use_bin_type=True)
+        """The manifest's file bytes: schema 2 from its (cached) parts, schema 1 as one map."""
+        if self.schema[0] < 2:
+            return msgpack.packb(self.to_dict(), use_bin_type=True)
+        from sessions.core.store import manifest_index
+
+        if self._parts is None or self._parts[1] is None:
+            self.cache_parts(*manifest_index.encode_parts(self))
+        assert self._parts is not None and self._parts[1] is not None
+        return manifest_index.encode(self._parts[0], self._parts[1], self.signature)
 
     @classmethod
     def decode(cls, data: bytes) -> Manifest:
@@ -258,7 +303,9 @@ class Manifest:
         if not data:
             raise FormatError("manifest is empty")
         try:
-            raw = msgpack.unpackb(data, raw=False, strict_map_key=True, **_LIMITS)
+            raw = msgpack.unpackb(
+                data, raw=False, strict_map_key=True, **{**_LIMITS, "max_bin_len": len(data)}
+            )
         except msgpack.ExtraData:
             raise FormatError("manifest is corrupt: extra bytes after its end") from None
         except Exception as exc:  # msgpack raises several unrelated types on bad input
@@ -270,6 +317,12 @@ class Manifest:
             if "exceeds" in text or "max_" in text:
                 raise FormatError("manifest claims a size over the limits") from None
             raise FormatError(f"manifest is not valid msgpack ({type(exc).__name__})") from None
+        if isinstance(raw, dict) and raw.get("format") == FORMAT:
+            schema = raw.get("schema")
+            if isinstance(schema, list) and schema and schema[0] == 2:
+                from sessions.core.store import manifest_index
+
+                return manifest_index.decode(raw)
         return cls.from_dict(raw)
 
     @classmethod
@@ -353,6 +406,9 @@ def _signature(raw: Any) -> dict[str, Any] | None:
     return {"alg": raw["alg"], "key": raw["key"], "sig": raw["sig"]}
 
 
+_TEXT = frozenset({str})
+
+
 def _str(raw: dict[str, Any], key: str, default: str | None = None) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str):
@@ -383,7 +439,7 @@ def _list(raw: dict[str, Any], key: str) -> list[Any]:
 
 def _strs(raw: dict[str, Any], key: str) -> list[str]:
     values = _list(raw, key)
-    if not all(isinstance(v, str) for v in values):
+    if not set(map(type, values)) <= _TEXT:  # exact str, as msgpack makes (C speed)
         raise TypeError(f"'{key}' should be a list of text")
     return values
 
@@ -407,12 +463,36 @@ def _blob(raw: Any) -> BlobRef:
 def _group(raw: Any) -> Group:
     if not isinstance(raw, dict):
         raise TypeError("group entry should be a map")
+    buffers = tuple(_blob(b) for b in _list(raw, "buffers"))
     return Group(
         serializer=_str(raw, "serializer"),
         names=tuple(_strs(raw, "names")),
         stream=_blob(raw.get("stream")),
-        buffers=tuple(_blob(b) for b in _list(raw, "buffers")),
+        buffers=buffers,
+        independent=raw.get("independent") is True,
+        slices=_slices(raw.get("slices"), buffers),
     )
+
+
+def _slices(raw: Any, buffers: tuple[BlobRef, ...]) -> tuple[tuple[int, int, int], ...]:
+    """A group's buffer slices, each inside the buffer blob it names."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("'slices' should be a list")
+    out = []
+    for item in raw:
+        if (
+            not isinstance(item, list)
+            or len(item) != 3
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in item)
+        ):
+            raise TypeError("a buffer slice should be three counts")
+        index, offset, length = item
+        if index >= len(buffers) or offset + length > buffers[index].size:
+            raise ValueError("a buffer slice lies outside its blob")
+        out.append((index, offset, length))
+    return tuple(out)
 
 
 def _variable(raw: Any, ngroups: int) -> Variable:
@@ -434,7 +514,16 @@ def _variable(raw: Any, ngroups: int) -> Variable:
         deps=tuple(_strs(raw, "deps")),
         modules=_str_map(raw, "modules"),
         data=_data(raw.get("data")),
+        digest=_digest(raw.get("digest")),
     )
+
+
+def _digest(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or len(raw) != 32 or raw.strip("0123456789abcdef"):
+        raise ValueError("a variable digest should be 32 hex digits")
+    return raw
 
 
 def _data(raw: Any) -> dict[str, Any] | None:

@@ -1,10 +1,10 @@
 """The session dir: layout, snapshot listing, reference resolution, commit and removal.
 
-Layout (store format 2)
+Layout (store format 3)
 -----------------------
 ::
 
-    FORMAT                                   "sessions-store 2"
+    FORMAT                                   "sessions-store 3"
     blobs/ab/cdef…                           big objects, one file each (sessions.core.store.blobs)
     blobs/pack/pack-<hash>.pack, .idx        small objects, packed (sessions.core.store.packs)
     snapshots/<slug>/<NNNNNN>-<ID>.msgpack   manifests (sessions.core.store.manifest), one per snapshot
@@ -17,10 +17,16 @@ every version of a name sits in one small directory: picking version N+1 lists o
 damaged manifest still shows its name, version and id from its path. Files starting with a
 dot are temp files of writes in progress; nothing lists them. Everything is created 0700/0600.
 
+Format 3 writes manifests of schema 2 (an indexed head and checksummed sections, see
+sessions.core.store.manifest_index) instead of one msgpack map (schema 1); everything else is
+as in format 2, and manifests of schema 1 are still read. Format-2 code cannot read schema 2,
+so the first write by this version rewrites ``FORMAT`` to 3 and format-2 code refuses the store
+plainly ("newer than this sessions-tui understands").
+
 Format 1 (sessions-tui 0.1) had no packs: every object was a blob file. A format-2 reader
 reads those as they are (objects are looked up in packs, then as blob files), so a store may
 hold format-1 and format-2 snapshots side by side. The first write by this version rewrites
-``FORMAT`` to 2, so that format-1 code, which cannot see packed objects, refuses the store
+``FORMAT`` (to 3 now), so that format-1 code, which cannot see packed objects, refuses the store
 plainly instead of reporting them missing.
 """
 
@@ -51,8 +57,9 @@ from sessions.core.store.atomic import DIR_MODE, ensure_dir, fsync_dir, os_error
 from sessions.core.store.blobs import BlobStore
 from sessions.core.store.locks import locked
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
+from sessions.core.store.manifest_index import ManifestIndex
 
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 FOREIGN_SUFFIXES = (".pkl", ".dill")
 _RESERVED = {"blobs", "snapshots", "locks", "annotations"}
 _FILE_RE = re.compile(r"^(\d{6,})-([0-9A-HJKMNP-TV-Z]{26})\.msgpack$")
@@ -259,11 +266,20 @@ class Store:
         return [foreign_entry(self, path) for path in self.foreign_paths()]
 
     def latest(self, name: str) -> Entry | None:
+        found = self._latest_file(name)
+        return self.entry_at(*found) if found is not None else None
+
+    def _latest_file(self, name: str) -> tuple[int, str, Path] | None:
+        """The newest manifest file of ``name`` (its label checked from the head alone, since
+        two names can share a slug), or a damaged newest one."""
         files = self._manifest_files(self.snapshots_dir / slug(name))
         for version, snapshot_id, path in reversed(files):
-            entry = self.entry_at(version, snapshot_id, path)
-            if entry.manifest is None or entry.manifest.label == name:
-                return entry
+            try:
+                label = self.read_index(path).head.label
+            except SessionsError:
+                return version, snapshot_id, path
+            if label == name:
+                return version, snapshot_id, path
         return None
 
     def names(self) -> list[str]:
@@ -277,10 +293,31 @@ class Store:
                     break
         return sorted(out)
 
+    def read_index(self, path: Path) -> ManifestIndex:
+        """A manifest read for one load: a schema-2 manifest's head alone (its sections are
+        read when asked for), a schema-1 manifest whole; FormatError says what is wrong."""
+        if path.is_symlink():
+            raise FormatError("manifest is a symlink; not followed")
+        try:
+            index = ManifestIndex.open(path)
+        except FormatError:
+            index = ManifestIndex.of(self.read_manifest(path))
+        head = index.head
+        match = _FILE_RE.match(path.name)
+        if match and (head.id != match.group(2) or head.version != int(match.group(1))):
+            raise FormatError("manifest does not match its file name")
+        return index
+
     # --- references -------------------------------------------------------------------
     def resolve(self, ref: str) -> Entry:
         """Find the entry ``ref`` names: an id, a unique id prefix, ``name``, ``name@N``,
         or the path (relative to the session dir) of a foreign dill file."""
+        found = self.locate(ref)
+        return found if isinstance(found, Entry) else self.entry_at(*found)
+
+    def locate(self, ref: str) -> Entry | tuple[int, str, Path]:
+        """Like :meth:`resolve`, without reading the snapshot's manifest: a foreign file's
+        entry, or the (version, id, path) of a snapshot's manifest file."""
         ref = ref.strip()
         if not ref:
             raise UnknownRefError(ref)
@@ -295,23 +332,23 @@ class Store:
         if ids.is_id(upper):
             for version, snapshot_id, path in files:
                 if snapshot_id == upper:
-                    return self.entry_at(version, snapshot_id, path)
+                    return version, snapshot_id, path
         name, at, number = ref.rpartition("@")
         if at and number.isdigit() and name:
-            for version, snapshot_id, path in self._manifest_files(self.snapshots_dir / slug(name)):
+            own = self._manifest_files(self.snapshots_dir / slug(name))
+            for version, snapshot_id, path in own:
                 if version == int(number):
-                    return self.entry_at(version, snapshot_id, path)
-            versions = [v for v, _, _ in self._manifest_files(self.snapshots_dir / slug(name))]
-            if versions:
-                raise UnknownRefError(ref, [f"{name}@{v}" for v in versions[-5:]])
+                    return version, snapshot_id, path
+            if own:
+                raise UnknownRefError(ref, [f"{name}@{v}" for v, _, _ in own[-5:]])
         else:
-            entry = self.latest(ref)
-            if entry is not None:
-                return entry
+            latest = self._latest_file(ref)
+            if latest is not None:
+                return latest
         if len(ref) >= 4 and re.fullmatch(r"[0-9A-Za-z]+", ref):
             matches = [(v, i, p) for v, i, p in files if i.startswith(upper)]
             if len(matches) == 1:
-                return self.entry_at(*matches[0])
+                return matches[0]
             if len(matches) > 1:
                 raise AmbiguousRefError(ref, sorted(i for _, i, _ in matches))
         candidates = self.names()
