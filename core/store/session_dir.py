@@ -168,6 +168,20 @@ class Store:
         found.sort()
         return found
 
+    def _find_id(self, snapshot_id: str) -> tuple[int, str, Path] | None:
+        """(version, id, path) of the manifest file of ``snapshot_id``: file names only, no
+        manifest read and no path made per file (a store may hold many thousands)."""
+        suffix = f"-{snapshot_id}.msgpack"
+        for directory in self._name_dirs():
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for file in names:
+                if file.endswith(suffix) and (match := _FILE_RE.match(file)):
+                    return int(match.group(1)), snapshot_id, directory / file
+        return None
+
     def manifest_files(self) -> Iterator[tuple[int, str, Path]]:
         """(version, id, path) of every manifest file, without reading any."""
         for directory in self._name_dirs():
@@ -291,11 +305,10 @@ class Store:
 
                     return foreign_entry(self, path)
         upper = ref.upper()
-        files = list(self.manifest_files())
         if ids.is_id(upper):
-            for version, snapshot_id, path in files:
-                if snapshot_id == upper:
-                    return self.entry_at(version, snapshot_id, path)
+            found = self._find_id(upper)
+            if found is not None:
+                return self.entry_at(*found)
         name, at, number = ref.rpartition("@")
         if at and number.isdigit() and name:
             for version, snapshot_id, path in self._manifest_files(self.snapshots_dir / slug(name)):
@@ -309,7 +322,7 @@ class Store:
             if entry is not None:
                 return entry
         if len(ref) >= 4 and re.fullmatch(r"[0-9A-Za-z]+", ref):
-            matches = [(v, i, p) for v, i, p in files if i.startswith(upper)]
+            matches = [(v, i, p) for v, i, p in self.manifest_files() if i.startswith(upper)]
             if len(matches) == 1:
                 return self.entry_at(*matches[0])
             if len(matches) > 1:
