@@ -111,3 +111,16 @@ def test_restore_print_gives_code_that_loads(home: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "['a', 'c']"
     bad = cli(home, "restore", "code", "--vars", "zzz", "--print")
     assert bad.returncode == 2 and "no variable zzz" in bad.stderr
+
+
+def test_version_numbers_are_never_reused_after_rm(home: Path) -> None:
+    save = "import json, sessions\nx = 1\nprint(json.dumps(sessions.save('x').version))\n"
+    assert [run_json(home, save) for _ in range(3)] == [1, 2, 3]
+    assert cli(home, "rm", "x@3").returncode == 0  # the newest
+    assert run_json(home, save) == 4  # x@3 meant another snapshot: never again
+    for ref in ("x@4", "x@2", "x@1"):
+        assert cli(home, "rm", ref).returncode == 0
+    assert "x@" not in cli(home, "ls").stdout
+    assert run_json(home, save) == 5  # every version gone, and still no number comes back
+    assert cli(home, "show", "x").stdout.startswith("x@5")
+    assert cli(home, "verify").returncode == 0

@@ -8,6 +8,7 @@ Layout (store format 2)
     blobs/ab/cdef…                           big objects, one file each (sessions.core.store.blobs)
     blobs/pack/pack-<hash>.pack, .idx        small objects, packed (sessions.core.store.packs)
     snapshots/<slug>/<NNNNNN>-<ID>.msgpack   manifests (sessions.core.store.manifest), one per snapshot
+    snapshots/<slug>/LAST                    the highest version removed ("<N>\n"): never reused
     annotations/<ID>.msgpack                 pins and edited notes/tags (sessions.core.store.annotation)
     locks/gc.lock, locks/names.lock          advisory locks (sessions.core.store.locks)
     *.pkl, *.dill (anywhere but the above)   foreign dill.dump_module files, read-only
@@ -53,6 +54,7 @@ from sessions.core.store.locks import locked
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 
 STORE_FORMAT = 2
+LAST_REMOVED = "LAST"
 FOREIGN_SUFFIXES = (".pkl", ".dill")
 _RESERVED = {"blobs", "snapshots", "locks", "annotations"}
 _FILE_RE = re.compile(r"^(\d{6,})-([0-9A-HJKMNP-TV-Z]{26})\.msgpack$")
@@ -345,7 +347,7 @@ class Store:
         with self.lock("names.lock"):
             ensure_dir(directory)
             files = self._manifest_files(directory)
-            version = files[-1][0] + 1 if files else 1
+            version = max(files[-1][0] if files else 0, self._last_removed(directory)) + 1
             parent = files[-1][1] if files else None
             manifest = build(version, parent)
             path = directory / f"{version:06d}-{manifest.id}.msgpack"
@@ -373,6 +375,15 @@ class Store:
         return self.entry_at(manifest.version, manifest.id, path), True
 
     @staticmethod
+    def _last_removed(directory: Path) -> int:
+        """The highest version of a name that was removed (0 when none was)."""
+        try:
+            text = (directory / LAST_REMOVED).read_text()[:32].strip()
+        except (OSError, UnicodeDecodeError):
+            return 0
+        return int(text) if text.isdigit() else 0
+
+    @staticmethod
     def _unlink(path: Path) -> bool:
         """Remove ``path``; False if it was already gone."""
         try:
@@ -388,11 +399,15 @@ class Store:
         if entry.kind != "snapshot":
             self._unlink(entry.path)
             return
+        directory = entry.path.parent
         with self.lock("names.lock"):  # a save may be about to write into the name's dir
+            newest = max((v for v, _, _ in self._manifest_files(directory)), default=0)
+            if entry.version >= newest > self._last_removed(directory):
+                # version numbers are never given out twice, so a shared or printed
+                # name@N keeps meaning one snapshot: remember the newest before it goes
+                write_file(directory / LAST_REMOVED, [f"{entry.version}\n".encode()])
             if not self._unlink(entry.path):
                 return
-            fsync_dir(entry.path.parent)
-            with contextlib.suppress(OSError):
-                entry.path.parent.rmdir()  # only succeeds when it was the last version
+            fsync_dir(directory)
             with contextlib.suppress(OSError):
                 (self.root / "annotations" / f"{entry.id}.msgpack").unlink()
