@@ -436,9 +436,11 @@ def cmd_config(args: argparse.Namespace, out: Any) -> int:
 
 def cmd_daemon(args: argparse.Namespace, out: Any) -> int:
     from sessions.daemon import client
+    from sessions.daemon.paths import runtime_dir
 
     store = _store(args)
     root = store.root.absolute()
+    runtime_dir()  # one line now, rather than "no daemon", when it cannot be used
     if args.action in ("run", "install", "uninstall"):
         extra = ["--dry-run"] if args.dry_run and args.action != "run" else []
         return client.exec_daemon([args.action, "--home", str(root), *extra])
