@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sessions.core.errors import SessionsError
 from sessions.core.paths import session_home
 
 
@@ -20,6 +21,14 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--home")
         cmd.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        return _command(args)
+    except SessionsError as exc:  # one line, as the sessions-tui command says it
+        sys.stderr.write(f"sessions-tui daemon: {' '.join(str(exc).splitlines())}\n")
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
     root = Path(args.home).expanduser().absolute() if args.home else session_home()
     if args.command == "run":
         from sessions.daemon.server import Daemon

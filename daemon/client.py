@@ -35,16 +35,19 @@ class DaemonClient:
 
     def __init__(self, root: Path, *, timeout: float = 5.0) -> None:
         self.root = Path(root).absolute()
-        self.path = socket_path(self.root)
         self.timeout = timeout
         self.sock: socket.socket | None = None
         self._ids = itertools.count(1)
 
     def connect(self) -> DaemonClient:
+        try:
+            path = socket_path(self.root)
+        except SessionsError as exc:  # e.g. a runtime dir someone else owns
+            raise DaemonUnavailable(str(exc)) from None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
-            sock.connect(str(self.path))
+            sock.connect(str(path))
         except FileNotFoundError:
             sock.close()
             raise DaemonUnavailable(f"no daemon is running for {self.root}") from None

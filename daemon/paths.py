@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import blake3
 
+from sessions.core.errors import SessionsError
 from sessions.core.paths import log_dir
+from sessions.core.store.atomic import ensure_dir
 
 _MAX_SOCKET_PATH = 100  # sun_path is 104-108 bytes depending on the OS
+_ENV = "SESSIONS_RUNTIME_DIR"
 
 
 def key(root: Path) -> str:
     return blake3.blake3(str(Path(root).absolute()).encode()).hexdigest()[:12]
 
 
+class RuntimeDirError(SessionsError):
+    """The dir for the daemon's socket and lock cannot be used safely."""
+
+
 def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    info = path.stat()
+    """``path`` as a dir only this user can use: created 0700 (parents too), refused when
+    it is a symlink or belongs to someone else — another user could have made it first,
+    in a shared temp dir, to see or take over the daemon's socket."""
+    ensure_dir(path)
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise RuntimeDirError(f"{path} is not a plain directory; remove it or set {_ENV}")
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise PermissionError(f"{path} belongs to another user")
+        raise RuntimeDirError(
+            f"{path} belongs to another user (uid {info.st_uid}), so the daemon cannot keep "
+            f"its socket there; remove it or set {_ENV} to a dir of your own"
+        )
     if info.st_mode & 0o077:
         os.chmod(path, 0o700)
     return path

@@ -18,6 +18,7 @@ from typing import Any
 
 from sessions.core.config import Config, load_config
 from sessions.core.store import retention
+from sessions.core.store.atomic import ensure_dir
 from sessions.core.store.catalog import Catalog, catalog_path
 from sessions.core.store.gc import gc
 from sessions.core.store.session_dir import Store
@@ -50,7 +51,7 @@ def allowed(uid: int | None) -> bool:
 
 def setup_logging(root: Path, foreground: bool) -> Path:
     path = log_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(path.parent)
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=1 << 20, backupCount=3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     top = logging.getLogger("sessions")

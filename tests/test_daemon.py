@@ -229,3 +229,49 @@ def test_another_uid_is_refused_on_the_socket(home: Path, running_daemon: Runnin
     os.close(read)
     assert "permission denied" in answer and "'ok': False" in answer, answer
     assert "pid" not in answer
+
+
+def test_a_runtime_dir_owned_by_another_user_is_one_line(
+    home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import os
+
+    from conftest import child_env
+
+    if os.geteuid() != 0:
+        import pytest
+
+        pytest.skip("making a dir another user owns needs root")
+    temp = tmp_path / "tmp"
+    taken = temp / f"sessions-tui-{os.getuid()}"
+    taken.mkdir(parents=True)
+    os.chown(taken, 4242, 4242)  # made first by someone else, in a shared temp dir
+    env = child_env(home)
+    for key in ("SESSIONS_RUNTIME_DIR", "XDG_RUNTIME_DIR"):
+        env.pop(key, None)
+    env["TMPDIR"] = str(temp)
+    for args in (["daemon", "status"], ["daemon", "start"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "sessions.tui.cli", *args],
+            env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "belongs to another user (uid 4242)" in lines[0], lines
+    code = (  # what the UI asks: is a daemon there (no), then D: start one (one line why not)
+        "import json\nfrom pathlib import Path\nfrom sessions.daemon.client import start, status\n"
+        "print(json.dumps(status(Path('.'))))\n"
+        "try:\n    start(Path('.'))\nexcept Exception as exc:\n"
+        "    print(json.dumps([type(exc).__name__, str(exc)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    import json
+
+    said, refused = done.stdout.strip().splitlines()
+    kind, why = json.loads(refused)
+    assert said == "null" and kind == "DaemonUnavailable", done.stdout
+    assert "belongs to another user (uid 4242)" in why and "\n" not in why
+    assert list(taken.iterdir()) == []  # nothing of ours was put there

@@ -111,3 +111,51 @@ def test_restore_print_gives_code_that_loads(home: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "['a', 'c']"
     bad = cli(home, "restore", "code", "--vars", "zzz", "--print")
     assert bad.returncode == 2 and "no variable zzz" in bad.stderr
+
+
+def test_version_numbers_are_never_reused_after_rm(home: Path) -> None:
+    save = "import json, sessions\nx = 1\nprint(json.dumps(sessions.save('x').version))\n"
+    assert [run_json(home, save) for _ in range(3)] == [1, 2, 3]
+    assert cli(home, "rm", "x@3").returncode == 0  # the newest
+    assert run_json(home, save) == 4  # x@3 meant another snapshot: never again
+    for ref in ("x@4", "x@2", "x@1"):
+        assert cli(home, "rm", ref).returncode == 0
+    assert "x@" not in cli(home, "ls").stdout
+    assert run_json(home, save) == 5  # every version gone, and still no number comes back
+    assert cli(home, "show", "x").stdout.startswith("x@5")
+    assert cli(home, "verify").returncode == 0
+
+
+def test_dirs_made_on_the_way_are_private_even_under_umask_000(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import child_env
+
+    base = tmp_path / "fresh"
+    env = child_env(base / "data" / "deep" / "home")
+    env.update(
+        SESSIONS_CONFIG_DIR=str(base / "config" / "deep" / "sessions"),
+        SESSIONS_CACHE_DIR=str(base / "cache" / "deep"),
+        SESSIONS_LOG_DIR=str(base / "logs" / "deep"),
+    )
+    code = (
+        "import os\nos.umask(0)\nimport sessions\n"
+        "from sessions.core.sharing import identity\nfrom sessions.core.store.catalog import"
+        " Catalog, catalog_path\nfrom sessions.core.store.session_dir import Store\n"
+        "x = [1, 2]\nsessions.save('p')\nidentity.identity()\n"
+        "Catalog(catalog_path(Store().root)).close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (base / "config" / "deep" / "sessions" / "identity.key").exists()
+    made = [p for p in base.rglob("*") if p.is_dir()]
+    assert len(made) > 8
+    loose = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in made}
+    assert all(mode == "0o700" for mode in loose.values()), loose
+    key = base / "config" / "deep" / "sessions" / "identity.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert os.stat(base).st_mode  # the test's own dir, left as it was

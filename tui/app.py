@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, OptionList
@@ -47,6 +48,7 @@ from sessions.tui.components.share_modal import ShareChoice, ShareModal
 from sessions.tui.components.snapshot_table import SnapshotTable
 from sessions.tui.components.variable_table import VariableTable
 from sessions.tui.data import Detail, Source
+from sessions.tui.escapes import show_control_characters
 from sessions.tui.idle_gc import EVERY_SECONDS, IdleCollector
 
 PANES = ("groups", "snapshots", "variables", "preview")
@@ -96,6 +98,7 @@ class SessionsApp(App[None]):
         watch_daemon: bool = True,
     ) -> None:
         super().__init__()
+        show_control_characters()  # a note from a teammate is shown, never obeyed
         self.store = store or Store()
         self.source = Source(self.store)
         self.settings = config or load_config()
@@ -130,6 +133,19 @@ class SessionsApp(App[None]):
         return (
             screen.query_one(selector, expect_type) if expect_type else screen.query_one(selector)
         )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast; its text is plain by default: messages carry names and notes from
+        manifests, and markup in those (``[@click=…]``) must not become links or actions."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -10,7 +10,9 @@ README: keys are only ever added within a major version, never renamed or remove
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -21,15 +23,25 @@ from sessions.core.api import SnapshotInfo, info
 from sessions.core.errors import RefError, SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.tui import cli_cache, cli_run, cli_share
-from sessions.tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
+from sessions.tui.formatting import (
+    human_size,
+    iso_utc,
+    local_time,
+    one_line,
+    preview_lines,
+    printable,
+    shape_of,
+)
 
 JSON_VERSION = 1
+NOTE_WIDTH = 1000  # a note (or a damage report) is cut here in listings
 
 
 class UsageError(Exception):
     """Bad command-line usage; exit code 2."""
 
 
+@functools.cache
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sessions-tui",
@@ -97,6 +109,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (which JSON cannot hold) as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def _store(args: argparse.Namespace) -> Store:
     return Store(args.home)  # None: $SESSIONS_HOME or the user data dir
 
@@ -131,7 +154,10 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
     items = [info(e, deep=True) for e in store.entries()]
     if args.json:
         json.dump(
-            {"version": JSON_VERSION, "snapshots": [_entry_json(i) for i in items]}, out, indent=2
+            finite({"version": JSON_VERSION, "snapshots": [_entry_json(i) for i in items]}),
+            out,
+            indent=2,
+            allow_nan=False,
         )
         out.write("\n")
         return 0
@@ -154,7 +180,14 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
         count = str(len(item.variables)) if not item.error else "?"
         short_id = item.id[:10] if item.kind == "snapshot" else "-"
         rows.append(
-            (item.ref, short_id, local_time(item.created), count, human_size(item.stored), note)
+            (
+                one_line(item.ref),
+                short_id,
+                local_time(item.created),
+                count,
+                human_size(item.stored),
+                one_line(note, NOTE_WIDTH),
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
@@ -177,66 +210,71 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
                 "error": item.foreign.error,
                 "runs_code": list(item.foreign.runs),
             }
-        json.dump(data, out, indent=2, default=str)
+        json.dump(finite(data), out, indent=2, default=str, allow_nan=False)
         out.write("\n")
         return 1 if item.error else 0
-    out.write(f"{item.ref}  ({item.id})\n")
+
+    def write(text: str) -> None:  # what a manifest or a foreign file says, escaped
+        out.write(printable(text))
+
+    write(f"{item.ref}  ({item.id})\n")
     if item.error:
-        out.write(f"DAMAGED: {item.error}\n")
+        write(f"DAMAGED: {item.error}\n")
     manifest = item.manifest
     if manifest is not None:
         py = manifest.python
         origin = ", ".join(f"{k}={v}" for k, v in manifest.origin.items())
-        out.write(
+        write(
             f"created   {local_time(manifest.created)} by {manifest.user}@{manifest.host} (pid {manifest.pid})\n"
         )
-        out.write(f"python    {py.get('version', '?')} {py.get('executable', '')}\n")
-        out.write(f"cwd       {manifest.cwd}\n")
-        out.write(f"origin    {origin}\n")
+        write(f"python    {py.get('version', '?')} {py.get('executable', '')}\n")
+        write(f"cwd       {manifest.cwd}\n")
+        write(f"origin    {origin}\n")
         if manifest.note:
-            out.write(f"note      {manifest.note}\n")
+            write(f"note      {manifest.note}\n")
         if manifest.tags:
-            out.write(f"tags      {', '.join(manifest.tags)}\n")
-        out.write(
+            write(f"tags      {', '.join(manifest.tags)}\n")
+        write(
             f"size      {human_size(manifest.stored)} stored, {human_size(manifest.memory)} in memory\n"
         )
-        out.write(f"\n{len(manifest.variables)} variables\n")
+        write(f"\n{len(manifest.variables)} variables\n")
         for var in manifest.variables:
             shape = shape_of(var.preview)
             deps = f"  needs {', '.join(var.deps)}" if var.deps else ""
-            out.write(
-                f"  {var.name:<20} {var.type:<28} {shape:<14} {human_size(var.memory):>9}{deps}\n"
+            write(
+                f"  {one_line(var.name):<20} {one_line(var.type):<28} {shape:<14} "
+                f"{human_size(var.memory):>9}{one_line(deps)}\n"
             )
             for line in preview_lines(var.preview)[:6]:
-                out.write(f"      {line}\n")
+                write(f"      {line}\n")
         if manifest.imports:
-            out.write(f"\n{len(manifest.imports)} imports\n")
+            write(f"\n{len(manifest.imports)} imports\n")
             for record in manifest.imports:
-                out.write(f"  {record.statement()}\n")
+                write(f"  {one_line(record.statement())}\n")
         if manifest.skipped:
-            out.write(f"\n{len(manifest.skipped)} skipped\n")
+            write(f"\n{len(manifest.skipped)} skipped\n")
             for name, reason in manifest.skipped.items():
-                out.write(f"  {name:<20} {reason}\n")
+                write(f"  {one_line(name):<20} {one_line(reason)}\n")
         if manifest.history:
-            out.write(f"\n{len(manifest.history)} inputs in history\n")
+            write(f"\n{len(manifest.history)} inputs in history\n")
     elif item.foreign is not None:
-        out.write(f"foreign dill.dump_module file: {item.path}\n")
+        write(f"foreign dill.dump_module file: {item.path}\n")
         if item.foreign.runs:
-            out.write(
+            write(
                 "RUNS CODE: loading this file would call "
                 f"{item.foreign.runs_text(10)} — not a plain session (nothing was run)\n"
             )
         elif item.foreign.error and item.foreign.variables:
-            out.write(f"note: {item.foreign.error}\n")
-        out.write(
+            write(f"note: {item.foreign.error}\n")
+        write(
             f"\n{len(item.foreign.variables)} variables (types read from opcodes; nothing was run)\n"
         )
         for name, kind in item.foreign.variables.items():
-            out.write(f"  {name:<20} {kind}\n")
+            write(f"  {one_line(name):<20} {one_line(kind)}\n")
         if item.foreign.imports:
-            out.write(f"\n{len(item.foreign.imports)} modules\n")
+            write(f"\n{len(item.foreign.imports)} modules\n")
             for name, module in item.foreign.imports.items():
-                out.write(f"  {name:<20} {module}\n")
+                write(f"  {one_line(name):<20} {one_line(module)}\n")
     return 1 if item.error else 0
 
 
@@ -263,7 +301,7 @@ def cmd_restore(args: argparse.Namespace, out: Any) -> int:
         return 0
     executable, note = interpreter_for(entry)
     if note:
-        sys.stderr.write(f"sessions-tui: {note}\n")
+        sys.stderr.write(f"sessions-tui: {one_line(note)}\n")
     env = dict(os.environ)
     env["SESSIONS_HOME"] = str(store.root)
     return subprocess.call(shell_command(executable, code), env=env)
@@ -324,7 +362,7 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
     entries = [store.resolve(args.ref)] if args.ref else None
     report = verify(store, entries)
     for problem in report.problems:
-        out.write(f"CORRUPT {problem}\n")
+        out.write(f"CORRUPT {one_line(problem)}\n")
     if report.ok:
         out.write(
             f"ok: {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified\n"
@@ -364,7 +402,7 @@ def cmd_rm(args: argparse.Namespace, out: Any) -> int:
     entry = store.resolve(args.ref)
     store.remove(entry)
     what = f"{entry.ref} ({entry.id})" if entry.kind == "snapshot" else entry.id
-    out.write(f"removed {what}; 'sessions-tui gc' frees blobs nothing else uses\n")
+    out.write(f"removed {one_line(what)}; 'sessions-tui gc' frees blobs nothing else uses\n")
     return 0
 
 
@@ -400,9 +438,11 @@ def cmd_config(args: argparse.Namespace, out: Any) -> int:
 
 def cmd_daemon(args: argparse.Namespace, out: Any) -> int:
     from sessions.daemon import client
+    from sessions.daemon.paths import runtime_dir
 
     store = _store(args)
     root = store.root.absolute()
+    runtime_dir()  # one line now, rather than "no daemon", when it cannot be used
     if args.action in ("run", "install", "uninstall"):
         extra = ["--dry-run"] if args.dry_run and args.action != "run" else []
         return client.exec_daemon([args.action, "--home", str(root), *extra])
@@ -477,13 +517,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return open_app(_store(args))
         return COMMANDS[command](args, sys.stdout)
     except UsageError as exc:
-        sys.stderr.write(f"sessions-tui: {exc}\n")
+        sys.stderr.write(f"sessions-tui: {one_line(exc)}\n")
         return 2
     except RefError as exc:
-        sys.stderr.write(f"sessions-tui: {exc}\n")
+        sys.stderr.write(f"sessions-tui: {one_line(exc)}\n")
         return 2
     except SessionsError as exc:
-        sys.stderr.write(f"sessions-tui: {exc}\n")
+        sys.stderr.write(f"sessions-tui: {one_line(exc)}\n")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -10,6 +10,7 @@ from typing import Any
 from sessions.core.errors import SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.core.units import human_size
+from sessions.tui.formatting import one_line
 
 
 def add_parsers(sub: Any) -> None:
@@ -86,7 +87,7 @@ def cmd_export(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.bundle import export
 
     result = export(Store(args.home), args.ref, args.output, include_secrets=args.include_secrets)
-    out.write(f"{result}\n")
+    out.write(f"{one_line(result)}\n")
     return 0
 
 
@@ -94,9 +95,10 @@ def cmd_import(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.bundle import import_bundle
 
     result = import_bundle(Store(args.home), args.file, trust_once=args.trust_once)
-    out.write(f"{result}\n")
+    out.write(f"{one_line(result)}\n")
     if result.left_out:
-        out.write(f"not in the bundle (left out by the sender): {', '.join(result.left_out)}\n")
+        left_out = one_line(", ".join(result.left_out))
+        out.write(f"not in the bundle (left out by the sender): {left_out}\n")
     return 0
 
 
@@ -138,7 +140,7 @@ def cmd_push(args: argparse.Namespace, out: Any) -> int:
     result = open_remote(args.remote).push(
         Store(args.home), args.ref, owner=args.owner, include_secrets=args.include_secrets
     )
-    out.write(f"{result}\n")
+    out.write(f"{one_line(result)}\n")
     if not result.already:
         out.write(f"a teammate gets it with: {pull_command(result.ref, args.remote)}\n")
     return 0
@@ -158,13 +160,13 @@ def cmd_pull(args: argparse.Namespace, out: Any) -> int:
 
         ref, data = remote.pull_data(args.spec, out_dir=Path(args.output))
         for name, path in data.arrays.items():
-            out.write(f"{name}\t{path}\n")
-        out.write(f"{ref}: {data}\n")
+            out.write(f"{one_line(name)}\t{one_line(path)}\n")
+        out.write(f"{one_line(ref)}: {one_line(data)}\n")
         for why in data.failed.values():
-            sys.stderr.write(f"sessions-tui: {' '.join(why.splitlines())}\n")
+            sys.stderr.write(f"sessions-tui: {one_line(' '.join(why.splitlines()))}\n")
         return 1 if data.failed else 0
     result = remote.pull(Store(args.home), args.spec, trust_once=args.trust_once)
-    out.write(f"{result}\n")
+    out.write(f"{one_line(result)}\n")
     return 0
 
 
@@ -204,6 +206,7 @@ def cmd_key(args: argparse.Namespace, out: Any) -> int:
 def ls_remote(args: argparse.Namespace, out: Any) -> int:
     """``sessions-tui ls --remote NAME``: what a remote holds, newest version per name."""
     from sessions.core.sharing.remote import open_remote
+    from sessions.tui.cli import NOTE_WIDTH
     from sessions.tui.formatting import local_time
 
     remote = open_remote(args.remote)
@@ -229,22 +232,26 @@ def ls_remote(args: argparse.Namespace, out: Any) -> int:
             rows.append({"ref": snap.ref, "owner": snap.owner, "name": snap.name,
                          "version": snap.version, "error": str(exc)})  # fmt: skip
     if args.json:
-        from sessions.tui.cli import JSON_VERSION
+        from sessions.tui.cli import JSON_VERSION, finite
 
         json.dump(
-            {"version": JSON_VERSION, "remote": remote.name, "snapshots": rows}, out, indent=2
+            finite({"version": JSON_VERSION, "remote": remote.name, "snapshots": rows}),
+            out,
+            indent=2,
+            allow_nan=False,
         )
         out.write("\n")
         return 0
     if not rows:
-        out.write(f"nothing on {remote.name} yet\n")
+        out.write(f"nothing on {one_line(remote.name)} yet\n")
     for row in rows:
+        ref = one_line(row["ref"])  # owner and name come from the remote's file names
         if row["error"]:
-            out.write(f"{row['ref']}  DAMAGED: {row['error']}\n")
+            out.write(f"{ref}  DAMAGED: {one_line(row['error'], NOTE_WIDTH)}\n")
         else:
             out.write(
-                f"{row['ref']:<32} {local_time(row['created'])}  {row['variables']:>4} vars  "
-                f"{human_size(row['stored']):>9}  {row['note']}\n"
+                f"{ref:<32} {local_time(row['created'])}  {row['variables']:>4} vars  "
+                f"{human_size(row['stored']):>9}  {one_line(row['note'], NOTE_WIDTH)}\n"
             )
     return 0
 

@@ -3,19 +3,59 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Any
 
 from sessions.core.units import human_size
 
-__all__ = ["human_size", "iso_utc", "local_time", "preview_lines", "shape_of"]
+__all__ = [
+    "human_size",
+    "iso_utc",
+    "local_time",
+    "one_line",
+    "preview_lines",
+    "printable",
+    "shape_of",
+]
+
+# C0 and C1 control characters and DEL: in text from a manifest, a catalog or a foreign file
+# they could move the cursor, retitle the terminal or write the clipboard (OSC 52)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, f"\\x{ord(char):02x}")
+
+
+def printable(text: object) -> str:
+    """``text`` safe to write to a terminal: control characters but newline and tab are
+    shown as escapes (``\\x1b``) instead of being sent."""
+    return _CONTROL_BUT_LAYOUT.sub(_escape, str(text))
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """``text`` as one safe line (newlines and tabs escaped too), cut at ``limit`` chars."""
+    line = _CONTROL.sub(_escape, str(text))
+    if limit is not None and len(line) > limit:
+        line = line[: max(0, limit - 1)] + "…"
+    return line
 
 
 def local_time(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError, OSError):  # out of the platform's range
+        return "????-??-?? ??:??:??"
 
 
 def iso_utc(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat(timespec="milliseconds")
+    try:
+        stamp = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return ""
+    return stamp.isoformat(timespec="milliseconds")
 
 
 def shape_of(preview: dict[str, Any]) -> str:
@@ -61,7 +101,7 @@ def preview_lines(preview: dict[str, Any], width: int = 100) -> list[str]:
         if preview.get("source"):
             lines.extend(preview["source"].rstrip().splitlines()[:20])
     else:
-        lines.append(str(preview.get("repr", "")))
+        lines.extend(str(preview.get("repr", "")).splitlines()[:20] or [""])
     if preview.get("error"):
         lines.append(f"({preview['error']})")
-    return [line[:width] for line in lines]
+    return [one_line(line, width) for line in lines]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sessions.core.errors import BlobError, SessionsError
 from sessions.core.sharing import received, signing
-from sessions.core.store.atomic import fsync_dir, os_error
+from sessions.core.store.atomic import ensure_dir, fsync_dir, os_error
 from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import Manifest
 from sessions.core.store.session_dir import Entry, Store
@@ -97,7 +97,7 @@ class Incoming:
             dirs: set[Path] = set()
             for digest, path in self.staged.items():
                 target = self.store.blobs.path(digest)
-                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                ensure_dir(target.parent)
                 if not target.exists():
                     os.replace(path, target)
                     self.moved.append(digest)

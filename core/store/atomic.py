@@ -39,11 +39,24 @@ def fsync_dir(directory: Path) -> None:
 
 
 def ensure_dir(directory: Path) -> None:
-    """Create ``directory`` (mode 0700) and its parents if missing."""
-    try:
-        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create {directory}: {exc.strerror or exc}") from None
+    """Create ``directory`` and every missing parent, each 0700 whatever the umask
+    (``mkdir -p`` would give the parents 0777 under umask 000)."""
+    missing = []
+    path = Path(directory)
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # made meanwhile by another process
+            continue
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+        with contextlib.suppress(OSError):  # mkdir's mode is masked by the umask
+            os.chmod(path, DIR_MODE)
+    if not Path(directory).is_dir():
+        raise StoreError(f"cannot create {directory}: a file of that name is in the way")
 
 
 def os_error(exc: OSError, what: str) -> StoreError:

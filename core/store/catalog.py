@@ -31,6 +31,7 @@ import platformdirs
 from sessions.core.errors import NewerFormatError
 from sessions.core.paths import APP
 from sessions.core.store.annotation import Annotation
+from sessions.core.store.atomic import ensure_dir
 from sessions.core.store.session_dir import Entry
 
 SCHEMA = 2
@@ -274,7 +275,7 @@ class Catalog:
                 f"file:{path}?mode=ro", uri=True, timeout=5, check_same_thread=False
             )
         else:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            ensure_dir(path.parent)
             self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
             with contextlib.suppress(OSError):
                 os.chmod(path, 0o600)

@@ -44,7 +44,9 @@ commit point of a snapshot. Manifests are never modified; annotations that chang
 (pins, edited notes) live beside them.
 
 Manifests can come from elsewhere (bundles, remotes, a damaged disk), so decoding is
-bounded: size, string, array and map limits, and every field is type-checked.
+bounded (size, string, array and map limits) and every decoded manifest is checked whole
+by sessions.core.store.manifest_check (types, ranges, depth, uniqueness) before any field is
+used: one that fails is damaged, never half-read.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import msgpack
 
 from sessions.core.errors import FormatError, NewerFormatError
 from sessions.core.store.blobs import BlobRef
+from sessions.core.store.manifest_check import check_manifest
 
 FORMAT = "sessions.manifest"
 SCHEMA = (2, 0)  # what this version writes: the indexed layout of .manifest_index
@@ -341,8 +344,9 @@ class Manifest:
                 f"manifest schema {schema[0]}.{schema[1]} is newer than this sessions-tui "
                 f"understands ({SCHEMA[0]}.x); upgrade sessions-tui to read it"
             )
-        if schema[0] < 1:
-            raise FormatError(f"manifest schema {schema[0]} is not supported")
+        if schema[0] < 1 or schema[1] < 0:
+            raise FormatError(f"manifest schema {schema[0]}.{schema[1]} is not supported")
+        check_manifest(raw)
         try:
             groups = tuple(_group(g) for g in _list(raw, "groups"))
             variables = tuple(_variable(v, len(groups)) for v in _list(raw, "variables"))

@@ -8,6 +8,7 @@ Layout (store format 3)
     blobs/ab/cdef…                           big objects, one file each (sessions.core.store.blobs)
     blobs/pack/pack-<hash>.pack, .idx        small objects, packed (sessions.core.store.packs)
     snapshots/<slug>/<NNNNNN>-<ID>.msgpack   manifests (sessions.core.store.manifest), one per snapshot
+    snapshots/<slug>/LAST                    the highest version removed ("<N>\n"): never reused
     annotations/<ID>.msgpack                 pins and edited notes/tags (sessions.core.store.annotation)
     locks/gc.lock, locks/names.lock          advisory locks (sessions.core.store.locks)
     *.pkl, *.dill (anywhere but the above)   foreign dill.dump_module files, read-only
@@ -60,6 +61,7 @@ from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 from sessions.core.store.manifest_index import ManifestIndex
 
 STORE_FORMAT = 3
+LAST_REMOVED = "LAST"
 FOREIGN_SUFFIXES = (".pkl", ".dill")
 _RESERVED = {"blobs", "snapshots", "locks", "annotations"}
 _FILE_RE = re.compile(r"^(\d{6,})-([0-9A-HJKMNP-TV-Z]{26})\.msgpack$")
@@ -174,6 +176,20 @@ class Store:
                 found.append((int(match.group(1)), match.group(2), directory / file))
         found.sort()
         return found
+
+    def _find_id(self, snapshot_id: str) -> tuple[int, str, Path] | None:
+        """(version, id, path) of the manifest file of ``snapshot_id``: file names only, no
+        manifest read and no path made per file (a store may hold many thousands)."""
+        suffix = f"-{snapshot_id}.msgpack"
+        for directory in self._name_dirs():
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for file in names:
+                if file.endswith(suffix) and (match := _FILE_RE.match(file)):
+                    return int(match.group(1)), snapshot_id, directory / file
+        return None
 
     def manifest_files(self) -> Iterator[tuple[int, str, Path]]:
         """(version, id, path) of every manifest file, without reading any."""
@@ -328,11 +344,10 @@ class Store:
 
                     return foreign_entry(self, path)
         upper = ref.upper()
-        files = list(self.manifest_files())
         if ids.is_id(upper):
-            for version, snapshot_id, path in files:
-                if snapshot_id == upper:
-                    return version, snapshot_id, path
+            found = self._find_id(upper)
+            if found is not None:
+                return found
         name, at, number = ref.rpartition("@")
         if at and number.isdigit() and name:
             own = self._manifest_files(self.snapshots_dir / slug(name))
@@ -346,7 +361,7 @@ class Store:
             if latest is not None:
                 return latest
         if len(ref) >= 4 and re.fullmatch(r"[0-9A-Za-z]+", ref):
-            matches = [(v, i, p) for v, i, p in files if i.startswith(upper)]
+            matches = [(v, i, p) for v, i, p in self.manifest_files() if i.startswith(upper)]
             if len(matches) == 1:
                 return matches[0]
             if len(matches) > 1:
@@ -369,7 +384,7 @@ class Store:
         with self.lock("names.lock"):
             ensure_dir(directory)
             files = self._manifest_files(directory)
-            version = files[-1][0] + 1 if files else 1
+            version = max(files[-1][0] if files else 0, self._last_removed(directory)) + 1
             parent = files[-1][1] if files else None
             manifest = build(version, parent)
             path = directory / f"{version:06d}-{manifest.id}.msgpack"
@@ -397,6 +412,15 @@ class Store:
         return self.entry_at(manifest.version, manifest.id, path), True
 
     @staticmethod
+    def _last_removed(directory: Path) -> int:
+        """The highest version of a name that was removed (0 when none was)."""
+        try:
+            text = (directory / LAST_REMOVED).read_text()[:32].strip()
+        except (OSError, UnicodeDecodeError):
+            return 0
+        return int(text) if text.isdigit() else 0
+
+    @staticmethod
     def _unlink(path: Path) -> bool:
         """Remove ``path``; False if it was already gone."""
         try:
@@ -412,11 +436,15 @@ class Store:
         if entry.kind != "snapshot":
             self._unlink(entry.path)
             return
+        directory = entry.path.parent
         with self.lock("names.lock"):  # a save may be about to write into the name's dir
+            newest = max((v for v, _, _ in self._manifest_files(directory)), default=0)
+            if entry.version >= newest > self._last_removed(directory):
+                # version numbers are never given out twice, so a shared or printed
+                # name@N keeps meaning one snapshot: remember the newest before it goes
+                write_file(directory / LAST_REMOVED, [f"{entry.version}\n".encode()])
             if not self._unlink(entry.path):
                 return
-            fsync_dir(entry.path.parent)
-            with contextlib.suppress(OSError):
-                entry.path.parent.rmdir()  # only succeeds when it was the last version
+            fsync_dir(directory)
             with contextlib.suppress(OSError):
                 (self.root / "annotations" / f"{entry.id}.msgpack").unlink()

@@ -45,10 +45,15 @@ class PickSnapshotModal(ModalScreen[Row | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Compare {self.current.ref} with…", classes="dialog-title")
+            yield Static(f"Compare {self.current.ref} with…", classes="dialog-title", markup=False)
             yield _Choices(
                 *[
-                    Option(f"{r.ref:<28} [dim]{local_time(r.created)}  {r.note}[/]", id=r.path)
+                    Option(
+                        Text.assemble(
+                            f"{r.ref:<28} ", (f"{local_time(r.created)}  {r.note}", "dim")
+                        ),
+                        id=r.path,
+                    )
                     for r in self.candidates
                 ],
                 id="choices",
@@ -105,7 +110,7 @@ class CompareModal(ModalScreen[None]):
             f"{len(result.changed)} changed, {len(result.same)} unchanged"
         )
         with Vertical(classes="dialog wide"):
-            yield Static(f"{result.left} → {result.right}", classes="dialog-title")
+            yield Static(f"{result.left} → {result.right}", classes="dialog-title", markup=False)
             yield Static(summary, classes="dialog-body")
             with VerticalScroll(classes="dialog-scroll"):
                 yield Static(render_comparison(result), id="comparison")

@@ -20,7 +20,7 @@ class NoteModal(ModalScreen[tuple[str, tuple[str, ...]] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Note and tags of {self.ref}", classes="dialog-title")
+            yield Static(f"Note and tags of {self.ref}", classes="dialog-title", markup=False)
             yield Label("Note")
             yield Input(self.note, id="note", placeholder="what this snapshot is")
             yield Label("Tags (separated by spaces or commas)")

@@ -50,7 +50,7 @@ class ReportModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.title_text, classes="dialog-title", markup=False)
             with VerticalScroll(classes="dialog-scroll"):
                 yield Static(render_report(self.report), id="report")
             yield Static("enter/esc: close", classes="dialog-hint")

@@ -36,8 +36,8 @@ class RestoreModal(ModalScreen[Target | None]):
             else "every variable"
         )
         with Vertical(classes="dialog"):
-            yield Static(f"Restore {self.ref}", classes="dialog-title")
-            yield Static(f"Restores {what}.", classes="dialog-body")
+            yield Static(f"Restore {self.ref}", classes="dialog-title", markup=False)
+            yield Static(f"Restores {what}.", classes="dialog-body", markup=False)
             options = _TargetList(*[Option(t.label, id=t.id) for t in self.targets], id="targets")
             yield options
             yield Static("enter: restore   esc: cancel", classes="dialog-hint")

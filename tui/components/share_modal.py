@@ -40,8 +40,8 @@ class ShareModal(ModalScreen[ShareChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Share {self.ref}", classes="dialog-title")
-            yield Static(self._body(), id="share-body", classes="dialog-body")
+            yield Static(f"Share {self.ref}", classes="dialog-title", markup=False)
+            yield Static(self._body(), id="share-body", classes="dialog-body", markup=False)
             bundle = f"{self.ref}.sessions"
             options = [Option(f"Export a bundle file ({bundle}) into the current directory",
                               id="export")]  # fmt: skip
