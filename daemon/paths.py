@@ -17,6 +17,19 @@ def key(root: Path) -> str:
     return blake3.blake3(str(Path(root).absolute()).encode()).hexdigest()[:12]
 
 
+def service_pythonpath() -> str | None:
+    """What a service manager must set as PYTHONPATH for ``python -m sessions.daemon`` to find
+    this installation: this process's PYTHONPATH when ``sessions`` was found through it, else
+    None (a wheel or an editable install is found through the interpreter's own site dirs;
+    a dir inside the package would make its ``core/`` and ``daemon/`` top-level names)."""
+    import sessions
+
+    value = os.environ.get("PYTHONPATH", "")
+    where = Path(sessions.__file__).resolve().parent.parent
+    entries = [Path(p).resolve() for p in value.split(os.pathsep) if p]
+    return value if where in entries else None
+
+
 def _private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     info = path.stat()
