@@ -17,12 +17,20 @@ pytest_plugins = ["daemons", "tui_fixtures", "jupyter_kernels"]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the user's real config dir (their signing key, trust list, remotes) out of the
-    tests: one private config dir for the whole run, inherited by every child process."""
+    tests: one private config dir for the whole run, inherited by every child process. Caches,
+    logs and daemon sockets go to this run's own dirs too: two runs share nothing."""
     import tempfile
 
     if "SESSIONS_TEST_CONFIG" not in os.environ:
         os.environ["SESSIONS_TEST_CONFIG"] = tempfile.mkdtemp(prefix="sessions-test-config-")
     os.environ["SESSIONS_CONFIG_DIR"] = os.environ["SESSIONS_TEST_CONFIG"]
+    run = Path(tempfile.mkdtemp(prefix="sessions-test-run-"))
+    for name in ("cache", "log", "runtime"):
+        os.environ.setdefault(f"SESSIONS_{name.upper()}_DIR", str(run / name))
+    # A failing SVG snapshot's report goes to this run's temp dir, not the checkout
+    if getattr(config.option, "snapshot_report", None) == "snapshot_report.html":
+        report = Path(tempfile.mkdtemp(prefix="sessions-snapshot-report-"))
+        config.option.snapshot_report = str(report / "snapshot_report.html")
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ from sessions.tui.components.share_modal import ShareChoice, ShareModal
 from sessions.tui.components.snapshot_table import SnapshotTable
 from sessions.tui.components.variable_table import VariableTable
 from sessions.tui.data import Detail, Source
+from sessions.tui.formatting import local_path
 from sessions.tui.idle_gc import EVERY_SECONDS, IdleCollector
 
 PANES = ("groups", "snapshots", "variables", "preview")
@@ -148,7 +149,7 @@ class SessionsApp(App[None]):
     def on_mount(self) -> None:
         self.idle_gc.start()
         self.set_interval(EVERY_SECONDS, self.idle_gc.tick)
-        self.sub_title = f"{self.store.root} · reading…"
+        self.sub_title = f"{local_path(self.store.root)} · reading…"
         self._apply_config()
         self._w("#filter", FilterInput).display = False
         self._w("#snapshots", SnapshotTable).focus()
@@ -213,7 +214,7 @@ class SessionsApp(App[None]):
             f"{len(self.rows)} of {self.total}" if self.total > len(self.rows) else f"{self.total}"
         )
         filtered = f" · filter: {self.filter_text}" if self.filter_text else ""
-        self.sub_title = f"{self.store.root} · {shown} snapshots · {state}{filtered}"
+        self.sub_title = f"{local_path(self.store.root)} · {shown} snapshots · {state}{filtered}"
 
     # --- rows -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rows")

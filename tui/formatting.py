@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import datetime as _dt
+from pathlib import Path
 from typing import Any
 
 from sessions.core.units import human_size
 
-__all__ = ["human_size", "iso_utc", "local_time", "preview_lines", "shape_of"]
+__all__ = ["human_size", "iso_utc", "local_path", "local_time", "preview_lines", "shape_of"]
+
+
+def local_path(path: Path | str) -> str:
+    """``path`` as a shell would show it: ``~`` for the home dir (short, and the same for
+    every user whose files sit in the same place under their home)."""
+    text = str(path)
+    try:
+        home = str(Path.home())
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry
+        return text
+    if home in ("", "/") or not (text == home or text.startswith(home.rstrip("/") + "/")):
+        return text
+    return "~" + text[len(home.rstrip("/")) :]
 
 
 def local_time(ts: float) -> str:
