@@ -501,3 +501,17 @@ async def test_offline_offers_to_start_the_daemon(demo_home: Path, daemon_env) -
             assert "live" in app.sub_title
     finally:
         stop(Store(demo_home).root)
+
+
+async def test_a_reload_of_the_shown_snapshot_keeps_the_variable_cursor(demo_home: Path) -> None:
+    """The list reloaded (the filter applied, the daemon saying something changed) while the
+    user moves through the variables: the cursor stays on the variable it is on."""
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rows=4)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await goto_variable(pilot, "customers")
+        shown = app.detail
+        app.load_rows()
+        await until(pilot, lambda: app.detail is not shown, "the snapshot read again")
+        assert app.query_one("#variables").current_name() == "customers"
