@@ -22,6 +22,11 @@ requires_tmux = pytest.mark.skipif(
 )
 
 
+# What this machine needs in every process's environment (the locale; OpenBLAS settings for
+# processors older OpenBLAS builds get wrong), passed to the program unless ``env`` says it.
+MACHINE_VARIABLES = ("LANG", "LC_", "OPENBLAS_")
+
+
 class Tmux:
     """The app in a real terminal: a private tmux server (tmux's defaults, no user config, its
     own socket), driven by keys and read from the screen. Keys are sent without pauses; a test
@@ -29,7 +34,7 @@ class Tmux:
 
     def __init__(
         self,
-        command: list[str],
+        command: list[str],  # run with ``env`` (and MACHINE_VARIABLES) as its environment
         env: dict[str, str],
         size: tuple[int, int] = (150, 46),
         *,
@@ -39,8 +44,13 @@ class Tmux:
             pytest.fail("tmux is not installed (.ci/run installs it)")
         self.name = f"sessions-e2e-{uuid.uuid4().hex[:8]}"
         self.tmux = ["tmux", "-L", self.name, "-f", "/dev/null"]
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        shell = f"env {exports} {' '.join(shlex.quote(c) for c in command)}; echo APP-EXITED-$?; sleep 600"
+        machine = {k: v for k, v in os.environ.items() if k.startswith(MACHINE_VARIABLES)}
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in {**machine, **env}.items())
+        # env -i: the program sees ``env`` and nothing of the tmux server's (this test run's),
+        # except what tmux tells its panes (how to reach it: the clipboard uses that)
+        command_line = " ".join(shlex.quote(c) for c in command)
+        pane = 'TMUX="$TMUX" TMUX_PANE="$TMUX_PANE"'
+        shell = f"env -i {pane} {exports} {command_line}; echo APP-EXITED-$?; sleep 600"
         subprocess.run(
             [
                 *self.tmux,
