@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -117,7 +118,14 @@ def test_sigkill_during_indexing_then_restart_matches_the_disk(home: Path, daemo
     from sessions.core.store.catalog import catalog_path
 
     wait_for(lambda: catalog_path(home).exists(), timeout=30, interval=0.01)
-    wait_for(lambda: catalog_ids(home), timeout=60, interval=0.01)  # its first batch is in
+
+    def indexed_some() -> set[str]:
+        try:
+            return catalog_ids(home)
+        except sqlite3.Error:  # the daemon is still creating the catalog's tables
+            return set()
+
+    wait_for(indexed_some, timeout=60, interval=0.01)  # its first batch is in
     process.send_signal(signal.SIGKILL)
     process.wait()
     partial = catalog_ids(home)
