@@ -515,3 +515,20 @@ async def test_a_reload_of_the_shown_snapshot_keeps_the_variable_cursor(demo_hom
         app.load_rows()
         await until(pilot, lambda: app.detail is not shown, "the snapshot read again")
         assert app.query_one("#variables").current_name() == "customers"
+
+
+async def test_a_key_right_after_the_cursor_moved_acts_on_the_highlighted_snapshot(
+    demo_home: Path,
+) -> None:
+    """``r`` pressed before the newly highlighted snapshot's detail has been read (a fast
+    typist, a filter just applied) restores that snapshot, not the one highlighted before."""
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rows=4)
+        assert app.detail is not None and app.detail.row.ref == "legacy-experiment.pkl"
+        table = app.query_one("#snapshots")
+        table.move_cursor(row=refs(app).index("churn-analysis@2"))
+        app.action_restore()  # in the same step: the detail read is still to come
+        assert app.detail.row.ref == "legacy-experiment.pkl"
+        await until(pilot, lambda: isinstance(app.screen, RestoreModal), "the restore dialog")
+        assert app.screen.ref == "churn-analysis@2"

@@ -395,7 +395,19 @@ class SessionsApp(App[None]):
 
     # --- actions: snapshot operations -------------------------------------------------
     def _need_snapshot(self, *, readable: bool = True) -> Detail | None:
+        """The highlighted snapshot's detail. A key pressed right after the cursor moved (or
+        the list was filtered) comes before that detail is read: it is read now, so the
+        action is on what the screen highlights, never on the snapshot highlighted before."""
         detail = self.detail
+        row = self._w("#snapshots", SnapshotTable).current()
+        if row is not None and (detail is None or detail.row.path != row.path):
+            try:
+                detail = self.source.detail(row)
+            except Exception as exc:
+                self.notify(f"cannot read {row.ref}: {exc}", severity="error")
+                return None
+            detail.marked = self.marks.setdefault(row.path, set())
+            self.post_message(messages.DetailLoaded(detail))
         if detail is None:
             self.notify("No snapshot selected", severity="warning")
             return None
