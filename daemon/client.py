@@ -133,13 +133,6 @@ def daemon_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "sessions.daemon", *args]
 
 
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH", "")]))
-    return env
-
-
 def start(root: Path, *, timeout: float = 20.0) -> dict[str, Any]:
     """Start a detached daemon for ``root`` unless one answers; return once one answers.
 
@@ -157,7 +150,7 @@ def start(root: Path, *, timeout: float = 20.0) -> dict[str, Any]:
         stderr=subprocess.PIPE,
         start_new_session=True,
         close_fds=True,
-        env=_child_env(),
+        cwd=root.anchor,  # not the user's dir: its core/ or daemon.py must not shadow ours
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -215,7 +208,6 @@ def exec_daemon(args: list[str]) -> int:
     """Replace this process with ``python -m sessions.daemon ARGS`` (so service managers see the
     daemon itself); returns only on platforms without exec."""
     argv = daemon_argv(*args)
-    env = _child_env()
-    if hasattr(os, "execve"):
-        os.execve(argv[0], argv, env)
-    return subprocess.call(argv, env=env)
+    if hasattr(os, "execv"):
+        os.execv(argv[0], argv)
+    return subprocess.call(argv)

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessions.daemon.paths import key, log_path
+from sessions.daemon.paths import key, log_path, service_pythonpath
 
 UNIT_NAME = "sessions-tui-daemon"
 LABEL = "io.github.sessions-tui.daemon"
@@ -37,7 +37,10 @@ def systemd_unit(root: Path) -> ServiceFile:
     config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     path = config / "systemd" / "user" / f"{UNIT_NAME}{_suffix(root)}.service"
     exec_start = " ".join(_systemd_quote(a) for a in _argv(root))
-    pythonpath = str(Path(__file__).resolve().parent.parent)
+    pythonpath = service_pythonpath()
+    environment = (
+        f"Environment={_systemd_quote('PYTHONPATH=' + pythonpath)}\n" if pythonpath else ""
+    )
     text = (
         "[Unit]\n"
         f"Description=Sessions snapshot daemon for {root}\n"
@@ -46,7 +49,7 @@ def systemd_unit(root: Path) -> ServiceFile:
         "[Service]\n"
         "Type=simple\n"
         f"ExecStart={exec_start}\n"
-        f"Environment={_systemd_quote('PYTHONPATH=' + pythonpath)}\n"
+        f"{environment}"
         "Restart=on-failure\n"
         "RestartSec=5\n"
         "\n"
@@ -64,15 +67,17 @@ def _systemd_quote(arg: str) -> str:
 
 def launchd_plist(root: Path) -> ServiceFile:
     path = Path.home() / "Library" / "LaunchAgents" / f"{LABEL}{_suffix(root)}.plist"
-    data = {
+    data: dict[str, object] = {
         "Label": f"{LABEL}{_suffix(root)}",
         "ProgramArguments": _argv(root),
-        "EnvironmentVariables": {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         "RunAtLoad": True,
         "KeepAlive": True,
         "ProcessType": "Background",
         "StandardErrorPath": str(log_path(root).with_suffix(".stderr.log")),
     }
+    pythonpath = service_pythonpath()
+    if pythonpath:
+        data["EnvironmentVariables"] = {"PYTHONPATH": pythonpath}
     return ServiceFile("launchd", path, plistlib.dumps(data).decode())
 
 

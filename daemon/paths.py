@@ -25,6 +25,19 @@ class RuntimeDirError(SessionsError):
     """The dir for the daemon's socket and lock cannot be used safely."""
 
 
+def service_pythonpath() -> str | None:
+    """What a service manager must set as PYTHONPATH for ``python -m sessions.daemon`` to find
+    this installation: this process's PYTHONPATH when ``sessions`` was found through it, else
+    None (a wheel or an editable install is found through the interpreter's own site dirs;
+    a dir inside the package would make its ``core/`` and ``daemon/`` top-level names)."""
+    import sessions
+
+    value = os.environ.get("PYTHONPATH", "")
+    where = Path(sessions.__file__).resolve().parent.parent
+    entries = [Path(p).resolve() for p in value.split(os.pathsep) if p]
+    return value if where in entries else None
+
+
 def _private_dir(path: Path) -> Path:
     """``path`` as a dir only this user can use: created 0700 (parents too), refused when
     it is a symlink or belongs to someone else — another user could have made it first,

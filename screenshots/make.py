@@ -24,21 +24,19 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 OUT = ROOT / "screenshots"
 
 
-async def shoot(scene, source: Path) -> Path:
+async def shoot(scene, source: Path, user_home: Path) -> Path:
     from scenes import SIZE
-    from tui_fixtures import FROZEN_DEMO
+    from tui_fixtures import place_demo
     from tui_pilot import make_app
 
-    shutil.rmtree(FROZEN_DEMO, ignore_errors=True)
-    shutil.copytree(source, FROZEN_DEMO, symlinks=True)
-    for path in FROZEN_DEMO.rglob("*.pkl"):
-        os.utime(path, (1_767_348_000, 1_767_348_000))
+    shutil.rmtree(user_home, ignore_errors=True)
+    demo = place_demo(source, user_home)  # shown as ~/.cache/sessions-tui/demo, as in the tests
     with contextlib.ExitStack() as stack:
         if scene.kernel:
             from jupyter_kernels import demo_kernel
 
-            stack.enter_context(demo_kernel(Path(os.environ["JUPYTER_RUNTIME_DIR"]), FROZEN_DEMO))
-        app = make_app(FROZEN_DEMO)
+            stack.enter_context(demo_kernel(Path(os.environ["JUPYTER_RUNTIME_DIR"]), demo))
+        app = make_app(demo)
         async with app.run_test(size=SIZE) as pilot:
             await scene.run(pilot)
             await pilot.pause(0.2)
@@ -54,19 +52,15 @@ def main() -> int:
     for name in ("config", "cache", "logs"):
         os.environ[f"SESSIONS_{name.upper()}_DIR"] = str(work / name)
     os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "jupyter-runtime")  # only the demo kernel
-    import fcntl
-
+    os.environ["HOME"] = str(work / "home")
     from scenes import SCENES
-    from tui_fixtures import FROZEN_DEMO
 
     from sessions.tui.demo import build_demo
 
-    lock = open(f"{FROZEN_DEMO}.lock", "a")  # noqa: SIM115 - held until the end
-    fcntl.flock(lock, fcntl.LOCK_EX)  # a test run using the same demo path waits, and vice versa
     source = build_demo(work / "demo", frozen=True)
     converter = shutil.which("rsvg-convert")
     for scene in SCENES:
-        svg = asyncio.run(shoot(scene, source))
+        svg = asyncio.run(shoot(scene, source, work / "home"))
         line = f"{scene.name:<14} {svg.relative_to(ROOT)}"
         if converter:
             png = svg.with_suffix(".png")

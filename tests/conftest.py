@@ -15,14 +15,34 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["daemons", "tui_fixtures", "jupyter_kernels"]
 
 
+_RUN_DIR: Path | None = None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the user's real config dir (their signing key, trust list, remotes) out of the
-    tests: one private config dir for the whole run, inherited by every child process."""
+    tests: one private config dir for the whole run, inherited by every child process. Caches,
+    logs, daemon sockets and a failing SVG snapshot's report go to this run's own dir too: two
+    runs share nothing, and nothing is left in the checkout."""
     import tempfile
 
+    global _RUN_DIR
+    _RUN_DIR = run = Path(tempfile.mkdtemp(prefix="sessions-test-"))
     if "SESSIONS_TEST_CONFIG" not in os.environ:
-        os.environ["SESSIONS_TEST_CONFIG"] = tempfile.mkdtemp(prefix="sessions-test-config-")
+        (run / "config").mkdir(mode=0o700)
+        os.environ["SESSIONS_TEST_CONFIG"] = str(run / "config")
     os.environ["SESSIONS_CONFIG_DIR"] = os.environ["SESSIONS_TEST_CONFIG"]
+    for name in ("cache", "log", "runtime"):
+        os.environ.setdefault(f"SESSIONS_{name.upper()}_DIR", str(run / name))
+    if getattr(config.option, "snapshot_report", None) == "snapshot_report.html":
+        config.option.snapshot_report = str(run / "snapshot_report.html")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove this run's dir, unless it holds a snapshot report someone has to look at."""
+    import shutil
+
+    if _RUN_DIR is not None and not (_RUN_DIR / "snapshot_report.html").exists():
+        shutil.rmtree(_RUN_DIR, ignore_errors=True)
 
 
 @pytest.fixture

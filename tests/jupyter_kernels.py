@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,24 @@ class Kernel:
             else None
         )
         return {"stdout": "".join(out), "error": error}
+
+    def start_busy(self, code: str, timeout: float = 60) -> str:
+        """Send ``code`` without waiting for it; return once the kernel says it is running it
+        (busy), so what comes next meets a busy kernel."""
+        msg_id = self.client.execute(code)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.client.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            if (
+                msg["msg_type"] == "status"
+                and msg["parent_header"].get("msg_id") == msg_id
+                and msg["content"].get("execution_state") == "busy"
+            ):
+                return msg_id
+        raise AssertionError(f"the kernel never started running {code!r}")
 
     def complete(self, code: str) -> list[str]:
         """What tab completion offers at the end of ``code``."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,9 +19,11 @@ from synth import make_snapshots
 
 
 def _subscribe(home: Path) -> queue.Queue:
-    from sessions.daemon.client import DaemonClient
+    """Events from a new subscriber, returned once the daemon counts it (none is missed)."""
+    from sessions.daemon.client import DaemonClient, status
 
     events: queue.Queue = queue.Queue()
+    before = status(home)["subscribers"]
     client = DaemonClient(home).connect()
 
     def pump() -> None:
@@ -28,7 +31,7 @@ def _subscribe(home: Path) -> queue.Queue:
             events.put(event)
 
     threading.Thread(target=pump, daemon=True).start()
-    time.sleep(0.2)
+    wait_for(lambda: status(home)["subscribers"] > before)
     return events
 
 
@@ -115,7 +118,14 @@ def test_sigkill_during_indexing_then_restart_matches_the_disk(home: Path, daemo
     from sessions.core.store.catalog import catalog_path
 
     wait_for(lambda: catalog_path(home).exists(), timeout=30, interval=0.01)
-    time.sleep(0.3)
+
+    def indexed_some() -> set[str]:
+        try:
+            return catalog_ids(home)
+        except sqlite3.Error:  # the daemon is still creating the catalog's tables
+            return set()
+
+    wait_for(indexed_some, timeout=60, interval=0.01)  # its first batch is in
     process.send_signal(signal.SIGKILL)
     process.wait()
     partial = catalog_ids(home)

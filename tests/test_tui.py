@@ -501,3 +501,34 @@ async def test_offline_offers_to_start_the_daemon(demo_home: Path, daemon_env) -
             assert "live" in app.sub_title
     finally:
         stop(Store(demo_home).root)
+
+
+async def test_a_reload_of_the_shown_snapshot_keeps_the_variable_cursor(demo_home: Path) -> None:
+    """The list reloaded (the filter applied, the daemon saying something changed) while the
+    user moves through the variables: the cursor stays on the variable it is on."""
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rows=4)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await goto_variable(pilot, "customers")
+        shown = app.detail
+        app.load_rows()
+        await until(pilot, lambda: app.detail is not shown, "the snapshot read again")
+        assert app.query_one("#variables").current_name() == "customers"
+
+
+async def test_a_key_right_after_the_cursor_moved_acts_on_the_highlighted_snapshot(
+    demo_home: Path,
+) -> None:
+    """``r`` pressed before the newly highlighted snapshot's detail has been read (a fast
+    typist, a filter just applied) restores that snapshot, not the one highlighted before."""
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, rows=4)
+        assert app.detail is not None and app.detail.row.ref == "legacy-experiment.pkl"
+        table = app.query_one("#snapshots")
+        table.move_cursor(row=refs(app).index("churn-analysis@2"))
+        app.action_restore()  # in the same step: the detail read is still to come
+        assert app.detail.row.ref == "legacy-experiment.pkl"
+        await until(pilot, lambda: isinstance(app.screen, RestoreModal), "the restore dialog")
+        assert app.screen.ref == "churn-analysis@2"

@@ -49,6 +49,7 @@ from sessions.tui.components.snapshot_table import SnapshotTable
 from sessions.tui.components.variable_table import VariableTable
 from sessions.tui.data import Detail, Source
 from sessions.tui.escapes import show_control_characters
+from sessions.tui.formatting import local_path
 from sessions.tui.idle_gc import EVERY_SECONDS, IdleCollector
 
 PANES = ("groups", "snapshots", "variables", "preview")
@@ -164,7 +165,7 @@ class SessionsApp(App[None]):
     def on_mount(self) -> None:
         self.idle_gc.start()
         self.set_interval(EVERY_SECONDS, self.idle_gc.tick)
-        self.sub_title = f"{self.store.root} · reading…"
+        self.sub_title = f"{local_path(self.store.root)} · reading…"
         self._apply_config()
         self._w("#filter", FilterInput).display = False
         self._w("#snapshots", SnapshotTable).focus()
@@ -229,7 +230,7 @@ class SessionsApp(App[None]):
             f"{len(self.rows)} of {self.total}" if self.total > len(self.rows) else f"{self.total}"
         )
         filtered = f" · filter: {self.filter_text}" if self.filter_text else ""
-        self.sub_title = f"{self.store.root} · {shown} snapshots · {state}{filtered}"
+        self.sub_title = f"{local_path(self.store.root)} · {shown} snapshots · {state}{filtered}"
 
     # --- rows -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rows")
@@ -410,7 +411,19 @@ class SessionsApp(App[None]):
 
     # --- actions: snapshot operations -------------------------------------------------
     def _need_snapshot(self, *, readable: bool = True) -> Detail | None:
+        """The highlighted snapshot's detail. A key pressed right after the cursor moved (or
+        the list was filtered) comes before that detail is read: it is read now, so the
+        action is on what the screen highlights, never on the snapshot highlighted before."""
         detail = self.detail
+        row = self._w("#snapshots", SnapshotTable).current()
+        if row is not None and (detail is None or detail.row.path != row.path):
+            try:
+                detail = self.source.detail(row)
+            except Exception as exc:
+                self.notify(f"cannot read {row.ref}: {exc}", severity="error")
+                return None
+            detail.marked = self.marks.setdefault(row.path, set())
+            self.post_message(messages.DetailLoaded(detail))
         if detail is None:
             self.notify("No snapshot selected", severity="warning")
             return None

@@ -1,7 +1,9 @@
 """``sessions-tui``: the command line.
 
-Exit codes: 0 ok, 1 problems found (damage, failed variables, refused operations), 2 usage
-or a reference that names nothing (or more than one thing).
+Exit codes: 0 ok, 1 problems found (damage, failed variables, refused operations, an error
+of the system or of Sessions itself), 2 usage or a reference that names nothing (or more than
+one thing), 130 interrupted. The terminal UI's own code is passed through. Errors are one line
+on stderr, never a traceback (an unexpected one is written to a file in the log dir).
 
 JSON output (``ls --json``, ``show --json``) is a stable interface, documented in the
 README: keys are only ever added within a major version, never renamed or removed.
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Save, browse, preview, restore and share Python sessions.",
     )
     parser.add_argument("--home", help="session dir (default: $SESSIONS_HOME or the user data dir)")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ls = sub.add_parser("ls", help="list snapshots and foreign dill files")
@@ -118,6 +121,13 @@ def finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite(v) for v in value]
     return value
+
+
+def _version() -> str:
+    from sessions import __version__
+
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"sessions-tui {__version__} (Python {python}, {sys.executable})"
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -413,11 +423,12 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
     if not args.no_open and sys.stdout.isatty() and sys.stdin.isatty():
         return open_app(Store(home))
     out.write(f"demo session dir: {home}\n\n")
-    demo_args = argparse.Namespace(home=str(home), json=False, ref="demo-model")
-    code = cmd_ls(demo_args, out)
+    code = cmd_ls(_parser().parse_args(["--home", str(home), "ls"]), out)
     if not args.no_open:
         out.write("\n")
-        code = cmd_show(demo_args, out) or code
+        code = (
+            cmd_show(_parser().parse_args(["--home", str(home), "show", "demo-model"]), out) or code
+        )
     return code
 
 
@@ -504,8 +515,9 @@ def open_app(store: Store) -> int:
         raise UsageError("the terminal UI needs a terminal; use 'sessions-tui ls' for plain output")
     from sessions.tui.app import SessionsApp
 
-    SessionsApp(store).run()
-    return 0
+    app = SessionsApp(store)
+    app.run()
+    return app.return_code or 0  # 1 when the app stopped on an error it showed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -527,9 +539,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (| head): nothing more to say to it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # the system said no: one line, with the file it was about
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"sessions-tui: {exc.strerror or exc}{where}\n")
+        return 1
+    except Exception as exc:  # a bug of ours: one line here, the traceback in a file
+        sys.stderr.write(
+            f"sessions-tui: internal error: {type(exc).__name__}: {exc}{_crash_log()}\n"
+        )
+        return 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _crash_log() -> str:
+    """Write the exception being handled to a file in the log dir; say where (or nothing)."""
+    import time
+    import traceback
+
+    from sessions.core.paths import log_dir
+
+    try:
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path.write_text(f"{_version()}\nargv: {sys.argv!r}\n\n{traceback.format_exc()}")
+    except OSError:
+        return ""
+    return f" (details in {path})"
+
+
+if __name__ == "__main__":  # python -m sessions.tui.cli: run the module cli_share imports
+    from sessions.tui.cli import main as _main  # (not this __main__ copy: one UsageError)
+
+    sys.exit(_main())

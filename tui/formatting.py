@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from pathlib import Path
 from typing import Any
 
 from sessions.core.units import human_size
@@ -11,6 +12,7 @@ from sessions.core.units import human_size
 __all__ = [
     "human_size",
     "iso_utc",
+    "local_path",
     "local_time",
     "one_line",
     "preview_lines",
@@ -41,6 +43,19 @@ def one_line(text: object, limit: int | None = None) -> str:
     if limit is not None and len(line) > limit:
         line = line[: max(0, limit - 1)] + "…"
     return line
+
+
+def local_path(path: Path | str) -> str:
+    """``path`` as a shell would show it: ``~`` for the home dir (short, and the same for
+    every user whose files sit in the same place under their home)."""
+    text = str(path)
+    try:
+        home = str(Path.home())
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry
+        return text
+    if home in ("", "/") or not (text == home or text.startswith(home.rstrip("/") + "/")):
+        return text
+    return "~" + text[len(home.rstrip("/")) :]
 
 
 def local_time(ts: float) -> str:

@@ -25,6 +25,10 @@ class VariableTable(VimTable):
         self.detail: Detail | None = None
 
     def show(self, detail: Detail | None) -> None:
+        """List ``detail``'s variables. The same snapshot shown again (the list was reloaded,
+        the daemon said it changed) keeps the cursor on the variable it was on."""
+        same = detail is not None and self.detail is not None
+        keep = self.current_name() if same and self.detail.row.path == detail.row.path else None
         self.detail = detail
         self.clear()
         if detail is None:
@@ -61,6 +65,8 @@ class VariableTable(VimTable):
             for name, kind in detail.foreign.variables.items():
                 self.add_row(" ", Text(name, style="bold"), kind, "", "", key=name)
         self.border_subtitle = self._subtitle()
+        if keep is not None and keep in self.rows:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
 
     def _mark(self, name: str) -> Text:
         marked = self.detail is not None and name in self.detail.marked
