@@ -22,6 +22,7 @@ from sessions.core.errors import RefError, SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.tui import cli_share
 from sessions.tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
+from sessions.tui.progress import drawn
 
 JSON_VERSION = 1
 
@@ -280,9 +281,16 @@ def _restore_into_kernel(
     if entry.kind != "snapshot":
         raise SessionsError("only snapshots can be restored into a kernel (load dill files there)")
     kernel = find_kernel(args.kernel)
-    result = restore_into_kernel(
-        kernel, entry.id, names=names, home=store.root, trust=args.trust_once, on_wait=_waiting
-    )
+    with drawn(f"load {entry.ref} into kernel {kernel.id[:8]}") as progress:
+        result = restore_into_kernel(
+            kernel,
+            entry.id,
+            names=names,
+            home=store.root,
+            trust=args.trust_once,
+            on_wait=_waiting,
+            progress=progress,
+        )
     out.write(f"{result['text']} into kernel {kernel.id[:8]}\n")
     return 1 if result["report"].get("failed") else 0
 
@@ -291,15 +299,17 @@ def cmd_save(args: argparse.Namespace, out: Any) -> int:
     from sessions.kernels.outside import find_kernel, save_kernel
 
     kernel = find_kernel(args.kernel)
-    result = save_kernel(
-        kernel,
-        name=args.name,
-        note=args.note,
-        include=args.include,
-        exclude=args.exclude,
-        home=_store(args).root,
-        on_wait=_waiting,
-    )
+    with drawn(f"save kernel {kernel.id[:8]}") as progress:
+        result = save_kernel(
+            kernel,
+            name=args.name,
+            note=args.note,
+            include=args.include,
+            exclude=args.exclude,
+            home=_store(args).root,
+            on_wait=_waiting,
+            progress=progress,
+        )
     out.write(f"{result['text']} (kernel {kernel.id[:8]})\n")
     return 0
 
@@ -320,7 +330,8 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
 
     store = _store(args)
     entries = [store.resolve(args.ref)] if args.ref else None
-    report = verify(store, entries)
+    with drawn(f"verify {args.ref or store.root}") as progress:
+        report = verify(store, entries, progress=progress)
     for problem in report.problems:
         out.write(f"CORRUPT {problem}\n")
     if report.ok:
@@ -349,7 +360,8 @@ def cmd_gc(args: argparse.Namespace, out: Any) -> int:
             out.write(f"removed {line}\n")
         if removed.kept_pinned:
             out.write(f"kept {removed.kept_pinned} pinned snapshots\n")
-    report = gc(_store(args))
+    with drawn("gc") as progress:
+        report = gc(_store(args), progress=progress)
     out.write(
         f"removed {report.removed_blobs} blobs ({human_size(report.freed)} freed), "
         f"{report.removed_temps} stale temp files; {report.kept_blobs} blobs in use\n"

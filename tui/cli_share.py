@@ -10,6 +10,7 @@ from typing import Any
 from sessions.core.errors import SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.core.units import human_size
+from sessions.tui.progress import drawn
 
 
 def add_parsers(sub: Any) -> None:
@@ -85,7 +86,14 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 def cmd_export(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.bundle import export
 
-    result = export(Store(args.home), args.ref, args.output, include_secrets=args.include_secrets)
+    with drawn(f"export {args.ref}") as progress:
+        result = export(
+            Store(args.home),
+            args.ref,
+            args.output,
+            include_secrets=args.include_secrets,
+            progress=progress,
+        )
     out.write(f"{result}\n")
     return 0
 
@@ -93,7 +101,10 @@ def cmd_export(args: argparse.Namespace, out: Any) -> int:
 def cmd_import(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.bundle import import_bundle
 
-    result = import_bundle(Store(args.home), args.file, trust_once=args.trust_once)
+    with drawn(f"import {Path(args.file).name}") as progress:
+        result = import_bundle(
+            Store(args.home), args.file, trust_once=args.trust_once, progress=progress
+        )
     out.write(f"{result}\n")
     if result.left_out:
         out.write(f"not in the bundle (left out by the sender): {', '.join(result.left_out)}\n")
@@ -135,9 +146,15 @@ def cmd_remote(args: argparse.Namespace, out: Any) -> int:
 def cmd_push(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.remote import open_remote
 
-    result = open_remote(args.remote).push(
-        Store(args.home), args.ref, owner=args.owner, include_secrets=args.include_secrets
-    )
+    remote = open_remote(args.remote)
+    with drawn(f"push {args.ref}") as progress:
+        result = remote.push(
+            Store(args.home),
+            args.ref,
+            owner=args.owner,
+            include_secrets=args.include_secrets,
+            progress=progress,
+        )
     out.write(f"{result}\n")
     if not result.already:
         out.write(f"a teammate gets it with: {pull_command(result.ref, args.remote)}\n")
@@ -163,7 +180,10 @@ def cmd_pull(args: argparse.Namespace, out: Any) -> int:
         for why in data.failed.values():
             sys.stderr.write(f"sessions-tui: {' '.join(why.splitlines())}\n")
         return 1 if data.failed else 0
-    result = remote.pull(Store(args.home), args.spec, trust_once=args.trust_once)
+    with drawn(f"pull {args.spec}") as progress:
+        result = remote.pull(
+            Store(args.home), args.spec, trust_once=args.trust_once, progress=progress
+        )
     out.write(f"{result}\n")
     return 0
 

@@ -24,6 +24,7 @@ from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing.signing import TrustError, check_trusted
 from sessions.core.store.manifest import Manifest
 from sessions.core.store.session_dir import Entry, Store
+from sessions.core.units import plural
 
 
 @dataclass
@@ -68,11 +69,6 @@ class LoadReport:
             "replaced": list(self.replaced),
             "kept": list(self.kept),
         }
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 variable``, ``3 variables``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 class _Namespace:
