@@ -172,7 +172,8 @@ def load(
 
 
 def snapshots(*, home: str | Path | None = None) -> list[SnapshotInfo]:
-    """Every snapshot in the session dir, oldest first (damaged ones flagged, not fatal)."""
+    """Every snapshot in the session dir, oldest first (damaged ones flagged, not fatal);
+    a list that shows as a table in notebooks."""
     from sessions.core.api import snapshots as _snapshots
 
     return _snapshots(_store(home))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from sessions.core.reprs import shape_text as shape_of
 from sessions.core.units import human_size
 
 __all__ = ["human_size", "iso_utc", "local_time", "preview_lines", "shape_of"]
@@ -16,15 +17,6 @@ def local_time(ts: float) -> str:
 
 def iso_utc(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def shape_of(preview: dict[str, Any]) -> str:
-    """The shape or length a preview records, as text ('' when it has none)."""
-    if "shape" in preview and isinstance(preview["shape"], list):
-        return "×".join(str(n) for n in preview["shape"]) or "()"
-    if "len" in preview:
-        return f"len {preview['len']}"
-    return ""
 
 
 def preview_lines(preview: dict[str, Any], width: int = 100) -> list[str]:

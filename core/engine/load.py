@@ -70,6 +70,14 @@ class LoadReport:
             "kept": list(self.kept),
         }
 
+    def _repr_html_(self) -> str:
+        from sessions.core.reprs import load_report_html
+
+        return load_report_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
 
 class _Namespace:
     """Writes into the target namespace, remembering what each name held before, so a
