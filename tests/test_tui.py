@@ -300,7 +300,7 @@ async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
         await until(pilot, lambda: isinstance(app.screen, KernelModal), "the kernel picker")
         await press(pilot, "enter")
         await ready(pilot, rows=5)
-        assert "session@1" in refs(app)
+        assert f"kernel-{kernel_id(kernel)[:8]}@1" in refs(app)  # named for its kernel
 
 
 def _owner() -> str:
