@@ -7,6 +7,7 @@
     %sessions list
     %sessions show REF
     %sessions auto on [--after SECONDS] [--every MINUTES] [--name NAME] | off | status
+    %%sessions cache [-f] [-v]      (a cell magic: the cell runs once for its code and inputs)
 
 Arguments are parsed with IPython's ``magic_arguments``, so ``%sessions?`` shows the help of
 every command. A failure raises (``UsageError`` for bad arguments, the library's exception
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from sessions.core.config import AutoPolicy
@@ -120,8 +121,10 @@ class SessionsMagics(Magics):
         super().__init__(shell)
         self.auto: AutoSaver | None = None
 
-    @line_magic
-    def sessions(self, line: str) -> None:
+    @line_cell_magic
+    def sessions(self, line: str, cell: str | None = None) -> Any:
+        if cell is not None:
+            return self.cell_magic(line, cell)
         words = line.strip().split(None, 1)
         if not words:
             raise UsageError("%sessions needs a command: save, load, list, show or auto")
@@ -137,8 +140,18 @@ class SessionsMagics(Magics):
             getattr(self, f"do_{command}")(args)
         except SessionsError as exc:
             raise _one_line(exc) from None
+        return None
 
     sessions.__doc__ = _help()
+
+    def cell_magic(self, line: str, cell: str) -> Any:
+        """``%%sessions cache [-f] [-v]``: the cell runs once for its code and inputs."""
+        from sessions.kernels.cell_cache import CellCache
+
+        words = line.split(None, 1)
+        if not words or words[0] != "cache":
+            raise UsageError("cell magic: %%sessions cache [-f] [-v]")
+        return CellCache(self.shell).run(words[1] if len(words) > 1 else "", cell)
 
     # --- commands -------------------------------------------------------------------------
     def do_save(self, args: Any) -> None:

@@ -213,11 +213,21 @@ def save(
     private: bool = False,
     origin: dict[str, str] | None = None,
     only_if_changed: bool = False,
+    values: dict[str, Any] | None = None,
+    refer: bool = False,
+    extra: dict[str, Any] | None = None,
+    history: bool = True,
+    remember: bool = True,
     progress: ProgressCallback | None = None,
 ) -> SaveResult:
     """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`. With
     ``only_if_changed``, make no snapshot when every variable's bytes and every import are
     those of the name's latest version (automatic snapshots use this).
+
+    For caches and checkpoints: ``values`` and ``refer`` as in :func:`capture.plan`;
+    ``extra`` adds top-level manifest keys (``cache``, ``run``: see sessions.core.store.manifest);
+    ``history=False`` leaves IPython's input history out; ``remember=False`` keeps this save
+    out of the in-process memo of recent names (one-off names would push real ones out).
 
     ``progress`` is called (on this thread) with bytes stored and variables saved; raising
     :class:`~sessions.core.errors.Cancelled` from it stops the save before its manifest is
@@ -228,7 +238,9 @@ def save(
     org = origin or environment.origin(namespace)
     name = validate_name(name or naming.default_name(org, store, environment.host(), os.getpid()))
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
-    plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
+    plan = capture.plan(
+        namespace, include=include, exclude=exclude, private=private, values=values, refer=refer
+    )
     estimate = _estimate(plan)
     reporter = Reporter(
         progress, "save", total_bytes=sum(estimate.values()), total_items=len(plan.values)
@@ -240,7 +252,7 @@ def save(
     groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
-    memo = reuse.memo_for(str(store.root), name)
+    memo = reuse.memo_for(str(store.root), name) if remember else reuse.Memo()
     in_stream: dict[str, str] = {}
     with store.lock("gc.lock", shared=True):
         writer = store.blobs.writer()
@@ -362,7 +374,7 @@ def save(
                         data=data,
                     )
                 )
-        order = {n: i for i, n in enumerate(namespace)}
+        order = {n: i for i, n in enumerate(namespace if values is None else values)}
         variables.sort(key=lambda v: order.get(v.name, 0))
         created = time.time()
         if only_if_changed:
@@ -406,8 +418,9 @@ def save(
                     variables=tuple(variables),
                     skipped=skipped,
                     imports=tuple(plan.imports),
-                    history=tuple(environment.history(namespace)),
+                    history=tuple(environment.history(namespace)) if history else (),
                     secrets=found_secrets,
+                    extra=dict(extra or {}),
                 )
             )
 
@@ -417,7 +430,8 @@ def save(
             raise Cancelled("save cancelled: no snapshot was made") from None
         manifest = store.commit(name, build)
     reporter.finish()
-    reuse.remember(str(store.root), name, _memo_of(manifest, plan))
+    if remember:
+        reuse.remember(str(store.root), name, _memo_of(manifest, plan))
     encoded = len(manifest.encode())
     return SaveResult(
         id=manifest.id,
