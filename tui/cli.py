@@ -21,7 +21,8 @@ from sessions.core.api import SnapshotInfo, info
 from sessions.core.errors import RefError, SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.tui import cli_cache, cli_run, cli_share
-from sessions.tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
+from sessions.tui.cli_output import Writer, styled, table
+from sessions.tui.formatting import human_size, iso_utc
 from sessions.tui.progress import drawn
 
 JSON_VERSION = 1
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="what a snapshot holds, without unpickling")
     show.add_argument("ref")
     show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.add_argument(
+        "--reveal", action="store_true", help="show previews of values that look like secrets"
+    )
 
     restore = sub.add_parser("restore", help="open an interactive Python with a snapshot loaded")
     restore.add_argument("ref")
@@ -139,27 +143,9 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
     if not items:
         out.write(f"no snapshots in {store.root}\n")
         return 0
-    rows = [("REF", "ID", "CREATED", "VARS", "SIZE", "NOTE")]
-    for item in items:
-        note = item.note
-        if item.error:
-            note = f"DAMAGED: {item.error}"
-        elif item.kind == "foreign":
-            note = "dill.dump_module file" + (
-                f" {' '.join('#' + t for t in item.tags)}" if item.tags else ""
-            )
-            if item.foreign is not None and item.foreign.runs:
-                note += f" — RUNS CODE: {item.foreign.runs_text(3)}"
-        elif item.tags:
-            note = f"{note} {' '.join('#' + t for t in item.tags)}".strip()
-        count = str(len(item.variables)) if not item.error else "?"
-        short_id = item.id[:10] if item.kind == "snapshot" else "-"
-        rows.append(
-            (item.ref, short_id, local_time(item.created), count, human_size(item.stored), note)
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for row in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] + "\n")
+    from sessions.tui.cli_show import write_list
+
+    write_list(items, out)
     return 0
 
 
@@ -181,63 +167,9 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
         json.dump(data, out, indent=2, default=str)
         out.write("\n")
         return 1 if item.error else 0
-    out.write(f"{item.ref}  ({item.id})\n")
-    if item.error:
-        out.write(f"DAMAGED: {item.error}\n")
-    manifest = item.manifest
-    if manifest is not None:
-        py = manifest.python
-        origin = ", ".join(f"{k}={v}" for k, v in manifest.origin.items())
-        out.write(
-            f"created   {local_time(manifest.created)} by {manifest.user}@{manifest.host} (pid {manifest.pid})\n"
-        )
-        out.write(f"python    {py.get('version', '?')} {py.get('executable', '')}\n")
-        out.write(f"cwd       {manifest.cwd}\n")
-        out.write(f"origin    {origin}\n")
-        if manifest.note:
-            out.write(f"note      {manifest.note}\n")
-        if manifest.tags:
-            out.write(f"tags      {', '.join(manifest.tags)}\n")
-        out.write(
-            f"size      {human_size(manifest.stored)} stored, {human_size(manifest.memory)} in memory\n"
-        )
-        out.write(f"\n{len(manifest.variables)} variables\n")
-        for var in manifest.variables:
-            shape = shape_of(var.preview)
-            deps = f"  needs {', '.join(var.deps)}" if var.deps else ""
-            out.write(
-                f"  {var.name:<20} {var.type:<28} {shape:<14} {human_size(var.memory):>9}{deps}\n"
-            )
-            for line in preview_lines(var.preview)[:6]:
-                out.write(f"      {line}\n")
-        if manifest.imports:
-            out.write(f"\n{len(manifest.imports)} imports\n")
-            for record in manifest.imports:
-                out.write(f"  {record.statement()}\n")
-        if manifest.skipped:
-            out.write(f"\n{len(manifest.skipped)} skipped\n")
-            for name, reason in manifest.skipped.items():
-                out.write(f"  {name:<20} {reason}\n")
-        if manifest.history:
-            out.write(f"\n{len(manifest.history)} inputs in history\n")
-    elif item.foreign is not None:
-        out.write(f"foreign dill.dump_module file: {item.path}\n")
-        if item.foreign.runs:
-            out.write(
-                "RUNS CODE: loading this file would call "
-                f"{item.foreign.runs_text(10)} — not a plain session (nothing was run)\n"
-            )
-        elif item.foreign.error and item.foreign.variables:
-            out.write(f"note: {item.foreign.error}\n")
-        out.write(
-            f"\n{len(item.foreign.variables)} variables (types read from opcodes; nothing was run)\n"
-        )
-        for name, kind in item.foreign.variables.items():
-            out.write(f"  {name:<20} {kind}\n")
-        if item.foreign.imports:
-            out.write(f"\n{len(item.foreign.imports)} modules\n")
-            for name, module in item.foreign.imports.items():
-                out.write(f"  {name:<20} {module}\n")
+    from sessions.tui.cli_show import write_show
+
+    write_show(item, out, reveal=args.reveal)
     return 1 if item.error else 0
 
 
@@ -322,8 +254,12 @@ def cmd_kernels(args: argparse.Namespace, out: Any) -> int:
     kernels = list_kernels()
     if not kernels:
         out.write(f"no running kernels in {runtime_dir()}\n")
+        return 0
+    grid = table("KERNEL", "STATE", "NOTEBOOK")
     for kernel in kernels:
-        out.write(f"{kernel.id}  {kernel.state:<8} {kernel.notebook or '-'}\n")
+        busy = "yellow" if kernel.state == "busy" else ""
+        grid.add_row(styled(kernel.id, "bold"), styled(kernel.state, busy), kernel.notebook or "-")
+    Writer(out).print(grid)
     return 0
 
 
@@ -334,14 +270,19 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
     entries = [store.resolve(args.ref)] if args.ref else None
     with drawn(f"verify {args.ref or store.root}") as progress:
         report = verify(store, entries, progress=progress)
+    writer = Writer(out)
     for problem in report.problems:
-        out.write(f"CORRUPT {problem}\n")
+        writer.line(styled("CORRUPT", "bold red"), f" {problem}")
     if report.ok:
-        out.write(
-            f"ok: {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified\n"
+        writer.line(
+            styled("ok", "bold green"),
+            f": {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified",
         )
         return 0
-    out.write(f"{len(report.problems)} problems in {report.checked_snapshots} snapshots\n")
+    writer.line(
+        styled(f"{len(report.problems)} problems", "bold red"),
+        f" in {report.checked_snapshots} snapshots",
+    )
     return 1
 
 
@@ -387,7 +328,9 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
     if not args.no_open and sys.stdout.isatty() and sys.stdin.isatty():
         return open_app(Store(home))
     out.write(f"demo session dir: {home}\n\n")
-    demo_args = argparse.Namespace(home=str(home), json=False, ref="demo-model")
+    demo_args = argparse.Namespace(
+        home=str(home), json=False, ref="demo-model", reveal=False, remote=None
+    )
     code = cmd_ls(demo_args, out)
     if not args.no_open:
         out.write("\n")

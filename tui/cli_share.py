@@ -10,6 +10,7 @@ from typing import Any
 from sessions.core.errors import SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.core.units import human_size
+from sessions.tui.cli_output import Writer, styled, table
 from sessions.tui.progress import drawn
 
 
@@ -138,8 +139,11 @@ def cmd_remote(args: argparse.Namespace, out: Any) -> int:
         configured = remotes.configured()
         if not configured:
             out.write("no remotes; add one: sessions-tui remote add NAME URL\n")
+            return 0
+        grid = table("NAME", "URL")
         for remote in configured.values():
-            out.write(f"{remote.name}\t{remote.url}\n")
+            grid.add_row(styled(remote.name, "bold"), remote.url)
+        Writer(out).print(grid)
     return 0
 
 
@@ -202,9 +206,15 @@ def cmd_trust(args: argparse.Namespace, out: Any) -> int:
     else:
         keys = identity.trusted()
         me = identity.identity()
-        out.write(f"you\t{me.fingerprint}\t{me.public_text}\n")
+        grid = table("NAME", "FINGERPRINT", "KEY")
+        grid.add_row(styled("you", "bold"), me.fingerprint, styled(me.public_text, "dim"))
         for name, raw in sorted(keys.items()):
-            out.write(f"{name}\t{identity.fingerprint(raw)}\t{identity.encode_public(raw)}\n")
+            grid.add_row(
+                styled(name, "bold"),
+                identity.fingerprint(raw),
+                styled(identity.encode_public(raw), "dim"),
+            )
+        Writer(out).print(grid)
     return 0
 
 
@@ -258,14 +268,26 @@ def ls_remote(args: argparse.Namespace, out: Any) -> int:
         return 0
     if not rows:
         out.write(f"nothing on {remote.name} yet\n")
+        return 0
+    grid = table("REF", "CREATED", "VARS", "STORED", "NOTE", right=("VARS", "STORED"))
     for row in rows:
         if row["error"]:
-            out.write(f"{row['ref']}  DAMAGED: {row['error']}\n")
-        else:
-            out.write(
-                f"{row['ref']:<32} {local_time(row['created'])}  {row['variables']:>4} vars  "
-                f"{human_size(row['stored']):>9}  {row['note']}\n"
+            grid.add_row(
+                styled(row["ref"], "bold"),
+                "",
+                "?",
+                "",
+                styled(f"DAMAGED: {row['error']}", "bold red"),
             )
+        else:
+            grid.add_row(
+                styled(row["ref"], "bold"),
+                local_time(row["created"]),
+                str(row["variables"]),
+                human_size(row["stored"]),
+                row["note"],
+            )
+    Writer(out).print(grid)
     return 0
 
 

@@ -1,0 +1,83 @@
+"""How the command line writes for people: rich tables with aligned columns, colour on a
+terminal, plain text when piped.
+
+On a terminal, output is drawn with rich at the terminal's width (long cells end in "…").
+Piped or redirected, the same tables come out as plain, space-aligned text with no colour,
+no cropping and no trailing spaces, so ``grep``, ``awk`` and ``cut`` work on them. ``--json``
+output never goes through here.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+_PIPED_WIDTH = 10_000  # piped output is never wrapped or cropped
+
+
+def is_terminal(out: Any) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+    """A borderless table whose header is the column names; ``right`` ones are right-aligned
+    (counts and sizes)."""
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False)
+    for name in columns:
+        grid.add_column(
+            name,
+            justify="right" if name in right else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    return grid
+
+
+def styled(text: str, style: str = "") -> Text:
+    """``text`` as it is (never read as markup: names and notes come from manifests)."""
+    return Text(text, style=style)
+
+
+class Writer:
+    """Writes renderables to ``out``: drawn by rich on a terminal, plain when piped."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.terminal = is_terminal(out)
+
+    def _console(self, file: Any) -> Console:
+        if self.terminal:
+            return Console(file=file, highlight=False, emoji=False, soft_wrap=False)
+        return Console(
+            file=file,
+            width=_PIPED_WIDTH,
+            color_system=None,
+            force_terminal=False,
+            highlight=False,
+            emoji=False,
+            soft_wrap=True,
+        )
+
+    def print(self, *renderables: RenderableType | str) -> None:
+        if self.terminal:
+            console = self._console(self.out)
+            for item in renderables:
+                console.print(styled(item) if isinstance(item, str) else item)
+            return
+        buffer = io.StringIO()
+        console = self._console(buffer)
+        for item in renderables:
+            console.print(styled(item) if isinstance(item, str) else item)
+        text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+        self.out.write(text + "\n")
+
+    def line(self, *parts: Text | str) -> None:
+        """One line assembled from parts (plain strings are taken literally)."""
+        self.print(Text.assemble(*(styled(p) if isinstance(p, str) else p for p in parts)))
