@@ -68,7 +68,10 @@ class SaveResult:
             parts.append(plural(len(self.imports), "import"))
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
-        text = ", ".join(parts) + f"; {human_size(self.written)} written in {self.seconds:.2f}s"
+        text = ", ".join(parts) + (
+            f"; {human_size(self.stored)} stored, {human_size(self.written)} written "
+            f"(manifest included) in {self.seconds:.2f}s"
+        )
         for name, reason in self.skipped.items():
             text += f"\n  skipped {name}: {reason}"
         return text
