@@ -208,6 +208,7 @@ def run_in_kernel(
                 if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
                     break
                 relay.poll()
+                running = running or relay.seen is not None  # it reported: it has started
                 waited = time.monotonic() - started
                 if not told and waited > 1.0 and not running:
                     told = True
@@ -275,13 +276,13 @@ class _Relay:
         self.seen: tuple[int, int] | None = None
 
     def poll(self) -> None:
-        if self.progress is None:
-            return
         try:
             info = os.stat(self.path)
             if (info.st_mtime_ns, info.st_size) == self.seen:
                 return
-            self.seen = (info.st_mtime_ns, info.st_size)
+            self.seen = (info.st_mtime_ns, info.st_size)  # the work has started
+            if self.progress is None:
+                return
             with open(self.path, encoding="utf-8") as handle:
                 data = json.loads(handle.read(64 * 1024))
         except (OSError, ValueError):

@@ -207,3 +207,44 @@ def test_kernel_save_from_outside_relays_progress(kernels: Kernels, home: Path) 
     assert result["ref"] == "outside@1"
     assert seen and seen[-1].finished and seen[-1].task == "save"
     assert seen[-1].done_bytes == seen[-1].total_bytes >= 1 << 27
+
+
+def test_a_kernel_save_cancelled_while_running_makes_no_snapshot(
+    kernels: Kernels, home: Path
+) -> None:
+    """Cancel once the save has started in the kernel: it stops at its next progress report.
+    The kernel's blob writes wait for the cancel file, so the save is surely mid-way."""
+    from jupyter_kernels import kernel_id
+
+    from sessions.kernels.outside import Cancelled, find_kernel, save_kernel
+
+    kernel = kernels.start()
+    held = kernel.run(
+        textwrap.dedent(
+            """
+            import glob, os, tempfile, time, numpy as np
+            from sessions.core.store.blobs import BlobStore
+            _put = BlobStore.put
+            def _held(self, *args, **kwargs):
+                pattern = os.path.join(tempfile.gettempdir(), "sessions-cancel-*")
+                deadline = time.monotonic() + 60
+                while not glob.glob(pattern) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                return _put(self, *args, **kwargs)
+            BlobStore.put = _held
+            big = np.ones(1 << 24)
+            """
+        )
+    )
+    assert held["error"] is None, held
+    seen: list[Progress] = []
+    with pytest.raises(Cancelled, match="save cancelled: no snapshot was made"):
+        save_kernel(
+            find_kernel(kernel_id(kernel)),
+            name="stopped",
+            progress=seen.append,
+            cancel=lambda: bool(seen),  # as soon as the save has reported once
+        )
+    assert seen and seen[0].task == "save"
+    assert not home.exists() or not list((home / "snapshots").rglob("*.msgpack"))
+    assert kernel.run("print(big.shape)")["stdout"] == "(16777216,)\n"  # the kernel goes on
