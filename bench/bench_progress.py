@@ -146,6 +146,10 @@ def main() -> None:
             "calls | longest silence |",
             "|---|---|---|---|---|---|---|",
             *rows,
+            "",
+            "Figures from a shared, busy 2-core machine are provisional: ratios within about "
+            "±25 % are noise there. Pull's longest silence is the staging of a big object after "
+            "it was read (checked, written and fsynced in one step).",
         ]
     )
     write_section("Progress", body)
