@@ -83,7 +83,7 @@ class Held:
         gate = self.tmp_path / f"gate-{self.count}"
         gate.mkdir()
         env = dict(self.env, SESSIONS_TEST_HOLD=hold, SESSIONS_TEST_HOLD_DIR=str(gate))
-        terminal = Tmux(command, env, size=(150, 30))
+        terminal = Tmux(command, env, size=(150, 30), own_server=True)  # a private server
         try:
             deadline = time.monotonic() + 300
             while not (gate / "held").exists():
@@ -133,7 +133,7 @@ def test_a_1gib_save_push_pull_and_load_each_show_progress_mid_operation(tmp_pat
         "PATH": os.environ.get("PATH", ""),
         "TERM": "xterm-256color",
         "HOME": str(tmp_path),
-        # a shared tmux server may hand its sessions COLUMNS/LINES of another size
+        # the test process may carry COLUMNS/LINES of another size (pytest sets them)
         "COLUMNS": "150",
         "LINES": "30",
     }
