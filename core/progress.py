@@ -110,6 +110,24 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+class ProgressDisplay:
+    """Base of the displays that draw progress (the terminal bar, the notebook bar): a
+    callback that is also a context manager, so it stops drawing — and says it stopped
+    short — when the operation fails or is cancelled."""
+
+    def __call__(self, progress: Progress) -> None:
+        raise NotImplementedError
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Stop drawing; ``error`` is why the operation ended early, if it did."""
+
+    def __enter__(self) -> ProgressDisplay:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        self.close(error)
+
+
 class Reporter:
     """Accumulates progress of one operation and forwards it, throttled, to a callback.
 

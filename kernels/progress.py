@@ -14,23 +14,12 @@ from __future__ import annotations
 
 import html
 import sys
-from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from sessions.core.errors import Cancelled
-from sessions.core.progress import Progress
+from sessions.core.progress import Progress, ProgressDisplay
 
 AUTO_DELAY = 1.0  # seconds of work before an automatic display appears
-
-
-class Display(Protocol):
-    """A progress callback that is also a context manager (stops drawing on exit)."""
-
-    def __call__(self, progress: Progress) -> None: ...
-
-    def __enter__(self) -> Any: ...
-
-    def __exit__(self, kind: Any, error: BaseException | None, trace: Any) -> None: ...
 
 
 def _bar_text(fraction: float | None, width: int = 24) -> str:
@@ -40,7 +29,7 @@ def _bar_text(fraction: float | None, width: int = 24) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-class NotebookProgress:
+class NotebookProgress(ProgressDisplay):
     """A progress callback drawing an HTML bar in the output of the running cell."""
 
     def __init__(self, label: str, *, delay: float = 0.0) -> None:
@@ -90,17 +79,6 @@ class NotebookProgress:
         why = "cancelled" if isinstance(error, Cancelled) else "stopped: failed"
         self._show(self._bundle(self._last, stopped=f"{why} at {self._last.describe()}"))
 
-    def __enter__(self) -> NotebookProgress:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close(error)
-
 
 def in_kernel() -> bool:
     """Whether this process is a Jupyter kernel running IPython (a notebook's, usually)."""
@@ -114,7 +92,7 @@ def in_kernel() -> bool:
     return shell is not None and type(shell).__module__.startswith("ipykernel")
 
 
-def display_for(label: str, *, delay: float = 0.0) -> Display | None:
+def display_for(label: str, *, delay: float = 0.0) -> ProgressDisplay | None:
     """The progress display for where this runs: a notebook bar in a kernel, a rich bar
     when stderr is a terminal, else ``None``."""
     if in_kernel():

@@ -11,17 +11,16 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sessions.core.errors import Cancelled
-from sessions.core.progress import Progress, ProgressCallback
+from sessions.core.progress import Progress, ProgressCallback, ProgressDisplay
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-class TerminalProgress:
+class TerminalProgress(ProgressDisplay):
     """A progress callback that draws one operation as a rich bar on the terminal.
 
     ``delay``: draw nothing until the operation has run that many seconds (so quick work
@@ -80,17 +79,6 @@ class TerminalProgress:
             self._bar.update(self._task, detail=f"[red]{why}[/red]")
         self._bar.stop()
         self._bar = None
-
-    def __enter__(self) -> TerminalProgress:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close(error)
 
 
 def _amounts(progress: Progress) -> tuple[float, float | None]:
