@@ -238,14 +238,14 @@ def run_in_kernel(
         relay.poll()
         with contextlib.suppress(OSError):
             os.unlink(report_file)
+    with contextlib.suppress(OSError):  # the request is over: nothing will look at it again
+        os.unlink(cancel_file)
     content = reply["content"]
     if content.get("status") != "ok":
         raise KernelError(
             f"kernel {kernel.id[:8]}: {content.get('ename')}: {content.get('evalue')}"
         )
     text = content.get("user_expressions", {}).get("out", {}).get("data", {}).get("text/plain")
-    with contextlib.suppress(OSError):
-        os.unlink(cancel_file)
     try:
         value = ast.literal_eval(text) if text else None
     except (ValueError, SyntaxError):

@@ -213,7 +213,8 @@ def test_a_kernel_save_cancelled_while_running_makes_no_snapshot(
     kernels: Kernels, home: Path
 ) -> None:
     """Cancel once the save has started in the kernel: it stops at its next progress report.
-    The kernel's blob writes wait for the cancel file, so the save is surely mid-way."""
+    The kernel's blob writes wait for this request's cancel file, so the save is surely
+    mid-way when it is cancelled."""
     from jupyter_kernels import kernel_id
 
     from sessions.kernels.outside import Cancelled, find_kernel, save_kernel
@@ -225,10 +226,19 @@ def test_a_kernel_save_cancelled_while_running_makes_no_snapshot(
             import glob, os, tempfile, time, numpy as np
             from sessions.core.store.blobs import BlobStore
             _put = BlobStore.put
+            def _cancelled(since):
+                # this request's cancel file: named like its progress file, written since
+                where = tempfile.gettempdir()
+                for report in glob.glob(os.path.join(where, "sessions-progress-*.json")):
+                    token = os.path.basename(report)[len("sessions-progress-"):-len(".json")]
+                    fresh = os.path.getmtime(report) >= since
+                    if fresh and os.path.exists(os.path.join(where, f"sessions-cancel-{token}")):
+                        return True
+                return False
             def _held(self, *args, **kwargs):
-                pattern = os.path.join(tempfile.gettempdir(), "sessions-cancel-*")
+                since = time.time() - 5
                 deadline = time.monotonic() + 60
-                while not glob.glob(pattern) and time.monotonic() < deadline:
+                while not _cancelled(since) and time.monotonic() < deadline:
                     time.sleep(0.02)
                 return _put(self, *args, **kwargs)
             BlobStore.put = _held
