@@ -68,6 +68,30 @@ class SnapshotInfo:
             raise KeyError(name)
         return dict(var.preview)
 
+    def _repr_html_(self) -> str:
+        from sessions.core.reprs import snapshot_html
+
+        return snapshot_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from sessions.core.reprs import snapshot_text
+
+        printer.text(snapshot_text(self))
+
+
+class SnapshotList(list[SnapshotInfo]):
+    """What ``snapshots()`` returns: a list, shown as a table in notebooks and IPython."""
+
+    def _repr_html_(self) -> str:
+        from sessions.core.reprs import snapshots_html
+
+        return snapshots_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from sessions.core.reprs import snapshots_text
+
+        printer.text("[...]" if cycle else snapshots_text(self))
+
 
 def info(entry: Entry, *, deep: bool = False) -> SnapshotInfo:
     """Describe an entry; ``deep`` scans foreign files (slower, still runs nothing)."""
@@ -89,9 +113,9 @@ def info(entry: Entry, *, deep: bool = False) -> SnapshotInfo:
     )
 
 
-def snapshots(store: Store | None = None, *, deep: bool = False) -> list[SnapshotInfo]:
+def snapshots(store: Store | None = None, *, deep: bool = False) -> SnapshotList:
     store = store or Store()
-    return [info(e, deep=deep) for e in store.entries()]
+    return SnapshotList(info(e, deep=deep) for e in store.entries())
 
 
 def inspect(ref: str, store: Store | None = None) -> SnapshotInfo:

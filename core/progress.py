@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sessions.core.errors import Cancelled
+from sessions.core.units import human_duration, human_rate, human_size, plural
 
 T = TypeVar("T")
 
@@ -74,8 +75,57 @@ class Progress:
             return 1.0
         return None
 
+    def describe(self) -> str:
+        """One line for people: ``460.0 MiB of 1.0 GiB · 12 of 40 variables · 512.3 MiB/s
+        · 1.2 s left`` while working, ``1.0 GiB · 40 variables in 2.1 s (487.6 MiB/s)`` when
+        finished (binary units, as everywhere)."""
+        unit = self.unit[:-1] if self.unit.endswith("s") else self.unit
+        if self.finished:
+            parts = []
+            if self.done_bytes:
+                parts.append(human_size(self.done_bytes))
+            if self.done_items or self.total_items:
+                parts.append(plural(self.done_items, unit))
+            text = " · ".join(parts) or "done"
+            text += f" in {human_duration(self.elapsed)}"
+            if self.rate is not None and self.elapsed >= 0.05:
+                text += f" ({human_rate(self.rate)})"
+            return text
+        parts = []
+        if self.total_bytes is not None:
+            parts.append(f"{human_size(self.done_bytes)} of {human_size(self.total_bytes)}")
+        elif self.done_bytes:
+            parts.append(human_size(self.done_bytes))
+        if self.total_items is not None:
+            parts.append(f"{self.done_items} of {plural(self.total_items, unit)}")
+        elif self.done_items:
+            parts.append(plural(self.done_items, unit))
+        if self.rate is not None:
+            parts.append(human_rate(self.rate))
+        if self.eta is not None and self.done_bytes:
+            parts.append(f"{human_duration(self.eta)} left")
+        return " · ".join(parts) or "starting"
+
 
 ProgressCallback = Callable[[Progress], None]
+
+
+class ProgressDisplay:
+    """Base of the displays that draw progress (the terminal bar, the notebook bar): a
+    callback that is also a context manager, so it stops drawing — and says it stopped
+    short — when the operation fails or is cancelled."""
+
+    def __call__(self, progress: Progress) -> None:
+        raise NotImplementedError
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Stop drawing; ``error`` is why the operation ended early, if it did."""
+
+    def __enter__(self) -> ProgressDisplay:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        self.close(error)
 
 
 class Reporter:

@@ -2,97 +2,150 @@
 
 ::
 
-    %sessions save [NAME] [-n NOTE] [-t TAG]… [-i PATTERN]… [-x PATTERN]…
-    %sessions load REF [VARIABLE …] [--trust-once]
+    %sessions save [NAME] [-n NOTE] [-t TAG]… [-i PATTERN]… [-x PATTERN]… [-q]
+    %sessions load REF [VARIABLE …] [--keep] [--trust-once] [-q]
     %sessions list
     %sessions show REF
     %sessions auto on [--after SECONDS] [--every MINUTES] [--name NAME] | off | status
     %%sessions cache [-f] [-v]      (a cell magic: the cell runs once for its code and inputs)
 
-Tab completion offers the subcommands, snapshot refs, and a snapshot's variable names.
+Arguments are parsed with IPython's ``magic_arguments``, so ``%sessions?`` shows the help of
+every command. A failure raises (``UsageError`` for bad arguments, the library's exception
+otherwise, shown as one line), so a notebook run by nbclient or papermill stops at that cell
+like at any failing cell. Results are displayed as objects: an HTML table in notebooks, text
+in a terminal. Saves and loads show a progress bar while they run (``-q``: none).
+
+Tab completion offers the commands, snapshot refs, and a snapshot's variable names.
 Loadable from a profile too: ``c.InteractiveShellApp.extensions = ["sessions"]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import shlex
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
 from sessions.core.config import AutoPolicy
-from sessions.core.units import human_size
+from sessions.core.errors import LoadError, SessionsError
 from sessions.kernels.auto import DEFAULT_AFTER, AutoSaver
 
 SUBCOMMANDS = ["save", "load", "list", "show", "auto"]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(f"%sessions {self.prog.split()[-1]}: {message}")
+@magic_arguments(name="sessions save")
+@argument(
+    "name",
+    nargs="?",
+    help="snapshot name; default: the notebook's or script's name, else one for this "
+    "kernel or shell, never shared with another",
+)
+@argument("-n", "--note", help="a note kept with the snapshot")
+@argument("-t", "--tag", action="append", default=[], help="a tag (repeat for more)")
+@argument("-i", "--include", action="append", help="only names matching this glob (repeat)")
+@argument("-x", "--exclude", action="append", help="not names matching this glob (repeat)")
+@argument("-q", "--quiet", action="store_true", help="no progress bar")
+def _save(line: str) -> None:
+    """Save every variable of this session as the next version of NAME."""
 
 
-class _UsageError(Exception):
-    pass
+@magic_arguments(name="sessions load")
+@argument("ref", help="a snapshot: NAME (its latest version), NAME@N, or an id prefix")
+@argument("names", nargs="*", help="only these variables (plus what they need)")
+@argument(
+    "-k",
+    "--keep",
+    action="store_true",
+    help="keep variables this session already has instead of replacing them",
+)
+@argument("--trust-once", action="store_true", help="load even if the signer is not trusted")
+@argument("-q", "--quiet", action="store_true", help="no progress bar")
+def _load(line: str) -> None:
+    """Load a snapshot's variables into this session. The output names every existing
+    variable the load replaced; a variable that fails to load fails the cell (after the
+    others are loaded)."""
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    save = _Parser(prog="sessions save", add_help=False)
-    save.add_argument("name", nargs="?")
-    save.add_argument("-n", "--note")
-    save.add_argument("-t", "--tag", action="append", default=[])
-    save.add_argument("-i", "--include", action="append")
-    save.add_argument("-x", "--exclude", action="append")
-    load = _Parser(prog="sessions load", add_help=False)
-    load.add_argument("ref")
-    load.add_argument("names", nargs="*")
-    load.add_argument("--trust-once", action="store_true")
-    show = _Parser(prog="sessions show", add_help=False)
-    show.add_argument("ref")
-    auto = _Parser(prog="sessions auto", add_help=False)
-    auto.add_argument("state", nargs="?", choices=["on", "off", "status"], default="status")
-    auto.add_argument("--after", type=float)
-    auto.add_argument("--every", type=float)
-    auto.add_argument("--name")
-    return {"save": save, "load": load, "show": show, "auto": auto}
+@magic_arguments(name="sessions list")
+def _list(line: str) -> None:
+    """List the snapshots in the session dir, oldest first (nothing is unpickled)."""
 
 
-class SessionsMagic:
-    """The state of the extension in one shell: its auto-saver, if any."""
+@magic_arguments(name="sessions show")
+@argument("ref", help="a snapshot: NAME, NAME@N, or an id prefix")
+def _show(line: str) -> None:
+    """Show what a snapshot holds: variables, types, sizes, previews (nothing is unpickled)."""
+
+
+@magic_arguments(name="sessions auto")
+@argument("state", nargs="?", choices=["on", "off", "status"], default="status")
+@argument("--after", type=float, help="save after cells that ran this many seconds or more")
+@argument("--every", type=float, help="and every this many minutes when something changed")
+@argument("--name", help="snapshot name for automatic saves")
+def _auto(line: str) -> None:
+    """Automatic snapshots: after long cells and/or every few minutes."""
+
+
+_PARSERS: dict[str, Callable[[str], None]] = {
+    "save": _save,
+    "load": _load,
+    "list": _list,
+    "show": _show,
+    "auto": _auto,
+}
+
+
+def _help() -> str:
+    """The help of ``%sessions`` and each of its commands (``%sessions?``)."""
+    intro = __doc__.split("Tab completion")[0].strip() if __doc__ else ""
+    return intro + "\n\n" + "\n\n".join((p.__doc__ or "").strip() for p in _PARSERS.values())
+
+
+def _one_line(exc: SessionsError) -> SessionsError:
+    """Show ``exc`` as one line, not a traceback through IPython's machinery: IPython and
+    ipykernel use ``_render_traceback_`` when an exception has one (nbclient still sees
+    the exception's name and message, and stops)."""
+    message = f"sessions: {exc}"
+    exc._render_traceback_ = lambda: [message]  # type: ignore[attr-defined]
+    return exc
+
+
+@magics_class
+class SessionsMagics(Magics):
+    """The ``%sessions`` magic and the state it keeps in one shell (its auto-saver)."""
 
     def __init__(self, shell: Any) -> None:
-        self.shell = shell
+        super().__init__(shell)
         self.auto: AutoSaver | None = None
-        self.parsers = _parsers()
 
-    # --- the magic ----------------------------------------------------------------------
-    def __call__(self, line: str, cell: str | None = None) -> Any:
-        from sessions.core.errors import SessionsError
-
+    @line_cell_magic
+    def sessions(self, line: str, cell: str | None = None) -> Any:
         if cell is not None:
             return self.cell_magic(line, cell)
-
+        words = line.strip().split(None, 1)
+        if not words:
+            raise UsageError("%sessions needs a command: save, load, list, show or auto")
+        command, rest = words[0], words[1] if len(words) > 1 else ""
+        parser = _PARSERS.get(command)
+        if parser is None:
+            raise UsageError(
+                f"%sessions has no command {command!r}: save, load, list, show or auto "
+                "(%sessions? for help)"
+            )
+        args = parse_argstring(parser, rest)
         try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            print(f"%sessions: {exc}")
-            return None
-        if not words or words[0] not in SUBCOMMANDS:
-            print(__doc__.split("::", 1)[1].split("Tab completion")[0].rstrip())
-            return None
-        command, rest = words[0], words[1:]
-        try:
-            args = self.parsers[command].parse_args(rest) if command in self.parsers else None
-            return getattr(self, f"do_{command}")(args)
-        except _UsageError as exc:
-            print(exc)
+            getattr(self, f"do_{command}")(args)
         except SessionsError as exc:
-            print(f"sessions: {exc}")
+            raise _one_line(exc) from None
         return None
+
+    sessions.__doc__ = _help()
 
     def cell_magic(self, line: str, cell: str) -> Any:
         """``%%sessions cache [-f] [-v]``: the cell runs once for its code and inputs."""
-        from IPython.core.error import UsageError
-
         from sessions.kernels.cell_cache import CellCache
 
         words = line.split(None, 1)
@@ -100,53 +153,55 @@ class SessionsMagic:
             raise UsageError("cell magic: %%sessions cache [-f] [-v]")
         return CellCache(self.shell).run(words[1] if len(words) > 1 else "", cell)
 
-    def do_save(self, args: argparse.Namespace) -> None:
+    # --- commands -------------------------------------------------------------------------
+    def do_save(self, args: Any) -> None:
         from sessions.core.engine.save import save
 
-        result = save(
-            self.shell.user_ns,
-            name=args.name,
-            note=args.note,
-            tags=args.tag,
-            include=args.include,
-            exclude=args.exclude,
-        )
-        print(result)
+        with self._progress(f"save {args.name or ''}".strip(), args.quiet) as progress:
+            result = save(
+                self.shell.user_ns,
+                name=args.name,
+                note=args.note,
+                tags=args.tag,
+                include=args.include,
+                exclude=args.exclude,
+                progress=progress,
+            )
+        _display(result)
 
-    def do_load(self, args: argparse.Namespace) -> None:
+    def do_load(self, args: Any) -> None:
         from sessions.core.engine.load import load
         from sessions.core.store.session_dir import Store
 
-        report = load(
-            Store(), args.ref, names=args.names or None, namespace=self.shell.user_ns,
-            trust=args.trust_once,
-        )  # fmt: skip
-        print(report)
+        with self._progress(f"load {args.ref}", args.quiet) as progress:
+            report = load(
+                Store(),
+                args.ref,
+                names=args.names or None,
+                namespace=self.shell.user_ns,
+                trust=args.trust_once,
+                replace=not args.keep,
+                progress=progress,
+            )
+        _display(report)
+        if report.failed:
+            names = ", ".join(report.failed)
+            raise LoadError(
+                f"{len(report.failed)} of the variables asked for did not load ({names}); "
+                "the others did — see above"
+            )
 
-    def do_list(self, args: None) -> None:
+    def do_list(self, args: Any) -> None:
         from sessions.core.api import snapshots
 
-        items = snapshots()
-        if not items:
-            print("no snapshots yet: %sessions save NAME")
-        for item in items[-50:]:
-            note = f"DAMAGED: {item.error}" if item.error else item.note
-            count = "?" if item.error else str(len(item.variables))
-            print(f"{item.ref:<32} {count:>4} vars  {human_size(item.stored):>9}  {note}")
+        _display(snapshots())
 
-    def do_show(self, args: argparse.Namespace) -> None:
+    def do_show(self, args: Any) -> None:
         from sessions.core.api import inspect
 
-        item = inspect(args.ref)
-        print(f"{item.ref}  ({item.id})" + (f"  DAMAGED: {item.error}" if item.error else ""))
-        if item.note:
-            print(f"note: {item.note}")
-        for name, kind in item.variables.items():
-            print(f"  {name:<24} {kind}")
-        for name, why in item.skipped.items():
-            print(f"  {name:<24} skipped: {why}")
+        _display(inspect(args.ref))
 
-    def do_auto(self, args: argparse.Namespace) -> None:
+    def do_auto(self, args: Any) -> None:
         if args.state == "off":
             if self.auto is not None:
                 self.auto.unregister()
@@ -174,6 +229,18 @@ class SessionsMagic:
         if not quiet:
             print(f"sessions: automatic snapshots on, {config.describe()}")
 
+    @contextlib.contextmanager
+    def _progress(self, label: str, quiet: bool) -> Iterator[Any]:
+        """A bar in the cell's output (or on the terminal) from the start, unless ``quiet``."""
+        from sessions.kernels.progress import display_for
+
+        display = None if quiet else display_for(label)
+        if display is None:
+            yield None
+            return
+        with display:
+            yield display
+
     # --- completion -----------------------------------------------------------------------
     def complete(self, _shell: Any, event: Any) -> list[str]:
         words = event.line.split()
@@ -189,6 +256,13 @@ class SessionsMagic:
         if command == "auto" and position == 2:
             return ["on", "off", "status"]
         return []
+
+
+def _display(value: Any) -> None:
+    """Display a result: its HTML in a notebook, its text in a terminal."""
+    from IPython.display import display
+
+    display(value)
 
 
 def _refs() -> list[str]:
@@ -218,18 +292,18 @@ def _variables(ref: str) -> list[str]:
 
 
 def load_ipython_extension(shell: Any) -> None:
-    magic = SessionsMagic(shell)
-    shell.register_magic_function(magic, magic_kind="line_cell", magic_name="sessions")
-    shell.set_hook("complete_command", magic.complete, str_key="%sessions")
-    shell._sessions_magic = magic
+    magics = SessionsMagics(shell)
+    shell.register_magics(magics)
+    shell.set_hook("complete_command", magics.complete, str_key="%sessions")
+    shell._sessions_magic = magics
     from sessions.core.config import load_config
 
     auto = load_config().auto
     if auto is not None:
-        magic.start_auto(auto, quiet=True)
+        magics.start_auto(auto, quiet=True)
 
 
 def unload_ipython_extension(shell: Any) -> None:
-    magic = getattr(shell, "_sessions_magic", None)
-    if magic is not None and magic.auto is not None:
-        magic.auto.unregister()
+    magics = getattr(shell, "_sessions_magic", None)
+    if magics is not None and magics.auto is not None:
+        magics.auto.unregister()

@@ -10,6 +10,11 @@ user's namespace is left as it was (the snapshot's variables aside, when restori
 A busy kernel queues the request behind the running cell. The caller is told it is waiting
 and may cancel: the queued code first checks for a cancel file the caller creates, so a
 cancelled request does nothing when its turn comes.
+
+Once running, the save or load in the kernel reports progress by rewriting a small JSON file
+the caller polls (nothing is printed in the notebook), and checks the cancel file at each
+report: a cancel then stops it at its next clean point (no snapshot made, or the namespace
+put back as it was).
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sessions.core import errors
 from sessions.core.engine.environment import jupyter_runtime, server_kernels
 from sessions.core.errors import RefError, SessionsError
+from sessions.core.progress import Progress, ProgressCallback
 
 
 class KernelError(SessionsError):
@@ -39,8 +46,8 @@ class KernelRefError(RefError):
     """A kernel reference that names no running kernel, or several."""
 
 
-class Cancelled(SessionsError):
-    """The caller cancelled while the kernel was busy."""
+class Cancelled(errors.Cancelled):
+    """The caller cancelled while the kernel was busy, or the work it had started."""
 
 
 @dataclass(frozen=True)
@@ -118,10 +125,25 @@ def __sessions_run():
         return json.dumps({{"missing": sys.executable}})
     from IPython import get_ipython
     ns = get_ipython().user_ns
+
+    def tell(progress):
+        if os.path.exists({cancel!r}):
+            raise sessions.Cancelled("cancelled from outside")
+        import dataclasses
+        with open({report!r} + ".tmp", "w") as handle:
+            json.dump(dataclasses.asdict(progress), handle)
+        os.replace({report!r} + ".tmp", {report!r})
+
+    def told(function):
+        import inspect
+        takes = "progress" in inspect.signature(function).parameters
+        return {{"progress": tell}} if takes else {{}}
+
     try:
 {body}
     except sessions.SessionsError as exc:
-        return json.dumps({{"error": str(exc)}})
+        cancelled = isinstance(exc, getattr(sessions, "Cancelled", ()))
+        return json.dumps({{"error": str(exc), "cancelled": cancelled}})
 __sessions_out = __sessions_run()
 del __sessions_run
 """
@@ -134,9 +156,11 @@ def run_in_kernel(
     on_wait: Callable[[str], None] | None = None,
     timeout: float | None = None,
     cancel: Callable[[], bool] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Run ``body`` (statements that ``return json.dumps(...)``, indented 8, with ``ns`` the
-    user namespace) silently in ``kernel``; the decoded JSON it returned."""
+    user namespace, ``**told(function)`` the progress keyword) silently in ``kernel``; the
+    decoded JSON it returned. ``progress`` gets what the work in the kernel reports."""
     try:
         from jupyter_client import BlockingKernelClient
     except ModuleNotFoundError:
@@ -148,8 +172,11 @@ def run_in_kernel(
         raise KernelError(
             f"cannot read the connection file of kernel {kernel.id[:8]}: {exc}"
         ) from None
-    cancel_file = os.path.join(tempfile.gettempdir(), f"sessions-cancel-{uuid.uuid4().hex}")
-    code = _WRAP.format(cancel=cancel_file, body=body)
+    token = uuid.uuid4().hex
+    cancel_file = os.path.join(tempfile.gettempdir(), f"sessions-cancel-{token}")
+    report_file = os.path.join(tempfile.gettempdir(), f"sessions-progress-{token}.json")
+    code = _WRAP.format(cancel=cancel_file, report=report_file, body=body)
+    relay = _Relay(report_file, progress)
     client.start_channels()
     try:
         msg_id = client.execute(
@@ -162,46 +189,63 @@ def run_in_kernel(
         started = time.monotonic()
         told = False
         running = False
+        stopping = False
         while True:
-            with contextlib.suppress(Exception):
-                while True:
-                    msg = client.get_iopub_msg(timeout=0)
-                    if (
-                        msg["parent_header"].get("msg_id") == msg_id
-                        and msg["msg_type"] == "status"
-                        and msg["content"].get("execution_state") == "busy"
-                    ):
-                        running = True
             try:
-                reply = client.get_shell_msg(timeout=0.2)
-            except Exception:  # queue.Empty: nothing yet
-                reply = None
-            if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
-                break
-            waited = time.monotonic() - started
-            if not told and waited > 1.0 and not running:
-                told = True
+                with contextlib.suppress(Exception):
+                    while True:
+                        msg = client.get_iopub_msg(timeout=0)
+                        if (
+                            msg["parent_header"].get("msg_id") == msg_id
+                            and msg["msg_type"] == "status"
+                            and msg["content"].get("execution_state") == "busy"
+                        ):
+                            running = True
+                try:
+                    reply = client.get_shell_msg(timeout=0.2)
+                except Exception:  # queue.Empty: nothing yet
+                    reply = None
+                if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
+                    break
+                relay.poll()
+                running = running or relay.seen is not None  # it reported: it has started
+                waited = time.monotonic() - started
+                if not told and waited > 1.0 and not running:
+                    told = True
+                    if on_wait is not None:
+                        on_wait(
+                            f"kernel {kernel.id[:8]} is busy running a cell; "
+                            "waiting (Ctrl-C to cancel)"
+                        )
+                late = timeout is not None and waited > timeout
+                if not stopping and ((cancel is not None and cancel()) or late):
+                    _cancel(cancel_file, running, kernel)
+                    stopping = True
+                if waited > 5 and not client.is_alive():
+                    raise KernelError(f"kernel {kernel.id[:8]} stopped answering")
+            except KeyboardInterrupt:
+                if stopping:
+                    raise
+                _cancel(cancel_file, running, kernel)  # raises when the work had not started
+                stopping = True
                 if on_wait is not None:
                     on_wait(
-                        f"kernel {kernel.id[:8]} is busy running a cell; waiting (Ctrl-C to cancel)"
+                        f"stopping the work in kernel {kernel.id[:8]} at its next clean point "
+                        "(Ctrl-C again to stop waiting)"
                     )
-            if (cancel is not None and cancel()) or (timeout is not None and waited > timeout):
-                _cancel(cancel_file, running, kernel)
-            if waited > 5 and not client.is_alive():
-                raise KernelError(f"kernel {kernel.id[:8]} stopped answering")
-    except KeyboardInterrupt:
-        _cancel(cancel_file, running, kernel)
-        raise
     finally:
         client.stop_channels()
+        relay.poll()
+        with contextlib.suppress(OSError):
+            os.unlink(report_file)
+    with contextlib.suppress(OSError):  # the request is over: nothing will look at it again
+        os.unlink(cancel_file)
     content = reply["content"]
     if content.get("status") != "ok":
         raise KernelError(
             f"kernel {kernel.id[:8]}: {content.get('ename')}: {content.get('evalue')}"
         )
     text = content.get("user_expressions", {}).get("out", {}).get("data", {}).get("text/plain")
-    with contextlib.suppress(OSError):
-        os.unlink(cancel_file)
     try:
         value = ast.literal_eval(text) if text else None
     except (ValueError, SyntaxError):
@@ -216,16 +260,63 @@ def run_in_kernel(
             f"there: {python} -m pip install sessions-tui"
         )
     if "error" in result:
+        if result.get("cancelled"):
+            raise Cancelled(f"kernel {kernel.id[:8]}: {result['error']}")
         raise SessionsError(result["error"])
     return result
 
 
+class _Relay:
+    """Reads the progress the kernel writes (a JSON file it replaces) and tells ``progress``
+    each new state; a file that is not what the kernel writes is ignored."""
+
+    def __init__(self, path: str, progress: ProgressCallback | None) -> None:
+        self.path = path
+        self.progress = progress
+        self.seen: tuple[int, int] | None = None
+
+    def poll(self) -> None:
+        try:
+            info = os.stat(self.path)
+            if (info.st_mtime_ns, info.st_size) == self.seen:
+                return
+            self.seen = (info.st_mtime_ns, info.st_size)  # the work has started
+            if self.progress is None:
+                return
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.loads(handle.read(64 * 1024))
+        except (OSError, ValueError):
+            return
+        state = _progress_from(data)
+        if state is not None:
+            self.progress(state)
+
+
+def _progress_from(data: Any) -> Progress | None:
+    """A Progress from the kernel's JSON, fields type-checked (anything else: None)."""
+    if not isinstance(data, dict) or not isinstance(data.get("task"), str):
+        return None
+    fields: dict[str, Any] = {"task": data["task"][:40]}
+    for key in ("done_bytes", "done_items"):
+        if isinstance(data.get(key), int):
+            fields[key] = data[key]
+    for key in ("total_bytes", "total_items"):
+        if isinstance(data.get(key), int) or data.get(key) is None:
+            fields[key] = data.get(key)
+    for key, kind in (("item", str), ("unit", str)):
+        if isinstance(data.get(key), kind):
+            fields[key] = data[key][:200]
+    if isinstance(data.get("finished"), bool):
+        fields["finished"] = data["finished"]
+    if isinstance(data.get("elapsed"), int | float):
+        fields["elapsed"] = float(data["elapsed"])
+    return Progress(**fields)
+
+
 def _cancel(cancel_file: str, running: bool, kernel: RunningKernel) -> None:
-    if running:
-        raise Cancelled(
-            f"too late to cancel: kernel {kernel.id[:8]} has started it; it will finish"
-        )
     Path(cancel_file).touch()
+    if running:  # the work stops at its next progress report, or finishes if it is done
+        return
     raise Cancelled("cancelled while the kernel was busy: nothing was done in the kernel")
 
 
@@ -239,16 +330,19 @@ def save_kernel(
     home: Path | None = None,
     on_wait: Callable[[str], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Snapshot ``kernel``'s namespace; what ``sessions.save`` reported, as a dict."""
+    """Snapshot ``kernel``'s namespace; what ``sessions.save`` reported, as a dict.
+    ``progress`` gets the save's progress as the kernel reports it; ``cancel`` returning
+    True stops it (before it starts, or at its next clean point: no snapshot is made)."""
     body = (
         f"        r = sessions.save({name!r}, namespace=ns, note={note!r}, "
         f"include={include!r}, exclude={exclude!r}, "
-        f"home={str(home) if home else None!r})\n"
+        f"home={str(home) if home else None!r}, **told(sessions.save))\n"
         "        return json.dumps({'ref': r.ref, 'id': r.id, 'saved': list(r.saved), "
         "'skipped': r.skipped, 'imports': list(r.imports), 'text': str(r)})\n"
     )
-    return run_in_kernel(kernel, body, on_wait=on_wait, cancel=cancel)
+    return run_in_kernel(kernel, body, on_wait=on_wait, cancel=cancel, progress=progress)
 
 
 def restore_into_kernel(
@@ -260,11 +354,14 @@ def restore_into_kernel(
     trust: bool = False,
     on_wait: Callable[[str], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Load snapshot ``ref`` (or ``names`` of it) into ``kernel``; the load report as a dict."""
+    """Load snapshot ``ref`` (or ``names`` of it) into ``kernel``; the load report as a dict.
+    ``progress`` gets the load's progress as the kernel reports it; ``cancel`` returning True
+    stops it (before it starts, or at its next clean point, the namespace put back)."""
     body = (
         f"        r = sessions.load({ref!r}, names={names!r}, namespace=ns, "
-        f"home={str(home) if home else None!r}, trust={trust!r})\n"
+        f"home={str(home) if home else None!r}, trust={trust!r}, **told(sessions.load))\n"
         "        return json.dumps({'report': r.to_dict(), 'text': str(r)})\n"
     )
-    return run_in_kernel(kernel, body, on_wait=on_wait, cancel=cancel)
+    return run_in_kernel(kernel, body, on_wait=on_wait, cancel=cancel, progress=progress)

@@ -12,16 +12,22 @@
 
 A ref is a snapshot id, a unique id prefix, a name (its latest version) or ``name@N``.
 Snapshots live in ``$SESSIONS_HOME`` or the platform's user data dir for ``sessions-tui``.
+
+Long operations take ``progress=``: by default a bar appears once one has run a second (in a
+notebook, or on a terminal's stderr); ``True`` shows it from the start, ``False`` never, and
+a callable gets :class:`sessions.core.progress.Progress` records instead (raise
+``sessions.Cancelled`` from it to stop cleanly).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
-from sessions.core.errors import SessionsError
+from sessions.core.errors import Cancelled, SessionsError
 
 # The facade is imported by every notebook and script that uses Sessions, so it imports
 # nothing heavy: the library (dill, cryptography, msgpack, zstandard...) loads on first use.
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from sessions.core.api import SnapshotInfo
     from sessions.core.engine.load import LoadReport
     from sessions.core.engine.save import SaveResult
+    from sessions.core.progress import Progress
     from sessions.core.sharing.bundle import ExportResult, ImportResult
     from sessions.core.sharing.remote import PullResult, PushResult
     from sessions.core.store.session_dir import Store
@@ -53,6 +60,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Cancelled",
     "LoadReport",
     "SaveResult",
     "SessionsError",
@@ -67,6 +75,30 @@ __all__ = [
     "snapshots",
 ]
 __version__ = "0.1.0"
+
+
+ProgressOption = Union[bool, "Callable[[Progress], None]", None]
+
+
+@contextlib.contextmanager
+def _reporting(progress: ProgressOption, label: str) -> Iterator[Callable[[Any], None] | None]:
+    """The callback an operation gets for ``progress=`` (see the module doc): a display for
+    where this runs, shown after a second (``None``) or at once (``True``); none (``False``);
+    or the caller's own callable."""
+    if progress is False:
+        yield None
+        return
+    if callable(progress) and progress is not True:
+        yield progress
+        return
+    from sessions.kernels.progress import AUTO_DELAY, display_for
+
+    display = display_for(label, delay=0.0 if progress is True else AUTO_DELAY)
+    if display is None:
+        yield None
+        return
+    with display:
+        yield display
 
 
 def _store(home: str | Path | None) -> Store:
@@ -89,23 +121,26 @@ def save(
     tags: Iterable[str] = (),
     private: bool = False,
     home: str | Path | None = None,
+    progress: ProgressOption = None,
 ) -> SaveResult:
     """Save every variable of ``namespace`` (default: ``__main__``) as the next version of
     ``name`` (default: the script or notebook name). Unpicklable values are skipped and
     listed in ``.skipped``; names starting with ``_`` are taken only with ``private=True``
-    (or when saved code reads them)."""
+    (or when saved code reads them). ``progress``: see the module doc."""
     from sessions.core.engine.save import save as _save
 
-    return _save(
-        namespace if namespace is not None else _main_namespace(),
-        store=_store(home),
-        name=name,
-        include=include,
-        exclude=exclude,
-        note=note,
-        tags=tags,
-        private=private,
-    )
+    with _reporting(progress, f"save {name}" if name else "save") as callback:
+        return _save(
+            namespace if namespace is not None else _main_namespace(),
+            store=_store(home),
+            name=name,
+            include=include,
+            exclude=exclude,
+            note=note,
+            tags=tags,
+            private=private,
+            progress=callback,
+        )
 
 
 def load(
@@ -115,24 +150,32 @@ def load(
     namespace: dict[str, Any] | None = None,
     home: str | Path | None = None,
     trust: bool = False,
+    replace: bool = True,
+    progress: ProgressOption = None,
 ) -> LoadReport:
     """Load snapshot ``ref`` (everything, or ``names`` plus what they need) into
     ``namespace`` (default: ``__main__``). Returns a per-variable report; one failing
     variable does not stop the others. Loading unpickles, so only snapshots signed by you or
-    a trusted key load; ``trust=True`` overrides that once (TrustError says whose key it is)."""
+    a trusted key load; ``trust=True`` overrides that once (TrustError says whose key it is).
+    Variables the namespace already holds are replaced and named in ``.replaced``; with
+    ``replace=False`` they are kept (``.kept``). ``progress``: see the module doc."""
     from sessions.core.engine.load import load as _load
 
-    return _load(
-        _store(home),
-        ref,
-        names=[names] if isinstance(names, str) else names,
-        namespace=namespace if namespace is not None else _main_namespace(),
-        trust=trust,
-    )
+    with _reporting(progress, f"load {ref}") as callback:
+        return _load(
+            _store(home),
+            ref,
+            names=[names] if isinstance(names, str) else names,
+            namespace=namespace if namespace is not None else _main_namespace(),
+            trust=trust,
+            replace=replace,
+            progress=callback,
+        )
 
 
 def snapshots(*, home: str | Path | None = None) -> list[SnapshotInfo]:
-    """Every snapshot in the session dir, oldest first (damaged ones flagged, not fatal)."""
+    """Every snapshot in the session dir, oldest first (damaged ones flagged, not fatal);
+    a list that shows as a table in notebooks."""
     from sessions.core.api import snapshots as _snapshots
 
     return _snapshots(_store(home))
@@ -151,22 +194,29 @@ def export(
     *,
     include_secrets: bool = False,
     home: str | Path | None = None,
+    progress: ProgressOption = None,
 ) -> ExportResult:
     """Write snapshot ``ref`` as one signed bundle file at ``path``. Variables that look like
     credentials are left out (listed in ``.left_out``) unless ``include_secrets``."""
     from sessions.core.sharing.bundle import export as _export
 
-    return _export(_store(home), ref, path, include_secrets=include_secrets)
+    with _reporting(progress, f"export {ref}") as callback:
+        return _export(_store(home), ref, path, include_secrets=include_secrets, progress=callback)
 
 
 def import_bundle(
-    path: str | Path, *, trust: bool = False, home: str | Path | None = None
+    path: str | Path,
+    *,
+    trust: bool = False,
+    home: str | Path | None = None,
+    progress: ProgressOption = None,
 ) -> ImportResult:
     """Add the snapshot in bundle ``path`` to the session dir: checked, all or nothing. A
     bundle signed by a key you do not trust is refused unless ``trust=True``."""
     from sessions.core.sharing.bundle import import_bundle as _import
 
-    return _import(_store(home), path, trust_once=trust)
+    with _reporting(progress, f"import {Path(path).name}") as callback:
+        return _import(_store(home), path, trust_once=trust, progress=callback)
 
 
 def push(
@@ -176,12 +226,17 @@ def push(
     owner: str | None = None,
     include_secrets: bool = False,
     home: str | Path | None = None,
+    progress: ProgressOption = None,
 ) -> PushResult:
     """Publish snapshot ``ref`` to ``remote`` (a configured name, a folder or a URL) as
     ``owner``'s next version of its name; only blobs the remote lacks are uploaded."""
     from sessions.core.sharing.remote import open_remote
 
-    return open_remote(remote).push(_store(home), ref, owner=owner, include_secrets=include_secrets)
+    opened = open_remote(remote)
+    with _reporting(progress, f"push {ref}") as callback:
+        return opened.push(
+            _store(home), ref, owner=owner, include_secrets=include_secrets, progress=callback
+        )
 
 
 def pull(
@@ -193,6 +248,7 @@ def pull(
     trust: bool = False,
     data_only: bool = False,
     home: str | Path | None = None,
+    progress: ProgressOption = None,
 ) -> PullResult | dict[str, Any]:
     """Copy ``[OWNER/]NAME[@VERSION]`` from ``remote`` into the session dir (signature and
     blobs checked; an untrusted signer refused unless ``trust=True``). With ``data_only``,
@@ -206,7 +262,8 @@ def pull(
     opened = open_remote(remote)
     if data_only:
         return opened.pull_data(spec)[1].as_dict()
-    return opened.pull(_store(home), spec, trust_once=trust)
+    with _reporting(progress, f"pull {spec}") as callback:
+        return opened.pull(_store(home), spec, trust_once=trust, progress=callback)
 
 
 def cache(

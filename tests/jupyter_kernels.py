@@ -25,22 +25,25 @@ class Kernel:
         self.client.wait_for_ready(timeout=60)
 
     def run(self, code: str, timeout: float = 120) -> dict[str, Any]:
-        """Execute ``code``; return stdout text, error (ename: evalue) and user expressions."""
+        """Execute ``code``; return stdout text, displayed text (the ``text/plain`` of what
+        it displayed, e.g. ``%sessions`` results) and error (ename: evalue)."""
         out: list[str] = []
-        reply = self.client.execute_interactive(
-            code,
-            timeout=timeout,
-            output_hook=lambda msg: (
-                out.append(msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None
-            ),
-        )
+        shown: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"].get("text", ""))
+            elif msg["msg_type"] in ("display_data", "execute_result"):
+                shown.append(msg["content"]["data"].get("text/plain", "") + "\n")
+
+        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
         content = reply["content"]
         error = (
             f"{content.get('ename')}: {content.get('evalue')}"
             if content["status"] == "error"
             else None
         )
-        return {"stdout": "".join(out), "error": error}
+        return {"stdout": "".join(out), "display": "".join(shown), "error": error}
 
     def start_busy(self, code: str, timeout: float = 60) -> str:
         """Send ``code`` without waiting for it; return once the kernel says it is running it

@@ -57,10 +57,10 @@ def test_magic_save_then_load_in_a_new_kernel(kernels: Kernels, home: Path) -> N
     assert first.run(STATE)["error"] is None
     want = _values(first)
     saved = first.run("%sessions save -n 'cleaned orders' -t q3")
-    assert "saved orders@1" in saved["stdout"], saved  # named after the notebook
-    listed = first.run("%sessions list")["stdout"]
+    assert "saved orders@1" in saved["display"], saved  # named after the notebook
+    listed = first.run("%sessions list")["display"]
     assert "orders@1" in listed and "cleaned orders" in listed
-    shown = first.run("%sessions show orders")["stdout"]
+    shown = first.run("%sessions show orders")["display"]
     assert "orders" in shown and "pandas.DataFrame" in shown and "Scaler" in shown
     first.stop()
 
@@ -71,7 +71,7 @@ def test_magic_save_then_load_in_a_new_kernel(kernels: Kernels, home: Path) -> N
     assert "orders@1" in second.complete("%sessions show ")
     assert set(second.complete("%sessions ")) >= {"save", "load", "list", "show", "auto"}
     loaded = second.run("%sessions load orders")
-    assert "loaded" in loaded["stdout"] and loaded["error"] is None, loaded
+    assert "loaded" in loaded["display"] and loaded["error"] is None, loaded
     assert _values(second) == want
 
     manifest = json.loads(cli(home, "show", "orders", "--json").stdout)["manifest"]

@@ -25,18 +25,11 @@ from sessions.core.api import SnapshotInfo, info
 from sessions.core.errors import RefError, SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.tui import cli_cache, cli_run, cli_share
-from sessions.tui.formatting import (
-    human_size,
-    iso_utc,
-    local_time,
-    one_line,
-    preview_lines,
-    printable,
-    shape_of,
-)
+from sessions.tui.cli_output import Writer, styled, table
+from sessions.tui.formatting import human_size, iso_utc, one_line
+from sessions.tui.progress import drawn
 
 JSON_VERSION = 1
-NOTE_WIDTH = 1000  # a note (or a damage report) is cut here in listings
 
 
 class UsageError(Exception):
@@ -60,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="what a snapshot holds, without unpickling")
     show.add_argument("ref")
     show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.add_argument(
+        "--reveal", action="store_true", help="show previews of values that look like secrets"
+    )
 
     restore = sub.add_parser("restore", help="open an interactive Python with a snapshot loaded")
     restore.add_argument("ref")
@@ -174,34 +170,9 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
     if not items:
         out.write(f"no snapshots in {store.root}\n")
         return 0
-    rows = [("REF", "ID", "CREATED", "VARS", "SIZE", "NOTE")]
-    for item in items:
-        note = item.note
-        if item.error:
-            note = f"DAMAGED: {item.error}"
-        elif item.kind == "foreign":
-            note = "dill.dump_module file" + (
-                f" {' '.join('#' + t for t in item.tags)}" if item.tags else ""
-            )
-            if item.foreign is not None and item.foreign.runs:
-                note += f" — RUNS CODE: {item.foreign.runs_text(3)}"
-        elif item.tags:
-            note = f"{note} {' '.join('#' + t for t in item.tags)}".strip()
-        count = str(len(item.variables)) if not item.error else "?"
-        short_id = item.id[:10] if item.kind == "snapshot" else "-"
-        rows.append(
-            (
-                one_line(item.ref),
-                short_id,
-                local_time(item.created),
-                count,
-                human_size(item.stored),
-                one_line(note, NOTE_WIDTH),
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for row in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] + "\n")
+    from sessions.tui.cli_show import write_list
+
+    write_list(items, out)
     return 0
 
 
@@ -223,68 +194,9 @@ def cmd_show(args: argparse.Namespace, out: Any) -> int:
         json.dump(finite(data), out, indent=2, default=str, allow_nan=False)
         out.write("\n")
         return 1 if item.error else 0
+    from sessions.tui.cli_show import write_show
 
-    def write(text: str) -> None:  # what a manifest or a foreign file says, escaped
-        out.write(printable(text))
-
-    write(f"{item.ref}  ({item.id})\n")
-    if item.error:
-        write(f"DAMAGED: {item.error}\n")
-    manifest = item.manifest
-    if manifest is not None:
-        py = manifest.python
-        origin = ", ".join(f"{k}={v}" for k, v in manifest.origin.items())
-        write(
-            f"created   {local_time(manifest.created)} by {manifest.user}@{manifest.host} (pid {manifest.pid})\n"
-        )
-        write(f"python    {py.get('version', '?')} {py.get('executable', '')}\n")
-        write(f"cwd       {manifest.cwd}\n")
-        write(f"origin    {origin}\n")
-        if manifest.note:
-            write(f"note      {manifest.note}\n")
-        if manifest.tags:
-            write(f"tags      {', '.join(manifest.tags)}\n")
-        write(
-            f"size      {human_size(manifest.stored)} stored, {human_size(manifest.memory)} in memory\n"
-        )
-        write(f"\n{len(manifest.variables)} variables\n")
-        for var in manifest.variables:
-            shape = shape_of(var.preview)
-            deps = f"  needs {', '.join(var.deps)}" if var.deps else ""
-            write(
-                f"  {one_line(var.name):<20} {one_line(var.type):<28} {shape:<14} "
-                f"{human_size(var.memory):>9}{one_line(deps)}\n"
-            )
-            for line in preview_lines(var.preview)[:6]:
-                write(f"      {line}\n")
-        if manifest.imports:
-            write(f"\n{len(manifest.imports)} imports\n")
-            for record in manifest.imports:
-                write(f"  {one_line(record.statement())}\n")
-        if manifest.skipped:
-            write(f"\n{len(manifest.skipped)} skipped\n")
-            for name, reason in manifest.skipped.items():
-                write(f"  {one_line(name):<20} {one_line(reason)}\n")
-        if manifest.history:
-            write(f"\n{len(manifest.history)} inputs in history\n")
-    elif item.foreign is not None:
-        write(f"foreign dill.dump_module file: {item.path}\n")
-        if item.foreign.runs:
-            write(
-                "RUNS CODE: loading this file would call "
-                f"{item.foreign.runs_text(10)} — not a plain session (nothing was run)\n"
-            )
-        elif item.foreign.error and item.foreign.variables:
-            write(f"note: {item.foreign.error}\n")
-        write(
-            f"\n{len(item.foreign.variables)} variables (types read from opcodes; nothing was run)\n"
-        )
-        for name, kind in item.foreign.variables.items():
-            write(f"  {one_line(name):<20} {one_line(kind)}\n")
-        if item.foreign.imports:
-            write(f"\n{len(item.foreign.imports)} modules\n")
-            for name, module in item.foreign.imports.items():
-                write(f"  {one_line(name):<20} {one_line(module)}\n")
+    write_show(item, out, reveal=args.reveal)
     return 1 if item.error else 0
 
 
@@ -330,9 +242,16 @@ def _restore_into_kernel(
     if entry.kind != "snapshot":
         raise SessionsError("only snapshots can be restored into a kernel (load dill files there)")
     kernel = find_kernel(args.kernel)
-    result = restore_into_kernel(
-        kernel, entry.id, names=names, home=store.root, trust=args.trust_once, on_wait=_waiting
-    )
+    with drawn(f"load {entry.ref} into kernel {kernel.id[:8]}") as progress:
+        result = restore_into_kernel(
+            kernel,
+            entry.id,
+            names=names,
+            home=store.root,
+            trust=args.trust_once,
+            on_wait=_waiting,
+            progress=progress,
+        )
     out.write(f"{result['text']} into kernel {kernel.id[:8]}\n")
     return 1 if result["report"].get("failed") else 0
 
@@ -341,15 +260,17 @@ def cmd_save(args: argparse.Namespace, out: Any) -> int:
     from sessions.kernels.outside import find_kernel, save_kernel
 
     kernel = find_kernel(args.kernel)
-    result = save_kernel(
-        kernel,
-        name=args.name,
-        note=args.note,
-        include=args.include,
-        exclude=args.exclude,
-        home=_store(args).root,
-        on_wait=_waiting,
-    )
+    with drawn(f"save kernel {kernel.id[:8]}") as progress:
+        result = save_kernel(
+            kernel,
+            name=args.name,
+            note=args.note,
+            include=args.include,
+            exclude=args.exclude,
+            home=_store(args).root,
+            on_wait=_waiting,
+            progress=progress,
+        )
     out.write(f"{result['text']} (kernel {kernel.id[:8]})\n")
     return 0
 
@@ -360,8 +281,12 @@ def cmd_kernels(args: argparse.Namespace, out: Any) -> int:
     kernels = list_kernels()
     if not kernels:
         out.write(f"no running kernels in {runtime_dir()}\n")
+        return 0
+    grid = table("KERNEL", "STATE", "NOTEBOOK")
     for kernel in kernels:
-        out.write(f"{kernel.id}  {kernel.state:<8} {kernel.notebook or '-'}\n")
+        busy = "yellow" if kernel.state == "busy" else ""
+        grid.add_row(styled(kernel.id, "bold"), styled(kernel.state, busy), kernel.notebook or "-")
+    Writer(out).print(grid)
     return 0
 
 
@@ -370,15 +295,21 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
 
     store = _store(args)
     entries = [store.resolve(args.ref)] if args.ref else None
-    report = verify(store, entries)
+    with drawn(f"verify {args.ref or store.root}") as progress:
+        report = verify(store, entries, progress=progress)
+    writer = Writer(out)
     for problem in report.problems:
-        out.write(f"CORRUPT {one_line(problem)}\n")
+        writer.line(styled("CORRUPT", "bold red"), f" {one_line(problem)}")
     if report.ok:
-        out.write(
-            f"ok: {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified\n"
+        writer.line(
+            styled("ok", "bold green"),
+            f": {report.checked_snapshots} snapshots, {report.checked_blobs} blobs verified",
         )
         return 0
-    out.write(f"{len(report.problems)} problems in {report.checked_snapshots} snapshots\n")
+    writer.line(
+        styled(f"{len(report.problems)} problems", "bold red"),
+        f" in {report.checked_snapshots} snapshots",
+    )
     return 1
 
 
@@ -399,7 +330,8 @@ def cmd_gc(args: argparse.Namespace, out: Any) -> int:
             out.write(f"removed {line}\n")
         if removed.kept_pinned:
             out.write(f"kept {removed.kept_pinned} pinned snapshots\n")
-    report = gc(_store(args))
+    with drawn("gc") as progress:
+        report = gc(_store(args), progress=progress)
     out.write(
         f"removed {report.removed_blobs} blobs ({human_size(report.freed)} freed), "
         f"{report.removed_temps} stale temp files; {report.kept_blobs} blobs in use\n"

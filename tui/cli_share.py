@@ -10,7 +10,9 @@ from typing import Any
 from sessions.core.errors import SessionsError
 from sessions.core.store.session_dir import Store
 from sessions.core.units import human_size
+from sessions.tui.cli_output import Writer, styled, table
 from sessions.tui.formatting import one_line
+from sessions.tui.progress import drawn
 
 
 def add_parsers(sub: Any) -> None:
@@ -86,7 +88,14 @@ def _need(args: argparse.Namespace, *names: str) -> None:
 def cmd_export(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.bundle import export
 
-    result = export(Store(args.home), args.ref, args.output, include_secrets=args.include_secrets)
+    with drawn(f"export {args.ref}") as progress:
+        result = export(
+            Store(args.home),
+            args.ref,
+            args.output,
+            include_secrets=args.include_secrets,
+            progress=progress,
+        )
     out.write(f"{one_line(result)}\n")
     return 0
 
@@ -94,7 +103,10 @@ def cmd_export(args: argparse.Namespace, out: Any) -> int:
 def cmd_import(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.bundle import import_bundle
 
-    result = import_bundle(Store(args.home), args.file, trust_once=args.trust_once)
+    with drawn(f"import {Path(args.file).name}") as progress:
+        result = import_bundle(
+            Store(args.home), args.file, trust_once=args.trust_once, progress=progress
+        )
     out.write(f"{one_line(result)}\n")
     if result.left_out:
         left_out = one_line(", ".join(result.left_out))
@@ -129,17 +141,26 @@ def cmd_remote(args: argparse.Namespace, out: Any) -> int:
         configured = remotes.configured()
         if not configured:
             out.write("no remotes; add one: sessions-tui remote add NAME URL\n")
+            return 0
+        grid = table("NAME", "URL")
         for remote in configured.values():
-            out.write(f"{remote.name}\t{remote.url}\n")
+            grid.add_row(styled(remote.name, "bold"), remote.url)
+        Writer(out).print(grid)
     return 0
 
 
 def cmd_push(args: argparse.Namespace, out: Any) -> int:
     from sessions.core.sharing.remote import open_remote
 
-    result = open_remote(args.remote).push(
-        Store(args.home), args.ref, owner=args.owner, include_secrets=args.include_secrets
-    )
+    remote = open_remote(args.remote)
+    with drawn(f"push {args.ref}") as progress:
+        result = remote.push(
+            Store(args.home),
+            args.ref,
+            owner=args.owner,
+            include_secrets=args.include_secrets,
+            progress=progress,
+        )
     out.write(f"{one_line(result)}\n")
     if not result.already:
         out.write(f"a teammate gets it with: {pull_command(result.ref, args.remote)}\n")
@@ -165,7 +186,10 @@ def cmd_pull(args: argparse.Namespace, out: Any) -> int:
         for why in data.failed.values():
             sys.stderr.write(f"sessions-tui: {one_line(' '.join(why.splitlines()))}\n")
         return 1 if data.failed else 0
-    result = remote.pull(Store(args.home), args.spec, trust_once=args.trust_once)
+    with drawn(f"pull {args.spec}") as progress:
+        result = remote.pull(
+            Store(args.home), args.spec, trust_once=args.trust_once, progress=progress
+        )
     out.write(f"{one_line(result)}\n")
     return 0
 
@@ -184,9 +208,15 @@ def cmd_trust(args: argparse.Namespace, out: Any) -> int:
     else:
         keys = identity.trusted()
         me = identity.identity()
-        out.write(f"you\t{me.fingerprint}\t{me.public_text}\n")
+        grid = table("NAME", "FINGERPRINT", "KEY")
+        grid.add_row(styled("you", "bold"), me.fingerprint, styled(me.public_text, "dim"))
         for name, raw in sorted(keys.items()):
-            out.write(f"{name}\t{identity.fingerprint(raw)}\t{identity.encode_public(raw)}\n")
+            grid.add_row(
+                styled(name, "bold"),
+                identity.fingerprint(raw),
+                styled(identity.encode_public(raw), "dim"),
+            )
+        Writer(out).print(grid)
     return 0
 
 
@@ -206,7 +236,7 @@ def cmd_key(args: argparse.Namespace, out: Any) -> int:
 def ls_remote(args: argparse.Namespace, out: Any) -> int:
     """``sessions-tui ls --remote NAME``: what a remote holds, newest version per name."""
     from sessions.core.sharing.remote import open_remote
-    from sessions.tui.cli import NOTE_WIDTH
+    from sessions.tui.cli_show import NOTE_WIDTH
     from sessions.tui.formatting import local_time
 
     remote = open_remote(args.remote)
@@ -244,15 +274,26 @@ def ls_remote(args: argparse.Namespace, out: Any) -> int:
         return 0
     if not rows:
         out.write(f"nothing on {one_line(remote.name)} yet\n")
+        return 0
+    grid = table("REF", "CREATED", "VARS", "STORED", "NOTE", right=("VARS", "STORED"))
     for row in rows:
-        ref = one_line(row["ref"])  # owner and name come from the remote's file names
         if row["error"]:
-            out.write(f"{ref}  DAMAGED: {one_line(row['error'], NOTE_WIDTH)}\n")
-        else:
-            out.write(
-                f"{ref:<32} {local_time(row['created'])}  {row['variables']:>4} vars  "
-                f"{human_size(row['stored']):>9}  {one_line(row['note'], NOTE_WIDTH)}\n"
+            grid.add_row(
+                styled(row["ref"], "bold"),  # escaped: from the remote's file names
+                "",
+                "?",
+                "",
+                styled(f"DAMAGED: {one_line(row['error'], NOTE_WIDTH)}", "bold red"),
             )
+        else:
+            grid.add_row(
+                styled(row["ref"], "bold"),
+                local_time(row["created"]),
+                str(row["variables"]),
+                human_size(row["stored"]),
+                one_line(row["note"], NOTE_WIDTH),
+            )
+    Writer(out).print(grid)
     return 0
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sessions.core.reprs import shape_text as shape_of
 from sessions.core.units import human_size
 
 __all__ = [
@@ -71,15 +72,6 @@ def iso_utc(ts: float) -> str:
     except (OverflowError, ValueError, OSError):
         return ""
     return stamp.isoformat(timespec="milliseconds")
-
-
-def shape_of(preview: dict[str, Any]) -> str:
-    """The shape or length a preview records, as text ('' when it has none)."""
-    if "shape" in preview and isinstance(preview["shape"], list):
-        return "×".join(str(n) for n in preview["shape"]) or "()"
-    if "len" in preview:
-        return f"len {preview['len']}"
-    return ""
 
 
 def preview_lines(preview: dict[str, Any], width: int = 100) -> list[str]:

@@ -254,23 +254,34 @@ def origin(namespace: dict[str, Any]) -> dict[str, str]:
                 out["path"] = notebook
         else:
             out["kind"] = "ipython"
+            out["started"] = _started(shell)
         return out
     file = namespace.get("__file__")
     if isinstance(file, str) and file:
         return {"kind": "script", "path": str(Path(file).absolute())}
     if main is not None and namespace is vars(main):
-        return {"kind": "interactive"}
+        return {"kind": "interactive", "started": _started(None)}
     return {"kind": "namespace"}
 
 
-def default_name(org: dict[str, str]) -> str:
-    """A snapshot name when the user gave none: the script or notebook stem, else 'session'."""
-    path = org.get("notebook") or org.get("path")
-    if path:
-        stem = Path(path).stem
-        if stem:
-            return stem
-    return "session"
+_FIRST_ASKED: list[str] = []
+
+
+def _started(shell: Any) -> str:
+    """When this shell's session began (``YYYYMMDD-HHMMSS``, local time): IPython's history
+    says; a plain Python prompt, or IPython without history, counts from the first time
+    this process asked."""
+    if shell is not None:
+        try:
+            began = shell.history_manager.get_session_info()[1]
+            return str(began.strftime("%Y%m%d-%H%M%S"))
+        except Exception:  # history off, or an unusual shell
+            pass
+    if not _FIRST_ASKED:
+        import time
+
+        _FIRST_ASKED.append(time.strftime("%Y%m%d-%H%M%S"))
+    return _FIRST_ASKED[0]
 
 
 def history(namespace: dict[str, Any], limit: int = 2000) -> list[str]:

@@ -25,6 +25,7 @@ from sessions.core.sharing.signing import TrustError, check_trusted
 from sessions.core.store.manifest import Manifest
 from sessions.core.store.manifest_index import ManifestIndex
 from sessions.core.store.session_dir import Entry, Store
+from sessions.core.units import plural
 
 
 @dataclass
@@ -70,10 +71,13 @@ class LoadReport:
             "kept": list(self.kept),
         }
 
+    def _repr_html_(self) -> str:
+        from sessions.core.reprs import load_report_html
 
-def plural(count: int, noun: str) -> str:
-    """``1 variable``, ``3 variables``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+        return load_report_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
 
 
 class _Namespace:

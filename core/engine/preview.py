@@ -16,6 +16,7 @@ carries ``error`` instead of failing the save.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import math
@@ -200,9 +201,9 @@ def _class(cls: type) -> dict[str, Any]:
             k for k, v in vars(cls).items() if callable(v) and not k.startswith("__")
         )[:50],
     }
-    source = _source(cls)
+    source = _source(cls) or _cell_source(cls)
     if source:
-        out["source"] = source
+        out["source"] = source if len(source) <= _SOURCE else source[:_SOURCE] + "\n# … (truncated)"
     return out
 
 
@@ -238,6 +239,74 @@ def _fast(value: Any) -> dict[str, Any] | None:
         whole = repr(value)
         return {"kind": "container", "len": len(value), "items": items, "repr": whole}
     return None
+
+
+def _cell_source(cls: type) -> str | None:
+    """The source of a class defined in an IPython or Jupyter cell, which ``inspect`` cannot
+    find (``__main__`` has no file): from the cell its methods were compiled from (IPython
+    keeps cells in ``linecache``), else from the newest cell in the input history that
+    defines a class of that name."""
+    if cls.__module__ != "__main__":
+        return None
+    import linecache
+
+    for member in vars(cls).values():
+        function = getattr(member, "__func__", None) or getattr(member, "fget", None) or member
+        code = getattr(function, "__code__", None)
+        if code is None:
+            continue
+        lines = linecache.getlines(code.co_filename)
+        found = _class_in("".join(lines), cls.__name__, code.co_firstlineno) if lines else None
+        if found:
+            return found
+    shell = _ipython_shell()
+    if shell is None:
+        return None
+    try:
+        cells = list(shell.history_manager.input_hist_raw)
+    except Exception:
+        return None
+    for cell in reversed(cells[-500:]):
+        if f"class {cls.__name__}" not in cell:
+            continue
+        with contextlib.suppress(Exception):
+            cell = shell.transform_cell(cell)  # %magics and !commands become Python
+        found = _class_in(cell, cls.__name__, None)
+        if found:
+            return found
+    return None
+
+
+def _class_in(text: str, name: str, line: int | None) -> str | None:
+    """The source of top-level ``class name`` in ``text`` (the one enclosing ``line`` when
+    given, else the last one), or None."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            end = node.end_lineno or node.lineno
+            if line is None or node.lineno <= line <= end:
+                found = node
+    if found is None:
+        return None
+    first = min([found.lineno, *(d.lineno for d in found.decorator_list)])
+    lines = text.splitlines()[first - 1 : found.end_lineno]
+    return "\n".join(lines) + "\n"
+
+
+def _ipython_shell() -> Any:
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return None
+    try:
+        return ipython.get_ipython()
+    except Exception:
+        return None
 
 
 def build(value: Any) -> dict[str, Any]:

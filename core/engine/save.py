@@ -27,7 +27,16 @@ from typing import Any
 
 import blake3
 
-from sessions.core.engine import batches, capture, collector, environment, preview, reuse, serialize
+from sessions.core.engine import (
+    batches,
+    capture,
+    collector,
+    environment,
+    naming,
+    preview,
+    reuse,
+    serialize,
+)
 from sessions.core.engine.serialize import qualified_type
 from sessions.core.errors import Cancelled
 from sessions.core.progress import ProgressCallback, Reporter
@@ -38,7 +47,7 @@ from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import Group, Manifest, Variable
 from sessions.core.store.packs import BIG_OBJECT
 from sessions.core.store.session_dir import Store, validate_name
-from sessions.core.units import human_size
+from sessions.core.units import human_size, plural
 
 _EMPTY = memoryview(b"")
 _NO_TEXT = frozenset({int, float, bool, complex, type(None)})  # no credential can hide in these
@@ -90,15 +99,26 @@ class SaveResult:
     def __str__(self) -> str:
         if self.unchanged:
             return f"nothing changed since {self.ref}: no new snapshot"
-        parts = [f"saved {self.ref} ({self.id}): {len(self.saved)} variables"]
+        parts = [f"saved {self.ref} ({self.id}): {plural(len(self.saved), 'variable')}"]
         if self.imports:
-            parts.append(f"{len(self.imports)} imports")
+            parts.append(plural(len(self.imports), "import"))
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
-        text = ", ".join(parts) + f"; {human_size(self.written)} written in {self.seconds:.2f}s"
+        text = ", ".join(parts) + (
+            f"; {human_size(self.stored)} stored, {human_size(self.written)} written "
+            f"(manifest included) in {self.seconds:.2f}s"
+        )
         for name, reason in self.skipped.items():
             text += f"\n  skipped {name}: {reason}"
         return text
+
+    def _repr_html_(self) -> str:
+        from sessions.core.reprs import save_result_html
+
+        return save_result_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
 
 
 def _pickle(
@@ -314,7 +334,7 @@ def save(
     store = store or Store()
     store.ensure()
     org = origin or environment.origin(namespace)
-    name = validate_name(name or environment.default_name(org))
+    name = validate_name(name or naming.default_name(org, store, environment.host(), os.getpid()))
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
     plan = capture.plan(
         namespace, include=include, exclude=exclude, private=private, values=values, refer=refer

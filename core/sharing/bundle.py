@@ -37,7 +37,7 @@ from sessions.core.sharing.share import describe_left_out, prepare, shareable_ma
 from sessions.core.store.atomic import fsync_dir, temp_path
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 from sessions.core.store.session_dir import Entry, Store
-from sessions.core.units import human_size
+from sessions.core.units import human_size, plural
 
 FORMAT = "sessions.bundle"
 VERSION = 1
@@ -62,7 +62,8 @@ class ExportResult:
 
     def __str__(self) -> str:
         return (
-            f"exported {self.ref} to {self.path} ({self.blobs} blobs, {human_size(self.size)})"
+            f"exported {self.ref} to {self.path} "
+            f"({human_size(self.size)}, {plural(self.blobs, 'object')})"
             + describe_left_out(self.left_out)
         )
 

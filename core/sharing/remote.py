@@ -61,7 +61,7 @@ from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 from sessions.core.store.session_dir import Store, validate_name
 from sessions.core.tomlfile import quote, read_toml
-from sessions.core.units import human_size
+from sessions.core.units import human_size, plural
 
 REMOTE_FORMAT = 1
 _MANIFEST_RE = re.compile(r"^(\d{6,})\.msgpack$")
@@ -367,6 +367,16 @@ def _read_in_pieces(handle: Any, size: int, on_bytes: OnBytes) -> bytearray:
     return buffer
 
 
+def remote_version(local: int, published: list[int]) -> tuple[int, bool]:
+    """The version a push publishes: the local number when it is newer than every version
+    the remote has of that owner and name (so local ``big@2`` stays ``@2``), else the next
+    one after them. The second item says whether it had to differ from the local number."""
+    latest = max(published, default=0)
+    if local > latest:
+        return local, False
+    return latest + 1, True
+
+
 def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
@@ -380,14 +390,20 @@ class PushResult:
     blobs_present: int
     already: bool = False
     left_out: dict[str, str] = field(default_factory=dict)
+    local: str = ""  # the local snapshot pushed, name@version
+    renumbered: str = ""  # why the remote version differs from the local one ("" when equal)
 
     def __str__(self) -> str:
         if self.already:
             return f"already on {self.remote} as {self.ref}"
-        return (
-            f"pushed {self.ref} to {self.remote}: {self.blobs_sent} blobs sent "
-            f"({human_size(self.uploaded)}), {self.blobs_present} already there"
-        ) + describe_left_out(self.left_out)
+        text = (
+            f"pushed {self.ref} to {self.remote}: "
+            f"{plural(self.blobs_sent, 'object')} sent ({human_size(self.uploaded)}), "
+            f"{self.blobs_present} already there"
+        )
+        if self.renumbered:
+            text += f"\n  {self.renumbered}"
+        return text + describe_left_out(self.left_out)
 
 
 @dataclass
@@ -589,7 +605,14 @@ class Remote:
                 if self.manifest(latest).source == manifest.id:
                     return PushResult(latest.ref, self.name, 0, 0, 0, already=True)
         manifest = with_arrow(store, entry, manifest)
-        version = (versions[-1] if versions else 0) + 1
+        version, moved = remote_version(manifest.version, versions)
+        renumbered = ""
+        if moved:
+            renumbered = (
+                f"{owner}/{manifest.name} on {self.name} already has versions up to "
+                f"{versions[-1]}, so local {entry.ref} is {owner}/{manifest.name}@{version} there "
+                "(versions count per owner and name on a remote; newer is always higher)"
+            )
         shared = prepare(manifest, owner=owner, version=version, include_secrets=include_secrets)
         sent = present = uploaded = 0
         reporter = Reporter(
@@ -640,7 +663,14 @@ class Remote:
             ) from None
         reporter.finish()
         return PushResult(
-            target.ref, self.name, uploaded + len(encoded), sent, present, left_out=shared.left_out
+            target.ref,
+            self.name,
+            uploaded + len(encoded),
+            sent,
+            present,
+            left_out=shared.left_out,
+            local=entry.ref,
+            renumbered=renumbered,
         )
 
     def pull(

@@ -94,7 +94,7 @@ def plan(
             total += sum(new.values())
             if total > policy.max_total_bytes and entry.id not in pinned:
                 doomed.setdefault(
-                    entry.id, f"over the {policy.max_total_bytes // (1024 * 1024)} MB total"
+                    entry.id, f"over the {policy.max_total_bytes // (1024 * 1024)} MiB total"
                 )
     return {k: v for k, v in doomed.items() if k not in pinned}
 
