@@ -17,6 +17,7 @@
 
     [share]
     owner = "alice"                        # the name pushes are published under
+    export_dir = "~/shared/bundles"        # where the UI offers to write bundles (absolute or ~)
 
     [auto]                                 # automatic snapshots in IPython / Jupyter
     enabled = true
@@ -101,6 +102,7 @@ class Config:
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     owner: str | None = None  # [share] owner: the name pushes are published under
+    export_dir: Path | None = None  # [share] export_dir: where the UI offers to write bundles
     auto: AutoPolicy | None = None  # [auto] enabled = true
     problems: tuple[str, ...] = ()  # one line each (file: key: problem); those tables are defaults
     source: Path | None = None  # the file this was read from (None: built in code)
@@ -217,6 +219,9 @@ def _build(tables: dict[str, Any], errors: list[ConfigError], path: Path | None)
         theme=tui.theme,
         keys=dict(tui.keys),
         owner=tables["share"].owner,
+        export_dir=Path(tables["share"].export_dir).expanduser()
+        if tables["share"].export_dir
+        else None,
         auto=auto,
         problems=tuple(str(e) for e in errors),
         source=path,
@@ -364,7 +369,9 @@ def render(config: Config) -> str:
     out += [line("max_age_days", r.max_age_days), line("interval_minutes", r.interval_minutes)]
     out += ["", "[tui]", line("theme", config.theme), "", "[tui.keys]"]
     out += [line(k, v) for k, v in config.keys.items()]
-    out += ["", "[share]", line("owner", config.owner), "", "[auto]"]
+    out += ["", "[share]", line("owner", config.owner)]
+    out += [line("export_dir", str(config.export_dir) if config.export_dir else None)]
+    out += ["", "[auto]"]
     auto = config.auto
     out.append(line("enabled", auto is not None))
     if auto is not None:

@@ -5,9 +5,19 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from sessions.core.progress import Progress
 from sessions.core.units import human_size
 
-__all__ = ["human_size", "iso_utc", "local_time", "preview_lines", "shape_of"]
+__all__ = [
+    "human_size",
+    "iso_utc",
+    "local_time",
+    "plural",
+    "preview_lines",
+    "progress_figures",
+    "shape_of",
+    "short_type",
+]
 
 
 def local_time(ts: float) -> str:
@@ -16,6 +26,68 @@ def local_time(ts: float) -> str:
 
 def iso_utc(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``"1 variable"``, ``"2 variables"``, ``"0 imports"`` (``many`` for irregular words)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+# What the items of each task are, for "3/12 variables".
+ITEMS = {
+    "save": "variable",
+    "load": "variable",
+    "restore": "variable",
+    "kernel": "variable",
+    "verify": "object",
+    "gc": "object",
+    "push": "object",
+    "pull": "object",
+    "export": "object",
+    "import": "object",
+}
+
+
+def duration(seconds: float) -> str:
+    """``"4 s"``, ``"2 min 5 s"``, ``"1 h 3 min"``: how long, for people."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def progress_figures(progress: Progress) -> str:
+    """Where an operation stands, in one line: bytes and items done of their totals, the
+    rate and the time left (each only when known)."""
+    parts = []
+    if progress.total_bytes:
+        parts.append(f"{100 * progress.done_bytes // progress.total_bytes}%")
+    elif progress.total_items:
+        parts.append(f"{100 * progress.done_items // progress.total_items}%")
+    if progress.total_bytes:
+        parts.append(f"{human_size(progress.done_bytes)} of {human_size(progress.total_bytes)}")
+    elif progress.done_bytes:
+        parts.append(human_size(progress.done_bytes))
+    noun = ITEMS.get(progress.task, "item")
+    if progress.total_items:
+        parts.append(f"{progress.done_items}/{plural(progress.total_items, noun)}")
+    elif progress.done_items:
+        parts.append(plural(progress.done_items, noun))
+    if progress.rate is not None and not progress.finished:
+        parts.append(f"{human_size(int(progress.rate))}/s")
+    if progress.eta is not None and not progress.finished:
+        parts.append(f"{duration(progress.eta)} left")
+    return " · ".join(parts)
+
+
+def short_type(name: str) -> str:
+    """A type name without its module path (``Generator`` for
+    ``numpy.random._generator.Generator``), for narrow columns; previews show the full one."""
+    head, _, args = name.partition("[")
+    short = head.rsplit(".", 1)[-1] or head
+    return f"{short}[{args}" if args else short
 
 
 def shape_of(preview: dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from sessions.tui.formatting import plural
+
 
 def render_report(report: dict[str, Any]) -> Group:
     loaded = report.get("loaded", [])
@@ -22,7 +24,7 @@ def render_report(report: dict[str, Any]) -> Group:
     parts: list[Any] = [
         Text.assemble(
             (f"{len(loaded)} loaded", "bold green"),
-            f", {len(imported)} imports",
+            f", {plural(len(imported), 'import')}",
             (f", {len(failed)} failed" if failed else "", "bold red"),
         )
     ]
