@@ -50,6 +50,20 @@ def footer_keys(app) -> list[str]:
     return [key.description for key in app.screen.query(FooterKey)]
 
 
+async def footer_shows(pilot, present: set[str], absent: set[str] = frozenset()) -> None:
+    """Wait until the footer (redrawn after a refresh) shows ``present`` and none of
+    ``absent``."""
+
+    def right() -> bool:
+        keys = set(footer_keys(pilot.app))
+        return present <= keys and not absent & keys
+
+    try:
+        await until(pilot, right, "the footer", timeout=10)
+    except AssertionError:
+        raise AssertionError(f"footer shows {footer_keys(pilot.app)}") from None
+
+
 async def test_first_paint_lists_snapshots_groups_and_details(demo_home: Path) -> None:
     app = make_app(demo_home)
     async with app.run_test(size=SIZE) as pilot:
@@ -271,7 +285,7 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
         assert app.clipboard == "sessions-tui pull " + f"{_owner()}/churn-analysis@1 team"
         assert [s.ref for s in open_remote("team").snapshots()] == [f"{_owner()}/churn-analysis@1"]
         await goto_snapshot(pilot, "legacy-experiment.pkl")
-        assert "Share" not in footer_keys(app)  # a dill file cannot be signed or shared
+        await footer_shows(pilot, {"Restore"}, {"Share"})  # a dill file cannot be shared
         await press(pilot, "s")
         assert not isinstance(app.screen, ShareModal)
 
@@ -458,7 +472,7 @@ async def test_damaged_snapshot_shows_a_badge_and_explains_itself(demo_home: Pat
         assert str(table.get_cell(app.detail.row.path, "badge")) == "DAMAGED"
         text = preview_text(app)
         assert "This snapshot is damaged" in text and "manifest is truncated" in text
-        assert "Restore" not in footer_keys(app) and "Delete" in footer_keys(app)
+        await footer_shows(pilot, {"Delete"}, {"Restore"})
         await press(pilot, "r")
         assert not isinstance(app.screen, RestoreModal)
 
@@ -515,3 +529,165 @@ async def test_offline_offers_to_start_the_daemon(demo_home: Path, daemon_env) -
             assert "live" in app.sub_title
     finally:
         stop(Store(demo_home).root)
+
+
+async def test_groups_pane_hides_with_ctrl_b_and_comes_back(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        groups = app.query_one("#groups")
+        assert groups.display
+        await press(pilot, "ctrl+b")
+        assert not groups.display
+        await press(pilot, "tab", "tab", "tab")  # snapshots -> variables -> preview -> snapshots
+        assert app.focused is app.query_one("#snapshots")
+        await press(pilot, "ctrl+b")
+        assert groups.display and app.focused is groups
+    async with make_app(demo_home).run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        groups = pilot.app.query_one("#groups")
+        assert not groups.display  # a narrow terminal: the tables get the room
+        await press(pilot, "ctrl+b")
+        assert groups.display
+
+
+def column_keys(table) -> list[str]:
+    return [column.key.value for column in table.ordered_columns]
+
+
+async def test_tables_fit_80x24_and_use_200x60(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        snapshots, variables = app.query_one("#snapshots"), app.query_one("#variables")
+        assert column_keys(snapshots)[:3] == ["time", "ref", "vars"]
+        assert "tags" not in column_keys(snapshots)
+        assert column_keys(variables) == ["name", "type", "size"]
+        for table in (snapshots, variables):
+            assert table.max_scroll_x == 0 and not table.show_horizontal_scrollbar
+        await footer_shows(pilot, {"Help", "Quit", "Restore"})
+    app = make_app(demo_home)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        snapshots, variables = app.query_one("#snapshots"), app.query_one("#variables")
+        assert column_keys(snapshots) == ["time", "ref", "vars", "size", "note", "tags"]
+        assert column_keys(variables) == ["name", "type", "size", "shape"]
+        assert str(variables.get_cell("rng", "type")) == "Generator"  # short in the table
+        await press(pilot, "tab")
+        await goto_variable(pilot, "rng")
+        assert "numpy.random._generator.Generator" in preview_text(app)  # full in the preview
+        row = app.detail.row
+        assert str(snapshots.get_cell(row.path, "tags")) == "#demo #churn #model"
+
+
+async def test_footer_offers_only_what_applies_where_the_focus_is(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.detail.row.kind == "foreign"
+        await footer_shows(pilot, {"Restore"}, {"Share", "Pin", "Note", "Mark"})
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await footer_shows(pilot, {"Share", "Pin", "Note"}, {"Mark"})
+        await press(pilot, "space")  # Mark does not apply here: nothing happens
+        assert not app.detail.marked
+        await press(pilot, "tab")
+        await footer_shows(pilot, {"Mark"})
+        await goto_variable(pilot, "\x00import:sqlite3")  # restored by import, not marked
+        await footer_shows(pilot, {"Restore"}, {"Mark"})
+
+
+async def test_secret_looking_values_are_masked_until_revealed(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "tab")
+        await goto_variable(pilot, "customers")
+        await footer_shows(pilot, {"Mark"}, {"Reveal"})
+        await goto_variable(pilot, "warehouse_url")
+        text = preview_text(app)
+        assert "SECRET" in text and "value hidden" in text and "a URL with a password" in text
+        assert "Tr0ub4dor" not in text
+        await footer_shows(pilot, {"Reveal"})
+        await press(pilot, "x")
+        text = preview_text(app)
+        assert "Tr0ub4dor" in text and "SECRET" in text
+        await press(pilot, "x")
+        assert "Tr0ub4dor" not in preview_text(app)
+        await press(pilot, "x", "shift+tab")
+        await goto_snapshot(pilot, "churn-analysis@1")  # revealing stays with its snapshot
+        await press(pilot, "tab")
+        await goto_variable(pilot, "warehouse_url")
+        assert "Tr0ub4dor" not in preview_text(app)
+
+
+async def test_export_asks_where_and_writes_where_told(
+    demo_home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from textual.widgets import Input
+
+    from sessions.core.config import load_config
+
+    bundles, elsewhere, started_in = tmp_path / "bundles", tmp_path / "elsewhere", tmp_path / "cwd"
+    bundles.mkdir()
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[share]\nexport_dir = "{bundles}"\n')
+    app = make_app(demo_home, config=load_config(config))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "s", "enter")
+        assert isinstance(app.screen, PathModal)
+        field = app.screen.query_one("#path", Input)
+        assert field.value == str(bundles / "churn-analysis@2.sessions")  # from config
+        field.value = str(elsewhere / "churn.sessions")
+        await press(pilot, "enter")
+        assert isinstance(app.screen, PathModal)  # no such directory: said, nothing written
+        assert "No such directory" in plain(app.screen.query_one("#path-problem", Static))
+        elsewhere.mkdir()
+        field.value = str(elsewhere)  # a directory: the bundle gets its usual name in it
+        await press(pilot, "enter")
+        written = elsewhere / "churn-analysis@2.sessions"
+        await until(pilot, written.exists, "the export")
+        await until(pilot, lambda: not app.operations, "the export to finish")
+        assert not list(started_in.iterdir()) and not list(bundles.iterdir())
+        before = written.stat().st_mtime_ns
+        await press(pilot, "s", "enter")  # the next export offers the last place
+        assert app.screen.query_one("#path", Input).value == str(written)
+        await press(pilot, "enter")
+        assert "already there" in plain(app.screen.query_one("#path-problem", Static))
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, PathModal) and written.stat().st_mtime_ns == before
+
+
+async def test_first_run_says_how_to_save_and_opens_the_demo(
+    tmp_path: Path, demo_home: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("SESSIONS_DEMO_HOME", str(tmp_path / "demo"))
+    app = make_app(tmp_path / "empty-home")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.empty, "the first-run screen")
+        assert app.query_one("#welcome").display and not app.query_one("#snapshots").display
+        text = plain(app.query_one("#welcome-text", Static))
+        assert "No snapshots yet" in text
+        assert "sessions.save(" in text and "%sessions save" in text and "press K" in text
+        await footer_shows(pilot, {"Open the demo", "Help"}, {"Filter", "Restore", "Delete"})
+        await press(pilot, "o")
+        await until(pilot, lambda: app.rows, "the demo", timeout=120)
+        assert Path(app.store.root) == tmp_path / "demo"
+        assert not app.empty and app.query_one("#snapshots").display
+        assert "churn-analysis@2" in refs(app)
+
+
+def test_demo_without_a_terminal_prints_what_it_built(tmp_path: Path, monkeypatch) -> None:
+    from conftest import cli
+
+    monkeypatch.setenv("SESSIONS_DEMO_HOME", str(tmp_path / "demo"))
+    done = cli(tmp_path / "home", "demo", "--no-open")
+    assert done.returncode == 0, done.stderr
+    assert f"demo session dir: {tmp_path / 'demo'}" in done.stdout
+    assert "churn-analysis@2" in done.stdout and not done.stderr

@@ -5,37 +5,40 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-FROZEN_DEMO = Path("/tmp/sessions-tui-test-demo")  # fixed: the path shows in the header
+DEMO_DIR = "sessions-demo"  # under a private HOME: the header shows ~/sessions-demo in every run
 
 
 @pytest.fixture(scope="session")
-def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The frozen demo, built once per run. The fixed path it is copied to is shared by every
-    test run on this machine, so a run holds a lock on it until it ends: a second run waits
-    instead of overwriting the first one's demo under its feet."""
-    import fcntl
-
+def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The frozen demo, built once per run."""
     from sessions.tui.demo import build_demo
 
-    with open(f"{FROZEN_DEMO}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        built = tmp_path_factory.mktemp("demo-src") / "demo"
-        yield build_demo(built, frozen=True)
+    return build_demo(tmp_path_factory.mktemp("demo-src") / "demo", frozen=True)
+
+
+def copy_demo(source: Path, home: Path) -> Path:
+    """A fresh copy of the frozen demo at ``home/sessions-demo``: with ``HOME`` set to
+    ``home`` the UI shows it as ``~/sessions-demo``, the same in every run (no fixed path, so
+    runs in parallel never share one)."""
+    target = home / DEMO_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, symlinks=True)
+    for path in target.rglob("*.pkl"):
+        os.utime(path, (1_767_348_000, 1_767_348_000))
+    return target
 
 
 @pytest.fixture
 def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A fresh copy of the frozen demo at a fixed path, with private daemon/config dirs."""
-    shutil.rmtree(FROZEN_DEMO, ignore_errors=True)
-    shutil.copytree(frozen_demo_source, FROZEN_DEMO, symlinks=True)
-    for path in FROZEN_DEMO.rglob("*.pkl"):
-        os.utime(path, (1_767_348_000, 1_767_348_000))
-    monkeypatch.setenv("SESSIONS_HOME", str(FROZEN_DEMO))
+    """A fresh copy of the frozen demo under a private HOME, with private daemon/config dirs."""
+    home = tmp_path / "home"
+    demo = copy_demo(frozen_demo_source, home)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("SESSIONS_HOME", str(demo))
     config = tmp_path / "config"
     config.mkdir()
     from sessions.core.sharing.identity import key_path
@@ -47,7 +50,7 @@ def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))  # no kernels
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    return FROZEN_DEMO
+    return demo
 
 
 def damage_one(home: Path, name: str = "demo-model") -> Path:

@@ -30,7 +30,7 @@ from sessions.core.engine.compare import compare
 from sessions.core.errors import Cancelled, SessionsError
 from sessions.core.store import annotation
 from sessions.core.store.catalog import Row
-from sessions.core.store.session_dir import Store
+from sessions.core.store.session_dir import Entry, Store
 from sessions.tui import messages
 from sessions.tui.bindings import ACTIONS, app_bindings, key_label
 from sessions.tui.clipboard import CopyResult, copy_text
@@ -41,9 +41,11 @@ from sessions.tui.components.group_list import ALL, GroupList
 from sessions.tui.components.help_screen import HelpScreen
 from sessions.tui.components.key_footer import KeyFooter
 from sessions.tui.components.note_modal import NoteModal
+from sessions.tui.components.outcome_modal import OutcomeModal
 from sessions.tui.components.path_modal import PathModal
 from sessions.tui.components.preview_pane import PreviewPane
 from sessions.tui.components.progress_panel import ProgressPanel
+from sessions.tui.components.pull_modal import PullModal, RemoteChoice
 from sessions.tui.components.report_modal import ReportModal
 from sessions.tui.components.restore_modal import KernelModal, RestoreModal, Target
 from sessions.tui.components.share_modal import ShareChoice, ShareModal
@@ -51,6 +53,7 @@ from sessions.tui.components.snapshot_table import SnapshotTable
 from sessions.tui.components.variable_table import VariableTable
 from sessions.tui.components.welcome import Welcome
 from sessions.tui.data import Detail, Source
+from sessions.tui.formatting import human_size, plural
 from sessions.tui.idle_gc import EVERY_SECONDS, IdleCollector
 from sessions.tui.operations import Operation
 
@@ -532,7 +535,7 @@ class SessionsApp(App[None]):
         )
         if action in ("restore",):
             return readable and not self.empty
-        if action in ("share", "compare"):
+        if action in ("share", "compare", "verify"):
             return snapshot and not self.empty
         if action == "delete":
             return detail is not None and not self.empty
@@ -833,6 +836,129 @@ class SessionsApp(App[None]):
                 self._w("#progress", ProgressPanel).cancelling(operation.id)
                 self.refresh_bindings()
                 return
+
+    # --- verify, gc, pull, import ------------------------------------------------------
+    def action_verify(self) -> None:
+        if self.detail is not None and self.detail.entry is not None:
+            self._verify(self.detail.entry)
+
+    @work(thread=True, group="ops")
+    def _verify(self, entry: Entry) -> None:
+        from sessions.core.store.verify import verify
+
+        report = self.run_operation(
+            f"Verifying {entry.ref}", lambda progress: verify(self.store, [entry])
+        )
+        if report is None:
+            return
+        if report.ok:
+            self.call_from_thread(
+                self.notify,
+                f"{entry.ref}: {plural(report.checked_blobs, 'stored object')} checked, all intact",
+                title="Verified",
+            )
+            return
+        self.call_from_thread(
+            self.push_screen,
+            OutcomeModal(
+                f"{entry.ref} is damaged",
+                f"{plural(len(report.problems), 'problem')} in "
+                f"{plural(report.checked_blobs, 'stored object')}; the rest loads as usual. "
+                "Delete the snapshot, or restore what still loads and save it again.",
+                [str(problem) for problem in report.problems],
+            ),
+        )
+
+    def action_gc(self) -> None:
+        self._collect()
+
+    @work(thread=True, group="ops")
+    def _collect(self) -> None:
+        from sessions.core.store.gc import gc
+
+        report = self.run_operation("Collecting garbage", lambda progress: gc(self.store))
+        if report is not None:
+            self.call_from_thread(
+                self.notify,
+                f"freed {human_size(report.freed)}: {plural(report.removed_blobs, 'object')} "
+                f"and {plural(report.removed_packs, 'pack')} removed, "
+                f"{plural(report.kept_blobs, 'object')} in use",
+                title="Garbage collected",
+            )
+
+    def action_import_bundle(self) -> None:
+        self.push_screen(
+            PathModal(
+                "Import a bundle",
+                "Which bundle file? It is checked against its signer's key before anything "
+                "is added, and listed under Imported.",
+                self.export_dir(),
+                confirm="Import",
+                write=False,
+            ),
+            lambda path: self._import(path) if path else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _import(self, path: Path) -> None:
+        from sessions.core.sharing.bundle import import_bundle
+
+        result = self.run_operation(
+            f"Importing {path.name}", lambda progress: import_bundle(self.store, path)
+        )
+        if result is not None:
+            self.source.refresh()
+            self.call_from_thread(self.notify, str(result), title="Imported", timeout=10)
+            self.call_from_thread(self.load_rows)
+
+    def action_pull(self) -> None:
+        self._list_remotes()
+
+    @work(thread=True, exclusive=True, group="remotes")
+    def _list_remotes(self) -> None:
+        """Every snapshot on every configured remote (each remote's problem said once)."""
+        from sessions.core.sharing.remote import configured, open_remote
+
+        try:
+            names = list(configured())
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        if not names:
+            self.call_from_thread(
+                self.notify,
+                "No team remote yet: sessions-tui remote add NAME DIR-or-s3://…",
+                severity="warning",
+            )
+            return
+        listed: dict[str, list[str]] = {}
+        problems: dict[str, str] = {}
+        for name in names:
+            try:
+                snapshots = open_remote(name).snapshots()
+            except (SessionsError, OSError) as exc:
+                problems[name] = str(exc)
+                continue
+            ordered = sorted(snapshots, key=lambda s: (s.owner, s.name, -s.version))
+            listed[name] = [snap.ref for snap in ordered]
+        self.call_from_thread(
+            self.push_screen,
+            PullModal(listed, problems),
+            lambda choice: self._pull(choice) if choice else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _pull(self, choice: RemoteChoice) -> None:
+        from sessions.core.sharing.remote import open_remote
+
+        result = self.run_operation(
+            f"Pulling {choice.ref} from {choice.remote}",
+            lambda progress: open_remote(choice.remote).pull(self.store, choice.ref),
+        )
+        if result is not None:
+            self.source.refresh()
+            self.call_from_thread(self.notify, str(result), title="Pulled", timeout=10)
+            self.call_from_thread(self.load_rows)
 
     # --- clipboard --------------------------------------------------------------------
     def copy_out(self, text: str, what: str = "Text", *, title: str = "Copy") -> None:

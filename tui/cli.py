@@ -373,7 +373,7 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
     if not args.no_open and sys.stdout.isatty() and sys.stdin.isatty():
         return open_app(Store(home))
     out.write(f"demo session dir: {home}\n\n")
-    demo_args = argparse.Namespace(home=str(home), json=False, ref="demo-model")
+    demo_args = argparse.Namespace(home=str(home), json=False, ref="demo-model", remote=None)
     code = cmd_ls(demo_args, out)
     if not args.no_open:
         out.write("\n")

@@ -90,6 +90,8 @@ class PathModal(ModalScreen[Path | None]):
             return
         if self.write and path.is_dir():
             path = path / self.default_name
+        elif self.write and not path.suffix and self.default_name:
+            path = path.with_name(path.name + Path(self.default_name).suffix)
         if self.write and path.exists() and self._replace != path:
             self._replace = path
             self._problem(f"{path.name} is already there: enter again to replace it.")
