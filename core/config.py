@@ -104,6 +104,8 @@ class Config:
     owner: str | None = None  # [share] owner: the name pushes are published under
     export_dir: Path | None = None  # [share] export_dir: where the UI offers to write bundles
     auto: AutoPolicy | None = None  # [auto] enabled = true
+    cache_max_bytes: int | None = None  # [cache] max_mb: cached results beyond are evicted
+    checkpoint_after: float = 10.0  # [run] checkpoint_after_seconds
     problems: tuple[str, ...] = ()  # one line each (file: key: problem); those tables are defaults
     source: Path | None = None  # the file this was read from (None: built in code)
 
@@ -206,6 +208,7 @@ def _build(tables: dict[str, Any], errors: list[ConfigError], path: Path | None)
             name=auto_table.name,
         )
     total_mb = retention.max_total_mb
+    cache_mb = tables["cache"].max_mb
     policy = RetentionPolicy(
         keep_last=retention.keep_last,
         keep_last_per_origin=retention.keep_last_per_origin,
@@ -223,6 +226,8 @@ def _build(tables: dict[str, Any], errors: list[ConfigError], path: Path | None)
         if tables["share"].export_dir
         else None,
         auto=auto,
+        cache_max_bytes=int(cache_mb * 1024 * 1024) if cache_mb is not None else None,
+        checkpoint_after=tables["run"].checkpoint_after_seconds,
         problems=tuple(str(e) for e in errors),
         source=path,
     )
@@ -377,4 +382,7 @@ def render(config: Config) -> str:
     if auto is not None:
         out += [line("after_seconds", auto.after), line("every_minutes", auto.every)]
         out.append(line("name", auto.name))
+    cache_mb = config.cache_max_bytes / (1024 * 1024) if config.cache_max_bytes else None
+    out += ["", "[cache]", line("max_mb", cache_mb)]
+    out += ["", "[run]", line("checkpoint_after_seconds", config.checkpoint_after)]
     return "\n".join(out) + "\n"

@@ -80,10 +80,20 @@ class AutoTable(Table):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
+class CacheTable(Table):
+    max_mb: float | None = Field(None, gt=0, le=1e9)  # cached results, least recently used go
+
+
+class RunTable(Table):
+    checkpoint_after_seconds: float = Field(10.0, ge=0, le=MINUTES_PER_YEAR * 60)
+
+
 TABLES: dict[str, type[Table]] = {
     "daemon": DaemonTable,
     "retention": RetentionTable,
     "tui": TuiTable,
     "share": ShareTable,
     "auto": AutoTable,
+    "cache": CacheTable,
+    "run": RunTable,
 }

@@ -2,20 +2,36 @@
 
 The library never prints. Each long operation takes ``progress: ProgressCallback | None`` and
 calls it with a :class:`Progress` record as work advances; the CLI draws it with rich, the
-terminal UI with a ``ProgressBar`` fed by worker messages, notebooks with ``tqdm.auto``.
-A callback may raise :class:`sessions.core.errors.Cancelled` to stop an operation at its next
-clean stopping point (what was already committed stays; nothing partial becomes visible).
+terminal UI with a ``ProgressBar`` fed by worker messages, notebooks with an HTML bar updated
+in place. Bytes and items done and their totals are reported; rate and ETA derive from them.
 
-Operations report through a :class:`Reporter`, which throttles calls (at most one every
-``interval`` seconds, plus the first and the last) so a save of 100,000 small variables does
-not spend its time drawing.
+A callback may raise :class:`sessions.core.errors.Cancelled` to stop the operation at its next
+clean stopping point: the operation then raises ``Cancelled`` itself, saying what stayed
+(what was already committed stays; nothing partial becomes visible).
+
+Operations report through a :class:`Reporter`. Work done on worker threads (hashing, writing,
+reading) is added from those threads; the callback is only ever called on the thread that
+started the operation (the one that made the Reporter), at most once every ``interval``
+seconds plus the first and the last call, so a callback may touch thread-bound things
+(a notebook's display, a terminal) and a save of 100,000 small variables does not spend its
+time drawing. While that thread waits for workers it polls (:meth:`Reporter.wait`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import wait as _wait_futures
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sessions.core.errors import Cancelled
+
+T = TypeVar("T")
+
+INTERVAL = 0.1  # seconds between two calls of a callback (the first and last always happen)
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,7 @@ class Progress:
     item: str | None = None  # what is being worked on: a variable name, a snapshot ref
     finished: bool = False
     elapsed: float = 0.0
+    unit: str = "variables"  # what ``items`` counts: "variables", "objects", "snapshots"
 
     @property
     def rate(self) -> float | None:
@@ -46,12 +63,29 @@ class Progress:
             return None
         return max(0.0, (self.total_bytes - self.done_bytes) / rate)
 
+    @property
+    def fraction(self) -> float | None:
+        """How much is done, 0..1, by bytes when their total is known, else by items."""
+        if self.total_bytes:
+            return min(1.0, self.done_bytes / self.total_bytes)
+        if self.total_items:
+            return min(1.0, self.done_items / self.total_items)
+        if self.finished:
+            return 1.0
+        return None
+
 
 ProgressCallback = Callable[[Progress], None]
 
 
 class Reporter:
-    """Accumulates progress of one operation and forwards it, throttled, to a callback."""
+    """Accumulates progress of one operation and forwards it, throttled, to a callback.
+
+    :meth:`advance` and :meth:`add_bytes` may be called from any thread; the callback runs
+    only on the thread that made the Reporter. Once the callback has raised ``Cancelled``,
+    :attr:`cancelled` is set, the callback is not called again, and :meth:`poll`,
+    :meth:`wait` and :meth:`add_bytes` (on any thread) raise ``Cancelled``: the operation
+    stops at its next clean point and workers within the object they are on."""
 
     def __init__(
         self,
@@ -60,49 +94,96 @@ class Reporter:
         *,
         total_bytes: int | None = None,
         total_items: int | None = None,
-        interval: float = 0.1,
+        unit: str = "variables",
+        interval: float | None = None,
     ) -> None:
         self.callback = callback
         self.task = task
+        self.unit = unit
         self.total_bytes = total_bytes
         self.total_items = total_items
         self.done_bytes = 0
         self.done_items = 0
         self.item: str | None = None
-        self.interval = interval
+        self.interval = INTERVAL if interval is None else interval
+        self.cancelled = False
+        self._lock = threading.Lock()
+        self._owner = threading.get_ident()
         self._start = time.monotonic()
         self._last = 0.0
         self._emit(force=True)
 
     def totals(self, *, total_bytes: int | None = None, total_items: int | None = None) -> None:
         """Set totals once they are known (e.g. after planning a save)."""
-        if total_bytes is not None:
-            self.total_bytes = total_bytes
-        if total_items is not None:
-            self.total_items = total_items
+        with self._lock:
+            if total_bytes is not None:
+                self.total_bytes = total_bytes
+            if total_items is not None:
+                self.total_items = total_items
         self._emit(force=True)
 
+    def grow(self, nbytes: int) -> None:
+        """Correct the byte total by ``nbytes`` (an estimate replaced by the real size)."""
+        with self._lock:
+            self.total_bytes = max(0, (self.total_bytes or 0) + nbytes)
+
     def advance(self, *, nbytes: int = 0, items: int = 0, item: str | None = None) -> None:
-        """Record work done; calls the callback at most once per ``interval``."""
-        self.done_bytes += nbytes
-        self.done_items += items
-        if item is not None:
-            self.item = item
+        """Record work done (any thread); on the owning thread, call the callback if due.
+        Never raises: a cancel is acted on at the next :meth:`poll`, :meth:`wait` or
+        :meth:`add_bytes`."""
+        with self._lock:
+            self.done_bytes += nbytes
+            self.done_items += items
+            if item is not None:
+                self.item = item
         self._emit()
+
+    def add_bytes(self, nbytes: int) -> None:
+        """Bytes done, from a loop over chunks of one object (any thread): the ``on_bytes``
+        of blob reads and writes. Raises ``Cancelled`` once the operation is cancelled, so a
+        worker stops within the object it is on."""
+        self.advance(nbytes=nbytes)
+        if self.cancelled:
+            raise Cancelled(f"{self.task} cancelled")
+
+    def poll(self) -> None:
+        """On the owning thread: call the callback if one is due. A clean point: raises
+        ``Cancelled`` when the callback does (or did)."""
+        self._emit()
+        if self.cancelled:
+            raise Cancelled(f"{self.task} cancelled")
+
+    def wait(self, future: Future[T]) -> T:
+        """``future.result()``, polling the callback meanwhile; ``Cancelled`` when the
+        callback cancels (the future is cancelled if it has not started)."""
+        self.wait_all([future])
+        if self.cancelled:
+            raise Cancelled(f"{self.task} cancelled")
+        return future.result()
+
+    def wait_all(self, futures: Iterable[Future[Any]]) -> None:
+        """Wait until every future is done, polling the callback meanwhile. When it cancels,
+        the futures not yet started are cancelled and :attr:`cancelled` is set; this still
+        returns only once none is running, and the caller decides what that means."""
+        pending = set(futures)
+        while pending:
+            if self.cancelled:
+                for future in pending:
+                    future.cancel()  # a running one goes on to its next chunk, then stops
+            _done, pending = _wait_futures(
+                pending, timeout=max(self.interval, 0.01), return_when=FIRST_COMPLETED
+            )
+            if pending:
+                self._emit()
 
     def finish(self) -> None:
         """The operation is over: one last call, with ``finished=True``."""
         self._emit(force=True, finished=True)
 
-    def _emit(self, *, force: bool = False, finished: bool = False) -> None:
-        if self.callback is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
-        self.callback(
-            Progress(
+    def snapshot(self, *, finished: bool = False) -> Progress:
+        """The current state as a :class:`Progress` record."""
+        with self._lock:
+            return Progress(
                 task=self.task,
                 done_bytes=self.done_bytes,
                 total_bytes=self.total_bytes,
@@ -110,6 +191,30 @@ class Reporter:
                 total_items=self.total_items,
                 item=self.item,
                 finished=finished,
-                elapsed=now - self._start,
+                elapsed=time.monotonic() - self._start,
+                unit=self.unit,
             )
-        )
+
+    def _emit(self, *, force: bool = False, finished: bool = False) -> None:
+        """Call the callback (owning thread, throttled). A ``Cancelled`` it raises is kept
+        in :attr:`cancelled`, for the operation to act on at its next clean point."""
+        if self.callback is None or self.cancelled or threading.get_ident() != self._owner:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        try:
+            self.callback(self.snapshot(finished=finished))
+        except Cancelled:
+            self.cancelled = True
+
+
+def chunks(total: int, size: int = 32 << 20) -> Iterable[tuple[int, int]]:
+    """``(start, end)`` pieces of ``size`` bytes covering ``range(total)``: how big reads,
+    writes and hashes are split so progress moves (and a cancel lands) within one object."""
+    start = 0
+    while start < total:
+        end = min(total, start + size)
+        yield start, end
+        start = end

@@ -7,6 +7,7 @@
     %sessions list
     %sessions show REF
     %sessions auto on [--after SECONDS] [--every MINUTES] [--name NAME] | off | status
+    %%sessions cache [-f] [-v]      (a cell magic: the cell runs once for its code and inputs)
 
 Tab completion offers the subcommands, snapshot refs, and a snapshot's variable names.
 Loadable from a profile too: ``c.InteractiveShellApp.extensions = ["sessions"]``.
@@ -64,8 +65,11 @@ class SessionsMagic:
         self.parsers = _parsers()
 
     # --- the magic ----------------------------------------------------------------------
-    def __call__(self, line: str) -> Any:
+    def __call__(self, line: str, cell: str | None = None) -> Any:
         from sessions.core.errors import SessionsError
+
+        if cell is not None:
+            return self.cell_magic(line, cell)
 
         try:
             words = shlex.split(line)
@@ -84,6 +88,17 @@ class SessionsMagic:
         except SessionsError as exc:
             print(f"sessions: {exc}")
         return None
+
+    def cell_magic(self, line: str, cell: str) -> Any:
+        """``%%sessions cache [-f] [-v]``: the cell runs once for its code and inputs."""
+        from IPython.core.error import UsageError
+
+        from sessions.kernels.cell_cache import CellCache
+
+        words = line.split(None, 1)
+        if not words or words[0] != "cache":
+            raise UsageError("cell magic: %%sessions cache [-f] [-v]")
+        return CellCache(self.shell).run(words[1] if len(words) > 1 else "", cell)
 
     def do_save(self, args: argparse.Namespace) -> None:
         from sessions.core.engine.save import save
@@ -204,7 +219,7 @@ def _variables(ref: str) -> list[str]:
 
 def load_ipython_extension(shell: Any) -> None:
     magic = SessionsMagic(shell)
-    shell.register_magic_function(magic, magic_kind="line", magic_name="sessions")
+    shell.register_magic_function(magic, magic_kind="line_cell", magic_name="sessions")
     shell.set_hook("complete_command", magic.complete, str_key="%sessions")
     shell._sessions_magic = magic
     from sessions.core.config import load_config

@@ -7,6 +7,8 @@
     >>> sessions.load("cleaned@1", names=["df"])           # one variable plus what it needs
     >>> sessions.push("cleaned", "team")                   # share: signed, secrets left out
     >>> sessions.pull("alice/model", "team", version=3)    # a teammate's snapshot
+    >>> @sessions.cache                                   # results kept by what they depend on
+    ... def fit(data, alpha=0.1): ...
 
 A ref is a snapshot id, a unique id prefix, a name (its latest version) or ``name@N``.
 Snapshots live in ``$SESSIONS_HOME`` or the platform's user data dir for ``sessions-tui``.
@@ -205,6 +207,25 @@ def pull(
     if data_only:
         return opened.pull_data(spec)[1].as_dict()
     return opened.pull(_store(home), spec, trust_once=trust)
+
+
+def cache(
+    func: Any = None,
+    *,
+    ignore: Iterable[str] = (),
+    max_mb: float | None = None,
+    home: str | Path | None = None,
+) -> Any:
+    """Store a function's results by the content of what they are computed from, and return
+    them from the session dir instead of computing them again: ``@sessions.cache``,
+    ``@sessions.cache(ignore=["verbose"])`` or ``sessions.cache(func)``. The key covers the
+    function's code, the session functions it calls, the globals it reads, the versions of
+    the modules it uses and the arguments' content; ``ignore`` leaves out arguments or globals
+    that do not change the result. ``.clear()`` removes its entries; ``max_mb`` (or
+    ``[cache] max_mb`` in config.toml) caps the cache, least recently used entries first."""
+    from sessions.core.engine.cached_function import cache as _cache
+
+    return _cache(func, home=home, ignore=ignore, max_mb=max_mb)
 
 
 def load_ipython_extension(shell: Any) -> None:

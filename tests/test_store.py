@@ -101,7 +101,7 @@ def test_ls_json_is_the_documented_shape(home: Path) -> None:
     assert entry["origin"]["kind"] == "script" and entry["variables"] == 1
     shown = json.loads(cli(home, "show", "doc", "--json").stdout)
     assert shown["manifest"]["variables"][0]["name"] == "x"
-    assert shown["manifest"]["schema"] == [1, 1]
+    assert shown["manifest"]["schema"] == [1, 2]
 
 
 def test_restore_print_gives_code_that_loads(home: Path) -> None:

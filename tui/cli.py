@@ -20,7 +20,7 @@ from typing import Any
 from sessions.core.api import SnapshotInfo, info
 from sessions.core.errors import RefError, SessionsError
 from sessions.core.store.session_dir import Store
-from sessions.tui import cli_share
+from sessions.tui import cli_cache, cli_run, cli_share
 from sessions.tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
 
 JSON_VERSION = 1
@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build a demo session dir and show it")
     demo.add_argument("--no-open", action="store_true", help="only build the demo snapshots")
     cli_share.add_parsers(sub)
+    cli_cache.add_parsers(sub)
+    cli_run.add_parsers(sub)
     return parser
 
 
@@ -451,6 +453,8 @@ COMMANDS = {
     "save": cmd_save,
     "kernels": cmd_kernels,
     **cli_share.COMMANDS,
+    **cli_cache.COMMANDS,
+    **cli_run.COMMANDS,
 }
 
 

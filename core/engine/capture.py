@@ -47,6 +47,11 @@ class Plan:
     code_deps: dict[str, set[str]] = field(default_factory=dict)
 
 
+def is_ipython_name(name: str) -> bool:
+    """A name IPython keeps in the user namespace for itself (``In``, ``_3``, ``_i``…)."""
+    return name in _IPYTHON_NAMES or _IPYTHON_RE.match(name) is not None
+
+
 def _is_internal(name: str, value: Any) -> bool:
     if name in _IPYTHON_NAMES:
         return True
@@ -248,13 +253,17 @@ def _code_deps(value: Any, ctx: Context, saved: set[str], own: str) -> set[str]:
     return deps
 
 
+def _is_session_code(value: Any, ctx: Context) -> bool:
+    return (type(value) is types.FunctionType and value.__globals__ is ctx.ns) or (
+        isinstance(value, type) and (value.__module__ == ctx.module or not importable(value))
+    )
+
+
 def _classify(names: list[str], namespace: dict[str, Any], ctx: Context, result: Plan) -> None:
     """Sort ``names`` into imports and values; bind session code to its name."""
     for name in names:
         value = namespace[name]
-        if (type(value) is types.FunctionType and value.__globals__ is namespace) or (
-            isinstance(value, type) and (value.__module__ == ctx.module or not importable(value))
-        ):
+        if _is_session_code(value, ctx):
             ctx.bound.setdefault(id(value), name)
     for name in names:
         value = namespace[name]
@@ -290,14 +299,23 @@ def plan(
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     private: bool = False,
+    values: dict[str, Any] | None = None,
+    refer: bool = False,
 ) -> Plan:
-    """Classify and group what a save takes from ``namespace``."""
+    """Classify and group what a save takes from ``namespace``.
+
+    ``values`` saves those values instead of the namespace's variables, with ``namespace``
+    still the session whose code they refer to (a cached result). With ``refer``, session
+    functions and classes of ``namespace`` that are not saved are pickled by name, to be
+    found in the namespace a load goes into (an instance comes back as an instance of the
+    live class); nothing is brought along for saved code to read."""
     module = namespace.get("__name__")
     ctx = Context(ns=namespace, module=module if isinstance(module, str) else "__main__")
     excluded = _patterns(exclude)
-    names = select_names(namespace, include, excluded, private)
+    source = namespace if values is None else values
+    names = select_names(namespace, include, excluded, private) if values is None else list(values)
     chosen = set(names)
-    todo = list(names)
+    todo = [] if refer else list(names)
     while todo:  # private helpers that saved code reads, and the helpers those read
         reads: set[str] = set()
         for name in todo:
@@ -308,9 +326,14 @@ def plan(
     numpy = sys.modules.get("numpy")
     owner: dict[int, str] = {}
     union = _UnionFind([])
-    batch = [name for name in namespace if name in chosen]
+    batch = list(values) if values is not None else [n for n in namespace if n in chosen]
+    if refer:
+        _classify(batch, source, ctx, Plan(ctx=ctx))  # the saved names are bound first
+        for name, value in list(namespace.items()):
+            if isinstance(name, str) and _is_session_code(value, ctx):
+                ctx.bound.setdefault(id(value), name)
     while batch:  # more private names may turn up in code found inside values
-        _classify(batch, namespace, ctx, result)
+        _classify(batch, source, ctx, result)
         reads = set()
         for name in batch:
             if name not in result.values:
@@ -320,7 +343,7 @@ def plan(
                 first = owner.setdefault(key, name)
                 if first != name:
                     union.union(first, name)
-        batch = _brought_along(namespace, chosen, reads, excluded)
+        batch = [] if refer else _brought_along(namespace, chosen, reads, excluded)
         chosen.update(batch)
     groups: dict[str, list[str]] = {}
     for name in result.values:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessions.core.engine import environment, serialize
-from sessions.core.errors import FormatError, SessionsError
+from sessions.core.errors import Cancelled, FormatError, SessionsError
+from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing.signing import TrustError, check_trusted
 from sessions.core.store.manifest import Manifest
 from sessions.core.store.session_dir import Entry, Store
@@ -35,6 +36,8 @@ class LoadReport:
     failed: dict[str, str] = field(default_factory=dict)
     imported: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # held other values before this load
+    kept: list[str] = field(default_factory=list)  # already there and left alone (replace=False)
 
     @property
     def ok(self) -> bool:
@@ -42,10 +45,14 @@ class LoadReport:
 
     def __str__(self) -> str:
         lines = [
-            f"loaded {len(self.loaded)} variables from {self.ref}"
-            + (f" and {len(self.imported)} imports" if self.imported else "")
+            f"loaded {plural(len(self.loaded), 'variable')} from {self.ref}"
+            + (f" and {plural(len(self.imported), 'import')}" if self.imported else "")
             + (f"; {len(self.failed)} failed" if self.failed else "")
         ]
+        if self.replaced:
+            lines.append(f"  replaced existing {', '.join(self.replaced)}")
+        if self.kept:
+            lines.append(f"  kept existing {', '.join(self.kept)} (not replaced)")
         lines += [f"  failed {name}: {reason}" for name, reason in self.failed.items()]
         lines += [f"  warning: {text}" for text in self.warnings]
         return "\n".join(lines)
@@ -58,7 +65,51 @@ class LoadReport:
             "imported": list(self.imported),
             "failed": dict(self.failed),
             "warnings": list(self.warnings),
+            "replaced": list(self.replaced),
+            "kept": list(self.kept),
         }
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 variable``, ``3 variables``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class _Namespace:
+    """Writes into the target namespace, remembering what each name held before, so a
+    cancelled load puts everything back and a finished one can say what it replaced."""
+
+    _ABSENT = object()
+
+    def __init__(self, ns: dict[str, Any], replace: bool) -> None:
+        self.ns = ns
+        self.replace = replace
+        self.before: dict[str, Any] = {}
+
+    def set(self, name: str, value: Any, report: LoadReport) -> bool:
+        """Bind ``name`` unless it exists and must not be replaced; False when left alone."""
+        old = self.ns.get(name, self._ABSENT)
+        if old is not self._ABSENT and not self.replace:
+            if name not in report.kept:
+                report.kept.append(name)
+            return False
+        self.before.setdefault(name, old)
+        self.ns[name] = value
+        return True
+
+    def replaced(self) -> list[str]:
+        return [
+            name
+            for name, old in self.before.items()
+            if old is not self._ABSENT and old is not self.ns.get(name, self._ABSENT)
+        ]
+
+    def undo(self) -> None:
+        for name, old in reversed(list(self.before.items())):
+            if old is self._ABSENT:
+                self.ns.pop(name, None)
+            else:
+                self.ns[name] = old
 
 
 def _import(module: str, attr: str | None) -> Any:
@@ -159,12 +210,18 @@ def load_entry(
     names: Iterable[str] | None = None,
     namespace: dict[str, Any] | None = None,
     trust: bool = False,
+    replace: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> LoadReport:
     """Load ``entry`` (everything, or ``names`` plus what they need) into ``namespace``.
 
     Loading unpickles, so it is refused (TrustError) unless the snapshot is signed by you or
     a trusted key; ``trust=True`` is the explicit one-time override (also needed for foreign
-    dill files, which carry no signature)."""
+    dill files, which carry no signature). Names the namespace already holds are replaced
+    and listed in ``report.replaced``; with ``replace=False`` they are left as they are and
+    listed in ``report.kept``. ``progress`` is called (on this thread) with bytes read and
+    variables loaded; raising :class:`~sessions.core.errors.Cancelled` from it stops the load
+    and puts back every name it had bound, so the namespace is as it was."""
     ns = namespace if namespace is not None else vars(sys.modules["__main__"])
     wanted_list = None if names is None else [names] if isinstance(names, str) else list(names)
     if entry.kind == "foreign":
@@ -178,7 +235,9 @@ def load_entry(
             )
 
         report = LoadReport(entry.ref, entry.id)
+        had = set(ns)
         got = load_foreign(entry.path, ns, wanted_list)
+        report.replaced = sorted(set(got) & had)
         report.loaded = sorted(got)
         for name in wanted_list or []:
             if name not in got:
@@ -206,33 +265,68 @@ def load_entry(
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
                 report.failed[name] = f"not in snapshot {manifest.ref}{hint}"
         chosen = _closure(manifest, chosen)
-    for name in sorted(chosen & set(imports)):
-        record = imports[name]
-        try:
-            ns[name] = _import(record.module, record.attr)
-            report.imported.append(name)
-        except Exception as exc:
-            report.failed[name] = f"cannot import {record.module}: {_one_line(exc)}"
+    target = _Namespace(ns, replace)
     wanted_groups = {variables[n].group for n in chosen if n in variables}
+    if not replace:  # a group whose every name is already here need not be read at all
+        for index in list(wanted_groups):
+            names_here = [n for n in manifest.groups[index].names if n in ns]
+            if len(names_here) == len(manifest.groups[index].names):
+                wanted_groups.discard(index)
+                report.kept += [n for n in names_here if n not in report.kept]
     order = _order(manifest, wanted_groups)
+    reporter = Reporter(
+        progress,
+        "load",
+        total_bytes=sum(manifest.groups[i].size for i in order),
+        total_items=sum(len(manifest.groups[i].names) for i in order),
+    )
+    on_bytes = reporter.add_bytes if progress is not None else None
     retry: list[int] = []
-    with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
-        reads: dict[int, list[Future[bytearray]]] = {
-            i: [pool.submit(store.blobs.read, b.hash) for b in manifest.groups[i].blobs]
-            for i in order
-        }
-        for index in order:
-            if not _load_group(manifest, index, reads.pop(index), ns, report):
-                retry.append(index)
-    for index in retry:  # a by-name reference to a group that loaded later
-        group = manifest.groups[index]
-        if all(report.failed.get(n, "").startswith("needs '") for n in group.names):
-            for name in group.names:
-                report.failed.pop(name, None)
-            blobs = [pool_read(store, b.hash) for b in group.blobs]
-            _load_group(manifest, index, blobs, ns, report)
+    try:
+        for name in sorted(chosen & set(imports)):
+            record = imports[name]
+            try:
+                if target.set(name, _import(record.module, record.attr), report):
+                    report.imported.append(name)
+            except Exception as exc:
+                report.failed[name] = f"cannot import {record.module}: {_one_line(exc)}"
+        with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
+            try:
+                reads: dict[int, list[Future[bytearray]]] = {
+                    i: [
+                        pool.submit(store.blobs.read, b.hash, on_bytes=on_bytes)
+                        for b in manifest.groups[i].blobs
+                    ]
+                    for i in order
+                }
+                for index in order:
+                    reporter.poll()  # between groups: a clean point to stop
+                    if not _load_group(manifest, index, reads.pop(index), target, report, reporter):
+                        retry.append(index)
+                    reporter.advance(items=len(manifest.groups[index].names))
+                reporter.poll()  # the last point to stop (and put everything back)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        for index in retry:  # a by-name reference to a group that loaded later
+            group = manifest.groups[index]
+            if all(report.failed.get(n, "").startswith("needs '") for n in group.names):
+                for name in group.names:
+                    report.failed.pop(name, None)
+                blobs = [pool_read(store, b.hash) for b in group.blobs]
+                _load_group(manifest, index, blobs, target, report)
+    except Cancelled:
+        target.undo()
+        raise Cancelled(
+            f"load of {manifest.ref} cancelled: the namespace is as it was before"
+        ) from None
+    except BaseException:
+        target.undo()  # an interrupted load leaves nothing half-bound either
+        raise
+    reporter.finish()
     position = {name: i for i, name in enumerate(variables)}
     report.loaded.sort(key=position.__getitem__)
+    report.replaced = sorted(target.replaced(), key=lambda n: position.get(n, len(position)))
     report.warnings = version_warnings(manifest, report.loaded)
     return report
 
@@ -257,12 +351,20 @@ def pool_read(store: Store, digest: str) -> Any:
 
 
 def _load_group(
-    manifest: Manifest, index: int, reads: list[Any], ns: dict[str, Any], report: LoadReport
+    manifest: Manifest,
+    index: int,
+    reads: list[Any],
+    target: _Namespace,
+    report: LoadReport,
+    reporter: Reporter | None = None,
 ) -> bool:
     group = manifest.groups[index]
+    ns = target.ns
     try:
-        blobs = [future.result() for future in reads]
+        blobs = [reporter.wait(f) if reporter is not None else f.result() for f in reads]
         values = serialize.load_group(group.serializer, blobs[0], blobs[1:], ns, manifest.module)
+    except Cancelled:
+        raise
     except Exception as exc:
         reason = _one_line(exc)
         for name in group.names:
@@ -270,8 +372,8 @@ def _load_group(
         return False
     for name in group.names:
         if name in values:
-            ns[name] = values[name]
-            report.loaded.append(name)
+            if target.set(name, values[name], report):
+                report.loaded.append(name)
         else:
             report.failed[name] = "missing from its stored group"
     return True
@@ -284,6 +386,16 @@ def load(
     names: Iterable[str] | None = None,
     namespace: dict[str, Any] | None = None,
     trust: bool = False,
+    replace: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> LoadReport:
     """Resolve ``ref`` and load it; see :func:`load_entry`."""
-    return load_entry(store, store.resolve(ref), names=names, namespace=namespace, trust=trust)
+    return load_entry(
+        store,
+        store.resolve(ref),
+        names=names,
+        namespace=namespace,
+        trust=trust,
+        replace=replace,
+        progress=progress,
+    )

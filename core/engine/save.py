@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +26,8 @@ from typing import Any
 
 from sessions.core.engine import capture, environment, preview, reuse, serialize
 from sessions.core.engine.serialize import qualified_type
+from sessions.core.errors import Cancelled
+from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing import secrets, signing
 from sessions.core.store import ids
 from sessions.core.store.atomic import fsync_dir
@@ -166,6 +169,30 @@ def _memo_of(manifest: Manifest, plan: capture.Plan) -> reuse.Memo:
     return memo
 
 
+def _estimate(plan: capture.Plan) -> dict[str, int]:
+    """Bytes each variable will take to store, guessed cheaply before pickling (arrays and
+    frames know their size; others count 0 until pickled): the first total for progress."""
+    return {name: preview.memory_size(value, 0) for name, value in plan.values.items()}
+
+
+def _count_when_stored(
+    reporter: Reporter, futures: list[Future[tuple[BlobRef, bool]]], members: list[str]
+) -> None:
+    """Count ``members`` as saved once every object of their group is stored."""
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def stored(_future: Future[tuple[BlobRef, bool]]) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            reporter.advance(items=len(members), item=members[-1])
+
+    for future in futures:
+        future.add_done_callback(stored)
+
+
 def save(
     namespace: dict[str, Any],
     *,
@@ -178,30 +205,59 @@ def save(
     private: bool = False,
     origin: dict[str, str] | None = None,
     only_if_changed: bool = False,
+    values: dict[str, Any] | None = None,
+    refer: bool = False,
+    extra: dict[str, Any] | None = None,
+    history: bool = True,
+    remember: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> SaveResult:
     """Save ``namespace`` as the next version of ``name``; see :class:`SaveResult`. With
     ``only_if_changed``, make no snapshot when every variable's bytes and every import are
-    those of the name's latest version (automatic snapshots use this)."""
+    those of the name's latest version (automatic snapshots use this).
+
+    For caches and checkpoints: ``values`` and ``refer`` as in :func:`capture.plan`;
+    ``extra`` adds top-level manifest keys (``cache``, ``run``: see sessions.core.store.manifest);
+    ``history=False`` leaves IPython's input history out; ``remember=False`` keeps this save
+    out of the in-process memo of recent names (one-off names would push real ones out).
+
+    ``progress`` is called (on this thread) with bytes stored and variables saved; raising
+    :class:`~sessions.core.errors.Cancelled` from it stops the save before its manifest is
+    written, so no snapshot is made (objects already written are left for ``gc``)."""
     started = time.perf_counter()
     store = store or Store()
     store.ensure()
     org = origin or environment.origin(namespace)
     name = validate_name(name or environment.default_name(org))
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
-    plan = capture.plan(namespace, include=include, exclude=exclude, private=private)
+    plan = capture.plan(
+        namespace, include=include, exclude=exclude, private=private, values=values, refer=refer
+    )
+    estimate = _estimate(plan)
+    reporter = Reporter(
+        progress, "save", total_bytes=sum(estimate.values()), total_items=len(plan.values)
+    )
+    on_bytes = reporter.add_bytes if progress is not None else None
     skipped: dict[str, str] = {}
     snapshot_id = ids.new_id()
     workers = max(2, min(4, os.cpu_count() or 2))
     groups: list[tuple[list[str], serialize.Pickled, list[Future[tuple[BlobRef, bool]]]]] = []
     previews: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     numpy = sys.modules.get("numpy")
-    memo = reuse.memo_for(str(store.root), name)
+    memo = reuse.memo_for(str(store.root), name) if remember else reuse.Memo()
     in_stream: dict[str, str] = {}
     with store.lock("gc.lock", shared=True):
         writer = store.blobs.writer()
-        put = partial(store.blobs.put, writer=writer)
+        put = partial(store.blobs.put, writer=writer, on_bytes=on_bytes)
+        error: BaseException | None = None
         with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:
             for names in plan.groups:
+                try:
+                    reporter.poll()  # between groups: a clean point to stop
+                except Cancelled as exc:
+                    error = exc
+                    break
+                guessed = sum(estimate[n] for n in names)
                 kept = None
                 if len(names) == 1:
                     kept = memo.unchanged(names[0], plan.values[names[0]], store.blobs.has)
@@ -209,13 +265,20 @@ def save(
                     stub = serialize.Pickled(kept.serializer, memoryview(b""), [], set(), set())
                     groups.append((names, stub, [_done((ref, False)) for ref in kept.refs]))
                     previews[names[0]] = kept.preview
+                    size = sum(ref.size for ref in kept.refs)
+                    reporter.grow(size - guessed)
+                    reporter.advance(nbytes=size, items=1, item=names[0])
                     continue
                 for members, pickled in _pickle(plan, names, skipped):
                     # credentials in what is actually pickled (every string, with its path),
                     # judged before the stream is dropped
                     in_stream.update(secrets.in_group(pickled.stream, members, pickled.buffers))
+                    size = len(pickled.stream) + sum(len(b) for b in pickled.buffers)
+                    reporter.grow(size - sum(estimate[m] for m in members))
+                    guessed -= sum(estimate[m] for m in members)
                     futures = [pool.submit(put, pickled.stream)]
                     futures += [pool.submit(put, b) for b in pickled.buffers]
+                    _count_when_stored(reporter, futures, members)
                     reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
                     # the futures hold the bytes until written; keep only what the manifest needs
                     groups.append((members, replace(pickled, stream=_EMPTY, buffers=[]), futures))
@@ -227,8 +290,12 @@ def save(
                             previews[member] = pool.submit(
                                 _preview_after, futures, memo if reusable else None, member, value
                             )
+                not_saved = [n for n in names if n in skipped]
+                if not_saved:  # nothing to store for these: done, and no longer expected
+                    reporter.grow(-guessed)
+                    reporter.advance(items=len(not_saved))
+            reporter.wait_all(f for _, _, futures in groups for f in futures)
             results: list[list[tuple[BlobRef, bool]]] = []
-            error: BaseException | None = None
             for _, _, futures in groups:
                 done = []
                 for future in futures:
@@ -237,6 +304,8 @@ def save(
                     except BaseException as exc:  # keep waiting so no write is left running
                         error = error or exc
                 results.append(done)
+            if reporter.cancelled:
+                error = Cancelled("save cancelled: no snapshot was made")
             if error is None:
                 try:
                     writer.finish()
@@ -244,6 +313,8 @@ def save(
                     error = exc
             if error is not None:
                 writer.abort()
+                if isinstance(error, Cancelled):
+                    raise Cancelled("save cancelled: no snapshot was made") from None
                 raise error
             for (members, pickled, _), refs in zip(groups, results):
                 reusable = reuse.Memo.reusable(pickled.serializer, pickled.refs)
@@ -295,13 +366,14 @@ def save(
                         data=data,
                     )
                 )
-        order = {n: i for i, n in enumerate(namespace)}
+        order = {n: i for i, n in enumerate(namespace if values is None else values)}
         variables.sort(key=lambda v: order.get(v.name, 0))
         created = time.time()
         if only_if_changed:
             previous = store.latest(name)
             now = _content_of(manifest_groups, variables, plan.imports, skipped)
             if previous is not None and previous.manifest and _content(previous.manifest) == now:
+                reporter.finish()
                 return SaveResult(
                     id=previous.id,
                     name=previous.manifest.label,
@@ -338,13 +410,20 @@ def save(
                     variables=tuple(variables),
                     skipped=skipped,
                     imports=tuple(plan.imports),
-                    history=tuple(environment.history(namespace)),
+                    history=tuple(environment.history(namespace)) if history else (),
                     secrets=found_secrets,
+                    extra=dict(extra or {}),
                 )
             )
 
+        try:
+            reporter.poll()  # the last point to stop: nothing is visible before the manifest
+        except Cancelled:
+            raise Cancelled("save cancelled: no snapshot was made") from None
         manifest = store.commit(name, build)
-    reuse.remember(str(store.root), name, _memo_of(manifest, plan))
+    reporter.finish()
+    if remember:
+        reuse.remember(str(store.root), name, _memo_of(manifest, plan))
     encoded = len(manifest.encode())
     return SaveResult(
         id=manifest.id,

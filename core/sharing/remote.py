@@ -39,17 +39,25 @@ import re
 import socket
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sessions.core.errors import FormatError, NewerFormatError, SessionsError, UnknownRefError
+from sessions.core.errors import (
+    Cancelled,
+    FormatError,
+    NewerFormatError,
+    SessionsError,
+    UnknownRefError,
+)
 from sessions.core.paths import config_dir
+from sessions.core.progress import ProgressCallback, Reporter, chunks
 from sessions.core.sharing import identity, signing
 from sessions.core.sharing.dataonly import DataResult, load_data
 from sessions.core.sharing.incoming import Incoming
 from sessions.core.sharing.share import describe_left_out, prepare, shareable_manifest, with_arrow
+from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 from sessions.core.store.session_dir import Store, validate_name
 from sessions.core.tomlfile import quote, read_toml
@@ -141,6 +149,8 @@ def open_remote(name: str | None = None) -> Remote:
 
 # --- transports -----------------------------------------------------------------------------
 _HOST = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:64] or "host"
+_CHUNK = 32 << 20  # big blobs move in pieces this big, so progress moves within one
+OnBytes = Callable[[int], None]
 _TEMP_RE = re.compile(r"^\..+?(?:\.(?P<host>[A-Za-z0-9-]+))?\.(?P<pid>\d+)\.tmp$")
 STALE_TEMP_SECONDS = 3600
 
@@ -161,8 +171,11 @@ class _Folder:
     def __init__(self, root: str) -> None:
         self.root = Path(root)
 
-    def read(self, path: str) -> bytes:
-        return (self.root / path).read_bytes()
+    def read(self, path: str, on_bytes: OnBytes | None = None) -> bytes | bytearray:
+        if on_bytes is None:
+            return (self.root / path).read_bytes()
+        with open(self.root / path, "rb") as handle:
+            return _read_in_pieces(handle, os.fstat(handle.fileno()).st_size, on_bytes)
 
     def exists(self, path: str) -> bool:
         return (self.root / path).exists()
@@ -173,14 +186,27 @@ class _Folder:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
+    def write(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        exclusive: bool = False,
+        on_bytes: OnBytes | None = None,
+    ) -> None:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".{target.name}.{_HOST}.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as handle:
                 _flock(handle.fileno(), blocking=True)  # "a writer is here" for remote clean
-                handle.write(data)
+                if on_bytes is None:
+                    handle.write(data)
+                else:
+                    view = memoryview(data)
+                    for start, end in chunks(len(view), _CHUNK):
+                        handle.write(view[start:end])
+                        on_bytes(end - start)
                 handle.flush()
                 os.fsync(handle.fileno())
                 if exclusive:
@@ -262,8 +288,11 @@ class _Fsspec:
     def _p(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root
 
-    def read(self, path: str) -> bytes:
-        return self.fs.cat_file(self._p(path))
+    def read(self, path: str, on_bytes: OnBytes | None = None) -> bytes | bytearray:
+        if on_bytes is None:
+            return self.fs.cat_file(self._p(path))
+        with self.fs.open(self._p(path), "rb") as handle:
+            return _read_in_pieces(handle, int(handle.size), on_bytes)
 
     def exists(self, path: str) -> bool:
         return self.fs.exists(self._p(path))
@@ -279,10 +308,19 @@ class _Fsspec:
             if name and not name.startswith(".")
         )
 
-    def write(self, path: str, data: bytes, *, exclusive: bool = False) -> None:
+    def write(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        exclusive: bool = False,
+        on_bytes: OnBytes | None = None,
+    ) -> None:
         if exclusive and self.exists(path):
             raise FileExistsError(path)
-        self.fs.pipe_file(self._p(path), data)
+        self.fs.pipe_file(self._p(path), data)  # one PUT: visible only when complete
+        if on_bytes is not None:
+            on_bytes(len(data))
 
     def files(self, path: str) -> Iterator[tuple[str, float | None, int]]:
         """(path, mtime or None when the store does not say, size) of every object under
@@ -310,6 +348,23 @@ class _Fsspec:
 
     def stale_temp(self, path: str, mtime: float | None, now: float) -> bool:
         return False  # object stores make a write visible only when complete: no temp files
+
+
+def _read_in_pieces(handle: Any, size: int, on_bytes: OnBytes) -> bytearray:
+    """Read ``size`` bytes from ``handle`` in pieces, telling ``on_bytes`` after each."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        got = handle.readinto(view[filled : filled + _CHUNK])
+        if not got:
+            break
+        filled += got
+        on_bytes(got)
+    view.release()
+    if filled < size:
+        del buffer[filled:]
+    return buffer
 
 
 def _quote(name: str) -> str:
@@ -424,12 +479,12 @@ class Remote:
     def _blob_path(self, digest: str) -> str:
         return f"blobs/{digest[:2]}/{digest[2:]}"
 
-    def read_blob(self, digest: str) -> bytes:
+    def read_blob(self, digest: str, on_bytes: OnBytes | None = None) -> bytes | bytearray:
         """A blob file's bytes; also found while a running ``remote clean`` holds it."""
         try:
-            return self.t.read(self._blob_path(digest))
+            return self.t.read(self._blob_path(digest), on_bytes)
         except FileNotFoundError:
-            return self.t.read(f"trash/{digest}")
+            return self.t.read(f"trash/{digest}", on_bytes)
 
     # --- listing ------------------------------------------------------------------------
     def owners(self) -> list[str]:
@@ -516,8 +571,13 @@ class Remote:
         *,
         owner: str | None = None,
         include_secrets: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> PushResult:
-        """Publish snapshot ``ref`` as ``owner``'s next version of its name."""
+        """Publish snapshot ``ref`` as ``owner``'s next version of its name.
+
+        ``progress`` is called (on this thread) with bytes and objects sent; raising
+        :class:`~sessions.core.errors.Cancelled` from it stops before the manifest is
+        written: nothing is published, and the objects already sent are reused next time."""
         self.check()
         entry = store.resolve(ref)
         manifest = shareable_manifest(entry)
@@ -532,16 +592,29 @@ class Remote:
         version = (versions[-1] if versions else 0) + 1
         shared = prepare(manifest, owner=owner, version=version, include_secrets=include_secrets)
         sent = present = uploaded = 0
+        reporter = Reporter(
+            progress,
+            "push",
+            total_bytes=sum(blob.stored for blob in shared.blobs),
+            total_items=len(shared.blobs),
+            unit="objects",
+        )
+        on_bytes = reporter.add_bytes if progress is not None else None
         try:
             for blob in shared.blobs:
+                reporter.poll()
                 path = self._blob_path(blob.hash)
                 if self.t.exists(path):
                     present += 1
+                    reporter.advance(nbytes=blob.stored, items=1)
                     continue
                 data = store.blobs.framed(blob.hash)
-                self.t.write(path, data)
+                self.t.write(path, data, on_bytes=on_bytes)
                 sent += 1
                 uploaded += len(data)
+                # counted as sent; the stored size may differ from the framed one by a header
+                reporter.advance(nbytes=blob.stored - (len(data) if on_bytes else 0), items=1)
+            reporter.poll()  # the last point to stop: nothing is published before the manifest
             target = RemoteSnapshot(owner, manifest.name, version)
             encoded = shared.manifest.encode()
             self.t.write(target.path, encoded, exclusive=True)
@@ -551,6 +624,11 @@ class Remote:
                     data = store.blobs.framed(blob.hash)
                     self.t.write(path, data)
                     uploaded += len(data)
+        except Cancelled:
+            kept = f"; the {sent} objects already sent stay and the next push reuses them"
+            raise Cancelled(
+                f"push cancelled: nothing was published on {self.name}" + (kept if sent else "")
+            ) from None
         except FileExistsError:
             raise RemoteError(
                 f"{owner}/{manifest.name}@{version} was just published by someone else; push again"
@@ -560,13 +638,23 @@ class Remote:
                 f"push to {self.name} interrupted: {_why(exc)}; pushing again resumes "
                 f"({sent} blobs already sent are kept)"
             ) from None
+        reporter.finish()
         return PushResult(
             target.ref, self.name, uploaded + len(encoded), sent, present, left_out=shared.left_out
         )
 
-    def pull(self, store: Store, spec: str, *, trust_once: bool = False) -> PullResult:
+    def pull(
+        self,
+        store: Store,
+        spec: str,
+        *,
+        trust_once: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> PullResult:
         """Copy ``[OWNER/]NAME[@VERSION]`` into ``store``: signature and every blob checked,
-        all or nothing. A signer you do not trust is refused unless ``trust_once``."""
+        all or nothing. A signer you do not trust is refused unless ``trust_once``.
+        ``progress`` is called (on this thread) with bytes and objects received; raising
+        :class:`~sessions.core.errors.Cancelled` from it stops the pull with nothing added."""
         snap = self.find(spec)
         manifest = self.manifest(snap)
         what = f"{snap.ref} on {self.name}"
@@ -575,19 +663,46 @@ class Remote:
         if not signer.trusted and not trust_once:
             signing.check_trusted(manifest, what, verb="pull")
         with Incoming(store, manifest, what) as incoming:
-            for ref in incoming.needed():
-                try:
-                    data = self.read_blob(ref.hash)
-                except FileNotFoundError:
-                    raise RemoteError(
-                        f"{what}: blob {ref.hash[:12]} is missing on the remote"
-                    ) from None
-                except OSError as exc:
-                    raise RemoteError(f"{what}: cannot read a blob: {_why(exc)}") from None
-                incoming.stage(ref.hash, data)
+            needed = incoming.needed()
+            reporter = Reporter(
+                progress,
+                "pull",
+                total_bytes=sum(ref.stored for ref in needed),
+                total_items=len(needed),
+                unit="objects",
+            )
+            try:
+                self._receive(incoming, needed, what, reporter, progress is not None)
+                reporter.poll()  # the last point to stop: nothing is added before the commit
+            except Cancelled:
+                raise Cancelled(f"pull of {snap.ref} cancelled: nothing was added") from None
             entry, added = incoming.commit()
             downloaded = incoming.received
+        reporter.finish()
         return PullResult(entry.ref, entry.id, self.name, added, downloaded, signer.describe())
+
+    def _receive(
+        self,
+        incoming: Incoming,
+        needed: list[BlobRef],
+        what: str,
+        reporter: Reporter,
+        telling: bool,
+    ) -> None:
+        """Read each needed blob from the remote and stage it (checked) in ``incoming``."""
+        on_bytes = reporter.add_bytes if telling else None
+        for ref in needed:
+            reporter.poll()
+            try:
+                data = self.read_blob(ref.hash, on_bytes)
+            except FileNotFoundError:
+                raise RemoteError(
+                    f"{what}: blob {ref.hash[:12]} is missing on the remote"
+                ) from None
+            except OSError as exc:
+                raise RemoteError(f"{what}: cannot read a blob: {_why(exc)}") from None
+            incoming.stage(ref.hash, data)
+            reporter.advance(nbytes=ref.stored - (len(data) if telling else 0), items=1)
 
     def pull_data(
         self, spec: str, names: list[str] | None = None, *, out_dir: Path | None = None
@@ -602,7 +717,7 @@ class Remote:
 
         def read(digest: str) -> bytes:
             try:
-                return self.read_blob(digest)
+                return bytes(self.read_blob(digest))  # bytes already: read whole, no copy
             except FileNotFoundError:
                 raise RemoteError(f"{what}: blob {digest[:12]} is missing on the remote") from None
             except OSError as exc:

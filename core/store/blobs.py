@@ -42,6 +42,7 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ import blake3
 import zstandard
 
 from sessions.core.errors import BlobError
+from sessions.core.progress import chunks
 from sessions.core.store.atomic import FILE_MODE, ensure_dir, os_error, temp_path
 from sessions.core.store.packs import (
     BIG_OBJECT,
@@ -69,6 +71,7 @@ _MIN_COMPRESS = 512
 _PARALLEL_HASH = 1 << 20
 _MAX_RATIO = 33_000  # zstd cannot expand beyond this; a larger claimed size is corruption
 _MAP_AT = 1 << 20  # raw blob files this big are mapped, smaller ones read
+_PROGRESS_CHUNK = 32 << 20  # big objects are written and hashed in pieces this big
 
 
 def hash_bytes(data: bytes | bytearray | memoryview) -> str:
@@ -189,23 +192,46 @@ def decode_framed(digest: str, framed: bytes, *, max_size: int) -> bytes:
     return content
 
 
-def _check(digest: str, content: bytes | bytearray | memoryview) -> None:
-    if hash_bytes(content) != digest:
+OnBytes = Callable[[int], None]
+"""Told how many bytes of an object were just handled (written, read or hashed), so a big
+object's progress moves while it is worked on (sessions.core.progress.Reporter.add_bytes)."""
+
+
+def _check(
+    digest: str, content: bytes | bytearray | memoryview, on_bytes: OnBytes | None = None
+) -> None:
+    if on_bytes is None or len(content) <= _PROGRESS_CHUNK:
+        matches = hash_bytes(content) == digest
+        if on_bytes is not None:
+            on_bytes(len(content))
+    else:  # piece by piece, so progress moves while a big object is hashed
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        view = memoryview(content).cast("B")
+        for start, end in chunks(len(view), _PROGRESS_CHUNK):
+            hasher.update(view[start:end])
+            on_bytes(end - start)
+        matches = hasher.hexdigest() == digest
+    if not matches:
         raise BlobError(f"blob {digest[:12]} is corrupt: content does not match its hash")
 
 
-def _decompress_into(digest: str, payload: memoryview, size: int) -> bytearray:
+def _decompress_into(
+    digest: str, payload: memoryview, size: int, on_bytes: OnBytes | None = None
+) -> bytearray:
     """Decompress one zstd frame into a buffer of exactly ``size`` bytes (bounded)."""
     buffer = bytearray(size)
+    step = _PROGRESS_CHUNK if on_bytes is not None else max(size, 1)
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(payload)
         view = memoryview(buffer)
         filled = 0
         while filled < size:
-            got = reader.readinto(view[filled:])
+            got = reader.readinto(view[filled : filled + step])
             if not got:
                 break
             filled += got
+            if on_bytes is not None:
+                on_bytes(got)
         extra = reader.read(1)
     except zstandard.ZstdError as exc:
         raise BlobError(f"blob {digest[:12]} is corrupt: {exc}") from None
@@ -255,13 +281,15 @@ class BlobStore:
         digest: str | None = None,
         *,
         writer: PackWriter | None = None,
+        on_bytes: OnBytes | None = None,
     ) -> tuple[BlobRef, bool]:
         """Store ``data`` unless an object with its hash exists; returns (ref, written).
 
         With a ``writer``, objects under ``BIG_OBJECT`` bytes go into its pack; others get a
         blob file, whose directory the caller fsyncs (``path(digest).parent``) before
         committing a manifest that refers to it. Safe to call from worker threads: hashing,
-        compression and I/O release the GIL."""
+        compression and I/O release the GIL. ``on_bytes`` is told the object's size in
+        pieces as it is written (all of it at once when it was already stored)."""
         view = memoryview(data).cast("B")
         digest = digest or hash_bytes(view)
         size = len(view)
@@ -269,9 +297,11 @@ class BlobStore:
             pending = writer.pending(digest)
             if pending is not None:
                 stored, _, codec = pending
+                _told(on_bytes, size)
                 return BlobRef(digest, size, stored, CODECS[codec]), False
         found = self._existing(digest, size)
         if found is not None:
+            _told(on_bytes, size)
             return found, False
         if writer is not None and size < BIG_OBJECT:
             codec, packed = choose_codec(view)
@@ -279,8 +309,9 @@ class BlobStore:
                 packed = _compressor().compress(view)
             payload = packed if codec == ZSTD and packed is not None else view
             stored = writer.append(digest, codec, size, payload)
+            _told(on_bytes, size)
             return BlobRef(digest, size, stored, CODECS[codec]), True
-        return self._put_file(view, digest), True
+        return self._put_file(view, digest, on_bytes), True
 
     def _existing(self, digest: str, size: int) -> BlobRef | None:
         where = self.packs.find(digest, refresh=False)
@@ -295,7 +326,7 @@ class BlobStore:
             return None
         return BlobRef(digest, size, existing, CODECS.get(self._codec_of(target), "raw"))
 
-    def _put_file(self, view: memoryview, digest: str) -> BlobRef:
+    def _put_file(self, view: memoryview, digest: str, on_bytes: OnBytes | None) -> BlobRef:
         threads = 4 if len(view) >= (8 << 20) else 1
         codec, packed = choose_codec(view, threads=threads)
         payload: bytes | memoryview = view
@@ -312,7 +343,15 @@ class BlobStore:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(HEADER.pack(MAGIC, codec, len(view)))
-                handle.write(payload)
+                if on_bytes is None:
+                    handle.write(payload)
+                else:  # in pieces, telling how much of the object each one covers
+                    piece, told = memoryview(payload), 0
+                    for start, end in chunks(len(piece), _PROGRESS_CHUNK):
+                        handle.write(piece[start:end])
+                        covered = len(view) * end // len(piece)
+                        on_bytes(covered - told)
+                        told = covered
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
@@ -320,6 +359,10 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise os_error(exc, f"blob {digest[:12]}") from None
+        except BaseException:  # cancelled (or interrupted) midway: no temp file stays
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         DISK.record(HEADER.size + len(payload), time.perf_counter() - began)
         return BlobRef(digest, len(view), HEADER.size + len(payload), CODECS[codec])
 
@@ -347,23 +390,29 @@ class BlobStore:
             return RAW
         return HEADER.unpack(head)[1]
 
-    def read(self, digest: str, *, verify: bool = True) -> bytearray | memoryview:
+    def read(
+        self, digest: str, *, verify: bool = True, on_bytes: OnBytes | None = None
+    ) -> bytearray | memoryview:
         """The uncompressed content of an object, writable and hash-checked: a fresh buffer,
-        or for a big raw blob a copy-on-write map of its file."""
+        or for a big raw blob a copy-on-write map of its file. ``on_bytes`` is told its size,
+        in pieces as a big one is decompressed or hashed."""
         where = self.locate(digest)
         if where is None:
             raise BlobError(f"blob {digest[:12]} is missing")
         if isinstance(where, Location):
             try:
-                return self._read_packed(digest, where, verify)
+                content = self._read_packed(digest, where, verify)
             except PackGone:  # removed or repacked by another process's gc: look again
                 self.packs.refresh()
                 where = self.locate(digest)
                 if where is None:
                     raise BlobError(f"blob {digest[:12]} is missing") from None
-                if isinstance(where, Location):
-                    return self._read_packed(digest, where, verify)
-        return self._read_file(digest, where, verify)
+                if not isinstance(where, Location):
+                    return self._read_file(digest, where, verify, on_bytes)
+                content = self._read_packed(digest, where, verify)
+            _told(on_bytes, len(content))
+            return content
+        return self._read_file(digest, where, verify, on_bytes)
 
     def _read_packed(self, digest: str, where: Location, verify: bool) -> bytearray:
         payload = self.packs.payload(where)
@@ -384,7 +433,9 @@ class BlobStore:
             _check(digest, content)
         return content
 
-    def _read_file(self, digest: str, path: Path, verify: bool) -> bytearray | memoryview:
+    def _read_file(
+        self, digest: str, path: Path, verify: bool, on_bytes: OnBytes | None = None
+    ) -> bytearray | memoryview:
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
@@ -413,11 +464,14 @@ class BlobStore:
                 with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                     payload = memoryview(mapped)[HEADER.size :]
                     try:
-                        content = _decompress_into(digest, payload, size)
+                        content = _decompress_into(digest, payload, size, on_bytes)
                     finally:
                         payload.release()
+                on_bytes = None  # told while decompressing
         if verify:
-            _check(digest, content)
+            _check(digest, content, on_bytes)  # a mapped raw blob is read as it is hashed
+        else:
+            _told(on_bytes, size)
         return content
 
     @staticmethod
@@ -432,10 +486,10 @@ class BlobStore:
             mapped.madvise(mmap.MADV_WILLNEED)
         return memoryview(mapped)[HEADER.size :]
 
-    def check(self, digest: str) -> str | None:
+    def check(self, digest: str, on_bytes: OnBytes | None = None) -> str | None:
         """None when the object is intact, else why not (used by ``verify``)."""
         try:
-            content = self.read(digest, verify=True)
+            content = self.read(digest, verify=True, on_bytes=on_bytes)
             if isinstance(content, memoryview):
                 content.release()
         except BlobError as exc:
@@ -454,3 +508,8 @@ class BlobStore:
                 if not entry.name.startswith("."):
                     found.add(sub.name + entry.name)
         return found
+
+
+def _told(on_bytes: OnBytes | None, size: int) -> None:
+    if on_bytes is not None:
+        on_bytes(size)

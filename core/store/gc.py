@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessions.core.errors import StoreError
+from sessions.core.errors import Cancelled, StoreError
+from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.store.atomic import TEMP_PREFIX, fsync_dir
 from sessions.core.store.packs import ENTRY, Location, PackWriter
 from sessions.core.store.session_dir import Store
@@ -123,12 +124,19 @@ def _collect_packs(store: Store, referenced: set[str], report: GcReport) -> None
         fsync_dir(packs.dir)
 
 
-def gc(store: Store, *, timeout: float = 30.0) -> GcReport:
-    """Remove unreferenced objects; raise StoreError when a manifest is unreadable."""
+def gc(
+    store: Store, *, timeout: float = 30.0, progress: ProgressCallback | None = None
+) -> GcReport:
+    """Remove unreferenced objects; raise StoreError when a manifest is unreadable.
+
+    ``progress`` is called (on this thread) with objects removed and bytes freed; raising
+    :class:`~sessions.core.errors.Cancelled` from it stops between two removals (what was
+    removed was unreferenced; the rest waits for the next gc)."""
     report = GcReport()
     if not store.root.is_dir():
         return report
     with store.lock("gc.lock", timeout=timeout):
+        reporter = Reporter(progress, "gc", unit="objects")
         referenced: set[str] = set()
         for entry in store.entries(foreign=False):
             if entry.manifest is None:
@@ -137,15 +145,29 @@ def gc(store: Store, *, timeout: float = 30.0) -> GcReport:
                     f"({entry.error}); remove it with 'sessions-tui rm {entry.id}' first"
                 )
             referenced |= entry.manifest.blob_hashes()
-        for digest in sorted(store.blobs.loose_digests() - referenced):
-            freed = _remove(store.blobs.path(digest))
-            if freed:
-                report.removed_blobs += 1
-                report.freed += freed
+        garbage = sorted(store.blobs.loose_digests() - referenced)
+        reporter.totals(total_items=len(garbage) + 1)  # each loose blob, then the packs
+        try:
+            for digest in garbage:
+                reporter.poll()
+                freed = _remove(store.blobs.path(digest))
+                if freed:
+                    report.removed_blobs += 1
+                    report.freed += freed
+                reporter.advance(nbytes=freed, items=1)
+            reporter.poll()
+        except Cancelled:
+            raise Cancelled(
+                f"gc cancelled: {report.removed_blobs} unreferenced blobs were removed; "
+                "the rest stays for the next gc"
+            ) from None
+        freed = report.freed
         _collect_packs(store, referenced, report)
+        reporter.advance(nbytes=report.freed - freed, items=1, item="packs")
         report.kept_blobs = len(referenced)
         for path in _stale_temps(store.root, time.time()):
             with contextlib.suppress(OSError):
                 path.unlink()
                 report.removed_temps += 1
+    reporter.finish()
     return report

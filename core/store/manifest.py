@@ -1,6 +1,6 @@
 """Snapshot manifests: what a snapshot holds, as one msgpack map.
 
-Format (schema 1.1)
+Format (schema 1.2)
 -------------------
 A manifest is a msgpack map whose ``format`` is ``"sessions.manifest"`` and whose ``schema``
 is ``[major, minor]``. Readers accept any minor of a major they know (minors only add keys)
@@ -22,6 +22,12 @@ and refuse a newer major with a plain message. The keys are those of :meth:`Mani
   "header": <.npy header bytes>}``, the array's bytes being its group's one buffer blob), and
   ``signature`` (``{"alg": "ed25519", "key": <32 bytes>, "sig": <64 bytes>}`` over the
   manifest encoded without it, see sessions.core.sharing.signing).
+
+- caches and checkpoints (1.2), only in the snapshots they describe: ``cache`` (a cached
+  call or cell, see sessions.core.engine.cache: ``kind``, ``key``, ``function``, ``args``
+  previews, ``seconds`` it took, …) and ``run`` (a checkpoint of ``sessions-tui run`` or
+  ``%sessions resume``, see sessions.core.engine.checkpoint: the script, the cell it follows
+  and the digests of the cells before). Readers of 1.1 keep them as unknown keys.
 
 Keys a newer minor adds are kept as they are (``extra``), so re-encoding a manifest gives back
 the bytes that were signed.
@@ -45,7 +51,7 @@ from sessions.core.errors import FormatError, NewerFormatError
 from sessions.core.store.blobs import BlobRef
 
 FORMAT = "sessions.manifest"
-SCHEMA = (1, 1)
+SCHEMA = (1, 2)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _LIMITS = {
     "max_str_len": 16 * 1024 * 1024,

@@ -2,7 +2,8 @@
 
 Rules combine (a snapshot goes if any rule says so): keep the newest N per name, the newest
 N per origin (script path, notebook or kernel), drop those older than an age, and keep the
-newest until a total size is reached. Damaged snapshots and foreign files are left alone:
+newest until a total size is reached — cached results and run checkpoints (origin kinds
+``cache`` and ``run``: they can be computed again) are the first to go under that size. Damaged snapshots and foreign files are left alone:
 retention only removes what it can read.
 """
 
@@ -33,6 +34,14 @@ def _origin_key(entry: Entry) -> str:
         or origin.get("kernel_id")
         or origin.get("kind", "")
     )
+
+
+EXPENDABLE = frozenset({"cache", "run"})
+
+
+def _expendable(entry: Entry) -> bool:
+    """A cached result or a run checkpoint: it can be computed again."""
+    return bool(entry.manifest and entry.manifest.origin.get("kind") in EXPENDABLE)
 
 
 def plan(
@@ -71,7 +80,10 @@ def plan(
     if policy.max_total_bytes is not None:
         total = 0
         counted: set[str] = set()
-        for entry in snapshots:
+        # cached results and run checkpoints can be computed again: counted last, they are
+        # the first over the budget (newest first within each kind, as before)
+        by_need = sorted(snapshots, key=_expendable)
+        for entry in by_need:
             assert entry.manifest is not None
             new = {
                 digest: b.stored

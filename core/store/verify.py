@@ -10,6 +10,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sessions.core.errors import Cancelled
+from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.store.packs import scan_pack
 from sessions.core.store.session_dir import Entry, Store
 
@@ -42,11 +44,19 @@ class VerifyReport:
         return not self.problems
 
 
-def verify(store: Store, entries: list[Entry] | None = None) -> VerifyReport:
-    """Check manifests and re-hash each referenced blob once (in parallel)."""
+def verify(
+    store: Store,
+    entries: list[Entry] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> VerifyReport:
+    """Check manifests and re-hash each referenced blob once (in parallel). ``progress`` is
+    called (on this thread) with bytes and objects checked; raising
+    :class:`~sessions.core.errors.Cancelled` from it stops the check (nothing is changed)."""
     report = VerifyReport()
     targets = entries if entries is not None else store.entries(foreign=False)
     needed: dict[str, list[tuple[Entry, tuple[str, ...]]]] = {}
+    sizes: dict[str, int] = {}
     for entry in targets:
         if entry.kind != "snapshot":
             continue
@@ -59,10 +69,31 @@ def verify(store: Store, entries: list[Entry] | None = None) -> VerifyReport:
         for group in entry.manifest.groups:
             for blob in group.blobs:
                 needed.setdefault(blob.hash, []).append((entry, group.names))
+                sizes[blob.hash] = blob.size
         for name, blob in entry.manifest.data_blobs():
             needed.setdefault(blob.hash, []).append((entry, (name,)))
+            sizes[blob.hash] = blob.size
+    reporter = Reporter(
+        progress,
+        "verify",
+        total_bytes=sum(sizes.values()),
+        total_items=len(needed),
+        unit="objects",
+    )
+    on_bytes = reporter.add_bytes if progress is not None else None
+
+    def check(digest: str) -> str | None:
+        problem = store.blobs.check(digest, on_bytes)
+        reporter.advance(items=1)
+        return problem
+
     with ThreadPoolExecutor(4, thread_name_prefix="sessions-verify") as pool:
-        results = dict(zip(needed, pool.map(store.blobs.check, needed)))
+        futures = {digest: pool.submit(check, digest) for digest in needed}
+        reporter.wait_all(futures.values())
+        reporter.advance()  # one more call (when due): the last point to stop
+        if reporter.cancelled:
+            raise Cancelled("verify cancelled: nothing was changed")
+        results = {digest: future.result() for digest, future in futures.items()}
     report.checked_blobs = len(results)
     for digest, problem in results.items():
         if problem is None:
@@ -71,6 +102,7 @@ def verify(store: Store, entries: list[Entry] | None = None) -> VerifyReport:
             report.problems.append(Problem(entry.ref, entry.id, names, problem))
     if entries is None:
         report.problems += pack_problems(store)
+    reporter.finish()
     return report
 
 

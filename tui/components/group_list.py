@@ -16,10 +16,12 @@ LABELS = {
     "interactive": "Python REPL",
     "namespace": "Namespaces",
     "imported": "Imported",
+    "cache": "Caches",
+    "run": "Runs",
     "dill file": "Dill files",
     "unknown": "Unknown",
 }
-HELP = "Origins of the snapshots: notebooks, scripts, kernels, imported bundles and foreign dill files. Enter opens the group's snapshots."
+HELP = "Origins of the snapshots: notebooks, scripts, kernels, imported bundles, cached results, run checkpoints and foreign dill files. Enter opens the group's snapshots."
 
 
 class GroupList(OptionList):

@@ -1,0 +1,367 @@
+"""Cache entries: results of cached calls and cells, stored as ordinary snapshots.
+
+Format
+------
+A cache entry is a snapshot (sessions.core.store.manifest, schema 1.2) made by this module:
+
+- its name is ``cache:<label>:<first 16 hex digits of the key>`` (``label``: the function's
+  qualified name, or ``cell`` for a notebook cell), so finding a key reads one directory and
+  one manifest; its origin ``kind`` is ``"cache"`` (the UI's Caches group);
+- its manifest's ``cache`` key holds ``kind`` (``"function"`` or ``"cell"``), ``key`` (64 hex
+  digits, sessions.core.engine.fingerprint), ``label``, ``function`` (``module.qualname``),
+  ``args`` (argument name -> preview; arguments are hashed, not stored), ``seconds`` (what
+  computing it took) and, for cells, ``code``, ``assigns`` and ``deletes``;
+- its variables are ``result`` for a call, and for a cell the names it assigned plus
+  ``__outputs__`` (what it printed and displayed, replayed on a hit).
+
+A hit appends one byte to ``annotations/<ID>.hits`` (``O_APPEND``, so concurrent hits are
+all counted and nothing is rewritten): the hit count is its size and the last hit its
+modification time. A lookup only accepts an entry whose full key matches and whose signature
+you trust (your own), so a foreign or damaged file is a miss, never a wrong result.
+
+Because entries are snapshots, ``verify``, ``gc``, bundles and the UI know them; eviction
+(a size cap, least recently used first) and ``clear`` remove their manifests, and ``gc``
+frees the objects no other snapshot shares. Pinned entries are never evicted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sessions.core.engine import environment, preview, serialize
+from sessions.core.errors import SessionsError
+from sessions.core.store import annotation
+from sessions.core.store.atomic import ensure_dir
+from sessions.core.store.manifest import Manifest
+from sessions.core.store.session_dir import Entry, Store
+
+log = logging.getLogger("sessions.cache")
+
+ORIGIN_KIND = "cache"
+OUTPUTS = "__outputs__"
+RESULT = "result"
+_LABEL_BAD = re.compile(r"[^A-Za-z0-9_.<>-]+")
+_LIGHT_PREVIEW = 16 * 1024 * 1024  # arguments bigger than this get no statistics
+
+
+class CacheError(SessionsError):
+    """A cache entry that cannot be stored or used; the message says which and why."""
+
+
+def entry_name(label: str, key: str) -> str:
+    """The snapshot name of the entry for ``key``."""
+    clean = _LABEL_BAD.sub("_", label).strip("._")[:80] or "call"
+    return f"cache:{clean}:{key[:16]}"
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """One cache entry as listed: what it caches, its size and how often it was used."""
+
+    entry: Entry
+    kind: str
+    key: str
+    label: str
+    function: str
+    args: dict[str, dict[str, Any]]
+    seconds: float
+    stored: int
+    hits: int
+    last_used: float
+    pinned: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return self.entry.ref
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def created(self) -> float:
+        return self.entry.created
+
+
+def section(manifest: Manifest | None) -> dict[str, Any] | None:
+    """The manifest's ``cache`` section when it is a well-formed cache entry (checked: the
+    manifest may come from anywhere)."""
+    if manifest is None:
+        return None
+    raw = manifest.extra.get("cache")
+    if not isinstance(raw, dict):
+        return None
+    key = raw.get("key")
+    if not isinstance(key, str) or not re.fullmatch(r"[0-9a-f]{64}", key):
+        return None
+    if raw.get("kind") not in ("function", "cell"):
+        return None
+    return raw
+
+
+def _text(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _seconds(raw: dict[str, Any]) -> float:
+    value = raw.get("seconds")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def describe(store: Store, entry: Entry) -> CacheInfo | None:
+    """A :class:`CacheInfo` for ``entry``, or None when it is not a cache entry."""
+    raw = section(entry.manifest)
+    if raw is None or entry.manifest is None:
+        return None
+    args = raw.get("args")
+    count, last = hits(store, entry.id)
+    return CacheInfo(
+        entry=entry,
+        kind=str(raw["kind"]),
+        key=str(raw["key"]),
+        label=_text(raw, "label"),
+        function=_text(raw, "function"),
+        args={str(k): v for k, v in args.items() if isinstance(v, dict)}
+        if isinstance(args, dict)
+        else {},
+        seconds=_seconds(raw),
+        stored=entry.manifest.stored,
+        hits=count,
+        last_used=max(entry.created, last),
+        pinned=annotation.read(store.root, entry.id).pinned,
+        extra=raw,
+    )
+
+
+# --- hits -------------------------------------------------------------------------------------
+
+
+def _hits_path(store: Store, snapshot_id: str) -> Any:
+    return store.root / "annotations" / f"{snapshot_id}.hits"
+
+
+def record_hit(store: Store, snapshot_id: str) -> None:
+    """Count one hit (best effort: a read-only session dir still serves hits)."""
+    path = _hits_path(store, snapshot_id)
+    try:
+        ensure_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except (OSError, SessionsError) as exc:
+        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
+        return
+    try:
+        os.write(fd, b".")
+    except OSError as exc:
+        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
+    finally:
+        os.close(fd)
+
+
+def hits(store: Store, snapshot_id: str) -> tuple[int, float]:
+    """(hits, time of the last hit; 0 when never hit)."""
+    try:
+        info = _hits_path(store, snapshot_id).stat()
+    except OSError:
+        return 0, 0.0
+    return info.st_size, info.st_mtime
+
+
+# --- finding and loading ----------------------------------------------------------------------
+
+
+def find(store: Store, label: str, key: str) -> Entry | None:
+    """The newest entry stored under ``key``, or None."""
+    try:
+        entry = store.latest(entry_name(label, key))
+    except SessionsError as exc:
+        log.debug("cache lookup failed: %s", exc)
+        return None
+    if entry is None:
+        return None
+    raw = section(entry.manifest)
+    if raw is None or raw["key"] != key:
+        return None
+    return entry
+
+
+def load_values(
+    store: Store, entry: Entry, names: Iterable[str], namespace: dict[str, Any]
+) -> dict[str, Any]:
+    """Unpickle the groups holding ``names`` with ``namespace`` as the session that by-name
+    references resolve in, and return them, without binding anything in ``namespace``.
+    Raises (TrustError, BlobError, LoadError, …) when the entry cannot be used."""
+    from sessions.core.sharing.signing import check_trusted
+
+    manifest = entry.manifest
+    if manifest is None:
+        raise CacheError(f"cache entry {entry.ref} is damaged: {entry.error}")
+    check_trusted(manifest, verb="use")
+    wanted = list(names)
+    groups = sorted({v.group for v in manifest.variables if v.name in wanted})
+    found: dict[str, Any] = {}
+    for index in groups:
+        group = manifest.groups[index]
+        blobs = [store.blobs.read(blob.hash) for blob in group.blobs]
+        found.update(
+            serialize.load_group(
+                group.serializer, blobs[0], list(blobs[1:]), namespace, manifest.module
+            )
+        )
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise CacheError(f"cache entry {entry.ref} lacks {', '.join(missing)}")
+    return {n: found[n] for n in wanted}
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+def closed_file(value: Any) -> bool:
+    """A closed file object (``with open(...) as f`` leaves one bound): nothing to keep."""
+    import io
+
+    return isinstance(value, io.IOBase) and getattr(value, "closed", False) is True
+
+
+def argument_preview(value: Any) -> dict[str, Any]:
+    """A preview of an argument: as for any variable, without statistics over big arrays
+    (arguments are hashed already; a second pass over a gigabyte would double a miss)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.ndarray) and value.nbytes > _LIGHT_PREVIEW:
+        return preview.bound(
+            {
+                "kind": "ndarray",
+                "shape": list(value.shape),
+                "dtype": str(value.dtype),
+                "head": [str(x)[:40] for x in value.ravel()[:10].tolist()],
+                "repr": f"array of shape {tuple(value.shape)}, {value.dtype}",
+            }
+        )
+    return preview.build(value)
+
+
+def put(
+    store: Store,
+    *,
+    kind: str,
+    label: str,
+    key: str,
+    namespace: dict[str, Any],
+    values: dict[str, Any] | None,
+    include: list[str] | None = None,
+    note: str,
+    details: dict[str, Any],
+) -> Any:
+    """Store one entry; returns the SaveResult. ``values`` (a call's result) are saved with
+    ``namespace`` as their session; else ``include`` names of ``namespace`` are (a cell)."""
+    from sessions.core.engine.save import save
+
+    org = environment.origin(namespace)
+    org = {k: v for k, v in org.items() if k in ("path", "notebook", "kernel_id")}
+    org["kind"] = ORIGIN_KIND
+    section = {"kind": kind, "key": key, "label": label, **details}
+    return save(
+        namespace,
+        store=store,
+        name=entry_name(label, key),
+        include=include,
+        note=note,
+        tags=("cache",),
+        origin=org,
+        values=values,
+        refer=True,
+        extra={"cache": section},
+        history=False,
+        remember=False,
+    )
+
+
+# --- listing, removing, evicting ---------------------------------------------------------------
+
+
+def entries(store: Store, *, function: str | None = None) -> list[CacheInfo]:
+    """Every cache entry (of one ``module.qualname`` function, if given), oldest first."""
+    out = []
+    for version, snapshot_id, path in store.manifest_files():
+        if not path.parent.name.startswith("cache_"):
+            continue  # names are 'cache:…': their directories start so (sessions.core.store.session_dir.slug)
+        entry = store.entry_at(version, snapshot_id, path)
+        found = describe(store, entry)
+        if found is None or (function is not None and found.function != function):
+            continue
+        out.append(found)
+    out.sort(key=lambda info: (info.created, info.id))
+    return out
+
+
+def remove(store: Store, infos: Iterable[CacheInfo]) -> int:
+    """Remove entries (their objects go at the next gc); returns how many."""
+    count = 0
+    for info in infos:
+        store.remove(info.entry)
+        with contextlib.suppress(OSError):
+            _hits_path(store, info.id).unlink()
+        count += 1
+    return count
+
+
+def evict(store: Store, max_bytes: int) -> list[CacheInfo]:
+    """Remove the least recently used entries until the cache's objects take at most
+    ``max_bytes`` (pinned entries stay, and count). Returns what was removed."""
+    infos = entries(store)
+    users: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for info in infos:
+        for digest, blob in _blobs(info).items():
+            users[digest] = users.get(digest, 0) + 1
+            sizes[digest] = blob.stored
+    total = sum(sizes.values())
+    removed: list[CacheInfo] = []
+    for info in sorted(infos, key=lambda i: (i.last_used, i.id)):
+        if total <= max_bytes:
+            break
+        if info.pinned:
+            continue
+        remove(store, [info])
+        removed.append(info)
+        for digest in _blobs(info):
+            users[digest] -= 1
+            if users[digest] == 0:
+                total -= sizes[digest]
+    if removed:
+        log.info("cache over %d bytes: evicted %d entries", max_bytes, len(removed))
+    return removed
+
+
+def _blobs(info: CacheInfo) -> dict[str, Any]:
+    return info.entry.manifest.all_blobs() if info.entry.manifest is not None else {}
+
+
+def total_bytes(infos: Iterable[CacheInfo]) -> int:
+    """Bytes on disk of the objects these entries name (shared ones counted once)."""
+    seen: dict[str, int] = {}
+    for info in infos:
+        for digest, blob in _blobs(info).items():
+            seen[digest] = blob.stored
+    return sum(seen.values())
+
+
+def free(store: Store, *, timeout: float = 2.0) -> int:
+    """Run gc so removed entries give their space back; 0 when another process holds the
+    store's gc lock (the next gc frees it) or a damaged snapshot stops gc."""
+    from sessions.core.store.gc import gc
+
+    try:
+        return gc(store, timeout=timeout).freed
+    except SessionsError as exc:
+        log.info("cache: space not freed yet: %s", exc)
+        return 0
