@@ -4,12 +4,22 @@ smallest terminal people use, and a large one)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from textual.pilot import Pilot
 from tui_pilot import goto_snapshot, goto_variable, press, ready, settle, until
+
+import sessions.core.progress as progress_module
+from sessions.core.errors import Cancelled
+from sessions.core.progress import Progress
+from sessions.tui.operations import Operation
+
+_INTERVAL = progress_module.INTERVAL
 
 SIZES = {"80x24": (80, 24), "200x60": (200, 60)}
 
@@ -143,6 +153,60 @@ async def _verify(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+class HeldOperation(Operation):
+    """A long operation held still halfway: its progress stops at the first record at least
+    half done and stays there until the operation is cancelled or the app closes, with its
+    time fixed at 2 s so that rate and time left read the same in every run. The operation
+    itself (an export, a push) is real; only its clock and pace are the test's."""
+
+    held = threading.Event()  # set once an operation is holding (one at a time)
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.fraction is None or progress.fraction < 0.5 or HeldOperation.held.is_set():
+            super().__call__(progress)
+            return
+        super().__call__(replace(progress, elapsed=2.0))
+        HeldOperation.held.set()
+        while not self.cancel_requested and self.target.is_running:
+            time.sleep(0.05)
+        if not self.target.is_running:
+            raise Cancelled("the app closed")
+        super().__call__(progress)  # raises Cancelled: the user cancelled meanwhile
+
+
+@contextmanager
+def every_step_reported() -> Iterator[None]:
+    """Progress reported at every step, not at most every 0.1 s: which records an operation
+    sends no longer depends on the machine's speed."""
+    HeldOperation.held.clear()
+    progress_module.INTERVAL = 0.0
+    try:
+        yield
+    finally:
+        progress_module.INTERVAL = _INTERVAL
+
+
+async def export_held_halfway(pilot: Pilot, target: Path) -> None:
+    """Export churn-analysis@2 to ``target`` from the share dialog, held halfway."""
+    from textual.widgets import Input
+
+    from sessions.tui.components.path_modal import PathModal
+
+    await ready(pilot)
+    await goto_snapshot(pilot, "churn-analysis@2")
+    pilot.app.operation_class = HeldOperation
+    await press(pilot, "s", "enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PathModal), "the export dialog")
+    pilot.app.screen.query_one("#path", Input).value = str(target)
+    with every_step_reported():
+        await press(pilot, "enter")
+        await until(pilot, HeldOperation.held.is_set, "the export to be halfway")
+
+
+async def _progress(pilot: Pilot) -> None:
+    await export_held_halfway(pilot, Path(pilot.app.store.root).parent / "churn.sessions")
+
+
 async def _first_run(pilot: Pilot) -> None:
     await until(pilot, lambda: pilot.app.empty, "the first-run screen")
 
@@ -210,6 +274,9 @@ SCENES = (
     Scene("pull", "Pulling a teammate's snapshot from a team remote", _pull),
     Scene("secret", "A value that looks like a credential, masked until revealed", _secret),
     Scene("verify", "What verify found", _verify),
+    Scene(
+        "progress", "A long operation halfway: progress, rate, time left, esc cancels", _progress
+    ),
     Scene(
         "first-run",
         "The first run: how to make a first snapshot, or open the demo",

@@ -691,3 +691,32 @@ def test_demo_without_a_terminal_prints_what_it_built(tmp_path: Path, monkeypatc
     assert done.returncode == 0, done.stderr
     assert f"demo session dir: {tmp_path / 'demo'}" in done.stdout
     assert "churn-analysis@2" in done.stdout and not done.stderr
+
+
+async def test_a_long_operation_shows_progress_and_esc_cancels_it(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    from scenes import HeldOperation, export_held_halfway
+    from textual.widgets import ProgressBar
+
+    app = make_app(demo_home)
+    target = tmp_path / "out" / "churn.sessions"
+    target.parent.mkdir()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await export_held_halfway(pilot, target)
+        panel = app.query_one("#progress")
+        assert panel.display
+        row = plain(panel.query_one(".operation-title", Static))
+        figures = plain(panel.query_one(".operation-figures", Static))
+        assert "Exporting churn-analysis@2" in row
+        assert "58%" in figures and "of 209.1 KB" in figures and "29/31 objects" in figures
+        assert "/s" in figures and "left" in figures and "esc cancels" in figures
+        assert panel.query_one(ProgressBar).percentage == 0.589
+        await footer_shows(pilot, {"Cancel"})
+        await press(pilot, "escape")
+        await until(pilot, lambda: not app.operations, "the export to stop")
+        assert not panel.display and isinstance(app.operations, dict)
+        assert any("cancelled" in n.message for n in app._notifications)
+        assert list(target.parent.iterdir()) == []  # no bundle, no temp file
+        await footer_shows(pilot, {"Help"}, {"Cancel"})
+    assert HeldOperation.held.is_set()

@@ -38,6 +38,7 @@ def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_pat
     home = tmp_path / "home"
     demo = copy_demo(frozen_demo_source, home)
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)  # dialogs offering the current directory show ~
     monkeypatch.setenv("SESSIONS_HOME", str(demo))
     config = tmp_path / "config"
     config.mkdir()

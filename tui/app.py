@@ -53,7 +53,7 @@ from sessions.tui.components.snapshot_table import SnapshotTable
 from sessions.tui.components.variable_table import VariableTable
 from sessions.tui.components.welcome import Welcome
 from sessions.tui.data import Detail, Source
-from sessions.tui.formatting import human_size, plural
+from sessions.tui.formatting import human_size, plural, tilde
 from sessions.tui.idle_gc import EVERY_SECONDS, IdleCollector
 from sessions.tui.operations import Operation
 
@@ -93,6 +93,7 @@ class FilterInput(Input):
 
 
 class SessionsApp(App[None]):
+    operation_class: type[Operation] = Operation  # what run_operation makes (tests hold one)
     CSS_PATH = "app.tcss"
     TITLE = "Sessions"
     BINDINGS = app_bindings()
@@ -260,8 +261,7 @@ class SessionsApp(App[None]):
 
     def _where(self) -> str:
         """The session dir, with ``~`` for the home directory (the header is narrow)."""
-        root, home = Path(self.store.root), Path.home()
-        return f"~/{root.relative_to(home)}" if root.is_relative_to(home) else str(root)
+        return tilde(self.store.root)
 
     # --- rows -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rows")
@@ -526,7 +526,7 @@ class SessionsApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Actions that do not apply where the focus is (or to what is selected) are hidden
         from the footer and the palette, and their keys do nothing."""
-        if not self.screen_stack or self._in_dialog():
+        if not self.screen_stack:
             return True
         detail = self.detail
         snapshot = detail is not None and detail.manifest is not None
@@ -619,17 +619,22 @@ class SessionsApp(App[None]):
         def waiting(text: str) -> None:
             self.call_from_thread(self.notify, text, title="Restore", timeout=8)
 
-        try:
-            kernel = find_kernel(kernel_id)
-            result = restore_into_kernel(
-                kernel, detail.row.id, names=names, home=self.store.root, on_wait=waiting
-            )
-        except SessionsError as exc:
-            self.post_message(messages.ActionFailed(str(exc)))
+        result = self.run_operation(
+            f"Restoring {detail.row.ref} into kernel {kernel_id[:8]}",
+            lambda progress: restore_into_kernel(
+                find_kernel(kernel_id),
+                detail.row.id,
+                names=names,
+                home=self.store.root,
+                on_wait=waiting,
+            ),
+            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
+        )
+        if result is None:
             return
         self.call_from_thread(
             self.push_screen,
-            ReportModal(f"Restored {detail.row.ref} into kernel {kernel.id[:8]}", result["report"]),
+            ReportModal(f"Restored {detail.row.ref} into kernel {kernel_id[:8]}", result["report"]),
         )
 
     def action_snapshot_kernel(self) -> None:
@@ -656,14 +661,17 @@ class SessionsApp(App[None]):
         def waiting(text: str) -> None:
             self.call_from_thread(self.notify, text, title="Snapshot", timeout=8)
 
-        try:
-            kernel = find_kernel(kernel_id)
-            result = save_kernel(kernel, home=self.store.root, on_wait=waiting)
-        except SessionsError as exc:
-            self.post_message(messages.ActionFailed(str(exc)))
+        result = self.run_operation(
+            f"Snapshotting kernel {kernel_id[:8]}",
+            lambda progress: save_kernel(
+                find_kernel(kernel_id), home=self.store.root, on_wait=waiting
+            ),
+            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
+        )
+        if result is None:
             return
         self.source.refresh()
-        self.call_from_thread(self.notify, result["text"], title=f"Kernel {kernel.id[:8]}")
+        self.call_from_thread(self.notify, result["text"], title=f"Kernel {kernel_id[:8]}")
         self.call_from_thread(self.load_rows)
 
     def _restore_in_shell(
@@ -760,7 +768,9 @@ class SessionsApp(App[None]):
         self.last_export_dir = path.parent
         result = self.run_operation(
             f"Exporting {row.ref}",
-            lambda progress: export(self.store, row.id, path, include_secrets=include_secrets),
+            lambda progress: export(
+                self.store, row.id, path, include_secrets=include_secrets, progress=progress
+            ),
         )
         if result is not None:
             self.call_from_thread(self.notify, str(result), title="Exported", timeout=10)
@@ -773,7 +783,7 @@ class SessionsApp(App[None]):
         pushed = self.run_operation(
             f"Pushing {row.ref} to {choice.remote}",
             lambda progress: open_remote(choice.remote).push(
-                self.store, row.id, include_secrets=choice.include_secrets
+                self.store, row.id, include_secrets=choice.include_secrets, progress=progress
             ),
         )
         if pushed is None:
@@ -790,7 +800,7 @@ class SessionsApp(App[None]):
         in the progress panel while it runs and can be cancelled (esc) when ``cancellable``.
         Returns what ``work`` returned, or ``None`` when it failed or was cancelled (said in
         a notification: one line, no traceback)."""
-        operation = Operation(self, title, cancellable=cancellable)
+        operation = self.operation_class(self, title, cancellable=cancellable)
         self.post_message(messages.OperationStarted(operation))
         outcome = "failed"
         try:
@@ -847,7 +857,8 @@ class SessionsApp(App[None]):
         from sessions.core.store.verify import verify
 
         report = self.run_operation(
-            f"Verifying {entry.ref}", lambda progress: verify(self.store, [entry])
+            f"Verifying {entry.ref}",
+            lambda progress: verify(self.store, [entry], progress=progress),
         )
         if report is None:
             return
@@ -876,7 +887,9 @@ class SessionsApp(App[None]):
     def _collect(self) -> None:
         from sessions.core.store.gc import gc
 
-        report = self.run_operation("Collecting garbage", lambda progress: gc(self.store))
+        report = self.run_operation(
+            "Collecting garbage", lambda progress: gc(self.store, progress=progress)
+        )
         if report is not None:
             self.call_from_thread(
                 self.notify,
@@ -904,7 +917,8 @@ class SessionsApp(App[None]):
         from sessions.core.sharing.bundle import import_bundle
 
         result = self.run_operation(
-            f"Importing {path.name}", lambda progress: import_bundle(self.store, path)
+            f"Importing {path.name}",
+            lambda progress: import_bundle(self.store, path, progress=progress),
         )
         if result is not None:
             self.source.refresh()
@@ -953,7 +967,9 @@ class SessionsApp(App[None]):
 
         result = self.run_operation(
             f"Pulling {choice.ref} from {choice.remote}",
-            lambda progress: open_remote(choice.remote).pull(self.store, choice.ref),
+            lambda progress: open_remote(choice.remote).pull(
+                self.store, choice.ref, progress=progress
+            ),
         )
         if result is not None:
             self.source.refresh()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from pathlib import Path
 from typing import Any
 
 from sessions.core.progress import Progress
@@ -17,7 +18,16 @@ __all__ = [
     "progress_figures",
     "shape_of",
     "short_type",
+    "tilde",
 ]
+
+
+def tilde(path: str | Path) -> str:
+    """``path`` with ``~`` for the home directory: shorter, and what people type."""
+    path, home = Path(path), Path.home()
+    return (
+        f"~/{path.relative_to(home)}" if path.is_relative_to(home) and path != home else str(path)
+    )
 
 
 def local_time(ts: float) -> str:
@@ -31,21 +41,6 @@ def iso_utc(ts: float) -> str:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``"1 variable"``, ``"2 variables"``, ``"0 imports"`` (``many`` for irregular words)."""
     return f"{count} {word if count == 1 else (many or word + 's')}"
-
-
-# What the items of each task are, for "3/12 variables".
-ITEMS = {
-    "save": "variable",
-    "load": "variable",
-    "restore": "variable",
-    "kernel": "variable",
-    "verify": "object",
-    "gc": "object",
-    "push": "object",
-    "pull": "object",
-    "export": "object",
-    "import": "object",
-}
 
 
 def duration(seconds: float) -> str:
@@ -62,19 +57,19 @@ def progress_figures(progress: Progress) -> str:
     """Where an operation stands, in one line: bytes and items done of their totals, the
     rate and the time left (each only when known)."""
     parts = []
-    if progress.total_bytes:
-        parts.append(f"{100 * progress.done_bytes // progress.total_bytes}%")
-    elif progress.total_items:
-        parts.append(f"{100 * progress.done_items // progress.total_items}%")
+    if progress.fraction is not None:
+        parts.append(f"{int(100 * progress.fraction)}%")
     if progress.total_bytes:
         parts.append(f"{human_size(progress.done_bytes)} of {human_size(progress.total_bytes)}")
     elif progress.done_bytes:
         parts.append(human_size(progress.done_bytes))
-    noun = ITEMS.get(progress.task, "item")
+    unit = progress.unit  # plural: "variables", "objects", "snapshots"
     if progress.total_items:
-        parts.append(f"{progress.done_items}/{plural(progress.total_items, noun)}")
+        one = progress.total_items == 1 and unit.endswith("s")
+        parts.append(f"{progress.done_items}/{progress.total_items} {unit[:-1] if one else unit}")
     elif progress.done_items:
-        parts.append(plural(progress.done_items, noun))
+        one = progress.done_items == 1 and unit.endswith("s")
+        parts.append(f"{progress.done_items} {unit[:-1] if one else unit}")
     if progress.rate is not None and not progress.finished:
         parts.append(f"{human_size(int(progress.rate))}/s")
     if progress.eta is not None and not progress.finished:

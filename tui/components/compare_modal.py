@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -48,7 +49,12 @@ class PickSnapshotModal(ModalScreen[Row | None]):
             yield Static(f"Compare {self.current.ref} with…", classes="dialog-title")
             yield _Choices(
                 *[
-                    Option(f"{r.ref:<28} [dim]{local_time(r.created)}  {r.note}[/]", id=r.path)
+                    Option(
+                        Text.assemble(
+                            f"{r.ref:<28} ", (f"{local_time(r.created)}  {r.note}", "dim")
+                        ),
+                        id=r.path,
+                    )
                     for r in self.candidates
                 ],
                 id="choices",
@@ -66,7 +72,7 @@ class PickSnapshotModal(ModalScreen[Row | None]):
 
 
 def render_comparison(result: Comparison) -> Table:
-    table = Table(show_header=True, header_style="bold", expand=True)
+    table = Table(show_header=True, header_style="bold", expand=True, box=box.SIMPLE_HEAD)
     table.add_column("", width=1)
     table.add_column("Variable", style="bold")
     table.add_column(result.left)

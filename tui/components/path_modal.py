@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
+
+from sessions.tui.formatting import tilde
 
 
 class PathModal(ModalScreen[Path | None]):
@@ -43,8 +46,8 @@ class PathModal(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
-            yield Static(self.body, classes="dialog-body")
-            yield Input(str(self.default), id="path")
+            yield Static(Text(self.body), classes="dialog-body")  # paths are not markup
+            yield Input(tilde(self.default), id="path")
             yield Static("", id="path-problem", classes="dialog-problem")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.confirm} (enter)", variant="primary", id="ok")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
@@ -144,7 +145,7 @@ class PreviewPane(Vertical):
             history.update(Text("No code history (saved outside IPython)", style="dim"))
         environment.update(self._environment(detail))
         if manifest is not None and manifest.skipped:
-            table = Table(show_header=True, header_style="bold", expand=True)
+            table = Table(show_header=True, header_style="bold", expand=True, box=box.SIMPLE_HEAD)
             table.add_column("Variable")
             table.add_column("Why it was skipped")
             for name, reason in manifest.skipped.items():

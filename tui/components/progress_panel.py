@@ -24,10 +24,12 @@ class OperationRow(Horizontal):
         self.last: Progress | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self.operation.title, style="bold"), classes="operation-title")
-        yield ProgressBar(
-            total=None, show_percentage=False, show_eta=False, classes="operation-bar"
-        )
+        # one line on wide terminals; on narrow ones the figures go under the bar
+        with Horizontal(classes="operation-head"):
+            yield Static(Text(self.operation.title, style="bold"), classes="operation-title")
+            yield ProgressBar(
+                total=None, show_percentage=False, show_eta=False, classes="operation-bar"
+            )
         yield Static("", classes="operation-figures")
 
     def on_mount(self) -> None:
@@ -41,11 +43,9 @@ class OperationRow(Horizontal):
         bars = self.query(ProgressBar)
         if not bars:
             return  # not composed yet: on_mount draws the last record
-        progress = self.last
-        if progress is not None and progress.total_bytes:
-            bars.first().update(total=progress.total_bytes, progress=progress.done_bytes)
-        elif progress is not None and progress.total_items:
-            bars.first().update(total=progress.total_items, progress=progress.done_items)
+        fraction = self.last.fraction if self.last is not None else None
+        if fraction is not None:  # else the bar keeps moving: working, amount unknown
+            bars.first().update(total=1000, progress=round(1000 * fraction))
         self.show_figures()
 
     def show_figures(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -29,7 +30,7 @@ def render_report(report: dict[str, Any]) -> Group:
         )
     ]
     if failed:
-        table = Table(show_header=True, header_style="bold", expand=True)
+        table = Table(show_header=True, header_style="bold", expand=True, box=box.SIMPLE_HEAD)
         table.add_column("Variable", style="bold")
         table.add_column("Why it failed", style="red")
         for name, reason in failed.items():

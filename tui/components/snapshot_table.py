@@ -65,7 +65,7 @@ class SnapshotTable(FittedTable):
             ColumnSpec("ref", "Snapshot", min(longest_ref, 40), min(longest_ref, 16), 0),
             ColumnSpec("vars", "Vars", 4, 4, 1),
             ColumnSpec("size", "Size", 9, 9, 2),
-            ColumnSpec("note", "Note", min(max(longest_note, 4), 60), 10, 4, grow=True),
+            ColumnSpec("note", "Note", min(max(longest_note, 4), 60), 10, 4),
         ]
         if longest_tags:
             specs.append(ColumnSpec("tags", "Tags", min(longest_tags, 30), 10, 5))

@@ -14,6 +14,8 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from sessions.tui.formatting import tilde
+
 
 def welcome_text(root: Path, keys: dict[str, str]) -> Group:
     """What the first-run screen says; ``keys`` are the keys of the actions it names, as
@@ -33,7 +35,7 @@ def welcome_text(root: Path, keys: dict[str, str]) -> Group:
     )
     return Group(
         Text("No snapshots yet", style="bold"),
-        Text(f"in {root}", style="dim"),
+        Text(f"in {tilde(root)}", style="dim"),
         Text(""),
         Text("Save your first one:"),
         ways,
