@@ -50,6 +50,8 @@ def main(only: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="sessions-shots-"))
     home = work / "home"  # the header shows the demo as ~/sessions-demo, as in the tests
     os.environ["HOME"] = str(home)
+    home.mkdir(parents=True)
+    os.chdir(home)  # dialogs offering the current directory show ~, as in the tests
     for name in ("config", "cache", "logs"):
         os.environ[f"SESSIONS_{name.upper()}_DIR"] = str(work / name)
     os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "jupyter-runtime")  # only the demo kernel
