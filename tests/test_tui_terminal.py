@@ -119,7 +119,7 @@ def _open_marked_restore(term: Tmux) -> None:
     screen = term.wait("customer_id")  # the DataFrame preview, as a table
     assert "2000×5" in screen and "monthly_spend" in screen
     term.keys("Space")  # mark customers (cursor moves on)
-    for _ in range(6):  # spend features config ChurnModel churn_rate clean -> model
+    for _ in range(7):  # spend features config warehouse_url ChurnModel churn_rate clean -> model
         term.keys("j")
     term.keys("Space")
     term.wait("2 marked")

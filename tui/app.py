@@ -342,6 +342,8 @@ class SessionsApp(App[None]):
         if row is None:
             return
         self.refresh_bindings()
+        if self.detail is not None and self.detail.row == row:
+            return  # the table was redrawn (a reload, a resize): the same snapshot, shown
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(0.06, lambda: self.load_detail(row))

@@ -49,11 +49,20 @@ class VariableTable(FittedTable):
         return specs
 
     def show(self, detail: Detail | None) -> None:
+        """Show ``detail``'s variables; the same snapshot again keeps the cursor where it is."""
+        same = (
+            detail is not None
+            and self.detail is not None
+            and detail.row.path == self.detail.row.path
+        )
+        current = self.current_name() if same else None
         self.detail = detail
         self._cells = self._rows(detail)
         if not self.fit_columns(len(self._cells)):
             self.clear()
         self.refill_rows()
+        if current is not None and current in self.rows:
+            self.move_cursor(row=self.get_row_index(current))
         self.border_subtitle = self._subtitle()
 
     def refill(self) -> None:
