@@ -17,6 +17,7 @@
 
     [share]
     owner = "alice"                        # the name pushes are published under
+    export_dir = "~/shared/bundles"        # where the UI offers to write bundles (absolute or ~)
 
     [auto]                                 # automatic snapshots in IPython / Jupyter
     enabled = true
@@ -101,6 +102,7 @@ class Config:
     theme: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
     owner: str | None = None  # [share] owner: the name pushes are published under
+    export_dir: Path | None = None  # [share] export_dir: where the UI offers to write bundles
     auto: AutoPolicy | None = None  # [auto] enabled = true
     cache_max_bytes: int | None = None  # [cache] max_mb: cached results beyond are evicted
     checkpoint_after: float = 10.0  # [run] checkpoint_after_seconds
@@ -220,6 +222,9 @@ def _build(tables: dict[str, Any], errors: list[ConfigError], path: Path | None)
         theme=tui.theme,
         keys=dict(tui.keys),
         owner=tables["share"].owner,
+        export_dir=Path(tables["share"].export_dir).expanduser()
+        if tables["share"].export_dir
+        else None,
         auto=auto,
         cache_max_bytes=int(cache_mb * 1024 * 1024) if cache_mb is not None else None,
         checkpoint_after=tables["run"].checkpoint_after_seconds,
@@ -369,7 +374,9 @@ def render(config: Config) -> str:
     out += [line("max_age_days", r.max_age_days), line("interval_minutes", r.interval_minutes)]
     out += ["", "[tui]", line("theme", config.theme), "", "[tui.keys]"]
     out += [line(k, v) for k, v in config.keys.items()]
-    out += ["", "[share]", line("owner", config.owner), "", "[auto]"]
+    out += ["", "[share]", line("owner", config.owner)]
+    out += [line("export_dir", str(config.export_dir) if config.export_dir else None)]
+    out += ["", "[auto]"]
     auto = config.auto
     out.append(line("enabled", auto is not None))
     if auto is not None:

@@ -60,6 +60,17 @@ class TuiTable(Table):
 
 class ShareTable(Table):
     owner: Name | None = None
+    export_dir: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+
+    @field_validator("export_dir")
+    @classmethod
+    def _a_directory_path(cls, entry: str | None) -> str | None:
+        if entry is not None:
+            if "\0" in entry:
+                raise ValueError(f"{entry!r} is not a path")
+            if not (entry.startswith("/") or entry.startswith("~")):
+                raise ValueError(f"{entry!r} should be absolute (start with / or ~)")
+        return entry
 
 
 class AutoTable(Table):

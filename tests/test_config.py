@@ -74,6 +74,12 @@ def test_out_of_range_numbers_are_refused(tmp_path: Path) -> None:
     assert "daemon.extra_dirs" in one_error(write(tmp_path, '[daemon]\nextra_dirs = ["/"]\n'))
     assert "daemon.extra_dirs" in one_error(write(tmp_path, '[daemon]\nextra_dirs = ["rel"]\n'))
     assert "share.owner" in one_error(write(tmp_path, '[share]\nowner = "../../x"\n'))
+    assert "share.export_dir: 'bundles' should be absolute" in one_error(
+        write(tmp_path, '[share]\nexport_dir = "bundles"\n')
+    )
+    assert load_config(write(tmp_path, '[share]\nexport_dir = "~/b"\n')).export_dir == (
+        Path.home() / "b"
+    )
 
 
 def test_a_bad_key_keeps_its_default_and_the_rest_applies(tmp_path: Path) -> None:
@@ -96,8 +102,8 @@ def test_conflicting_key_remap_is_one_line(tmp_path: Path) -> None:
         f"{path}: tui.keys.pin: 'd' is already the key of delete; "
         "remap delete too or pick another key"
     )
-    swapped = read_config(write(tmp_path, '[tui.keys]\npin = "d"\ndelete = "x"\n'))
-    assert resolve_keys(swapped, DEFAULT_KEYS) == {"pin": "d", "delete": "x"}
+    swapped = read_config(write(tmp_path, '[tui.keys]\npin = "d"\ndelete = "X"\n'))
+    assert resolve_keys(swapped, DEFAULT_KEYS) == {"pin": "d", "delete": "X"}
 
 
 def test_unknown_action_id_is_one_line(tmp_path: Path) -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Input, Static
 from tui_fixtures import damage_one
 from tui_pilot import goto_snapshot, goto_variable, make_app, press, ready, settle, until
 
 from sessions.core.store import annotation
 from sessions.core.store.session_dir import Store
+from sessions.core.units import human_size
 from sessions.tui.components.compare_modal import CompareModal, PickSnapshotModal
 from sessions.tui.components.confirm_modal import ConfirmModal
 from sessions.tui.components.help_screen import HelpScreen
 from sessions.tui.components.note_modal import NoteModal
+from sessions.tui.components.path_modal import PathModal
 from sessions.tui.components.restore_modal import RestoreModal
 
 SIZE = (140, 44)
@@ -42,6 +45,27 @@ def preview_text(app) -> str:
     return plain(app.query_one("#preview-text", Static))
 
 
+def footer_keys(app) -> list[str]:
+    """The descriptions of the keys the footer shows now."""
+    from textual.widgets._footer import FooterKey
+
+    return [key.description for key in app.screen.query(FooterKey)]
+
+
+async def footer_shows(pilot, present: set[str], absent: set[str] = frozenset()) -> None:
+    """Wait until the footer (redrawn after a refresh) shows ``present`` and none of
+    ``absent``."""
+
+    def right() -> bool:
+        keys = set(footer_keys(pilot.app))
+        return present <= keys and not absent & keys
+
+    try:
+        await until(pilot, right, "the footer", timeout=10)
+    except AssertionError:
+        raise AssertionError(f"footer shows {footer_keys(pilot.app)}") from None
+
+
 async def test_first_paint_lists_snapshots_groups_and_details(demo_home: Path) -> None:
     app = make_app(demo_home)
     async with app.run_test(size=SIZE) as pilot:
@@ -58,7 +82,7 @@ async def test_first_paint_lists_snapshots_groups_and_details(demo_home: Path) -
         assert any(label.startswith("Scripts") and "3" in label for label in labels)
         assert any(label.startswith("Dill files") and "1" in label for label in labels)
         assert app.detail is not None and app.detail.row.ref == "legacy-experiment.pkl"
-        assert app.query_one("#variables").row_count == 13
+        assert app.query_one("#variables").row_count == 14
         assert "offline" in app.sub_title
 
 
@@ -240,7 +264,9 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
         await press(pilot, "s")
         assert isinstance(app.screen, ShareModal)
         assert "team" in str(app.screen.query_one("#share-targets").get_option_at_index(1).prompt)
-        await press(pilot, "enter")  # export a bundle into the current directory
+        await press(pilot, "enter")  # export a bundle: asks where, offers the current directory
+        assert isinstance(app.screen, PathModal)
+        await press(pilot, "enter")
         await until(pilot, lambda: list(tmp_path.glob("*.sessions")), "the export")
         assert [p.name for p in tmp_path.glob("*.sessions")] == ["churn-analysis@2.sessions"]
         from sessions.core.sharing.bundle import import_bundle
@@ -262,9 +288,9 @@ async def test_share_exports_a_bundle_and_pushes_with_the_pull_command_copied(
         assert app.clipboard == "sessions-tui pull " + f"{_owner()}/churn-analysis@2 team"
         assert [s.ref for s in open_remote("team").snapshots()] == [f"{_owner()}/churn-analysis@2"]
         await goto_snapshot(pilot, "legacy-experiment.pkl")
+        await footer_shows(pilot, {"Restore"}, {"Share"})  # a dill file cannot be shared
         await press(pilot, "s")
-        assert not isinstance(app.screen, ShareModal)  # a dill file cannot be signed
-        assert any("cannot be signed" in n.message for n in app._notifications)
+        assert not isinstance(app.screen, ShareModal)
 
 
 async def test_restore_into_a_running_kernel_and_snapshot_a_kernel(
@@ -400,6 +426,7 @@ async def test_command_palette_runs_every_action_by_name(demo_home: Path) -> Non
     app = make_app(demo_home)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        await goto_snapshot(pilot, "demo-model@1")
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for expected in [
             "Filter  (/)",
@@ -409,12 +436,15 @@ async def test_command_palette_runs_every_action_by_name(demo_home: Path) -> Non
             "Note  (n)",
             "Compare  (c)",
             "Share  (s)",
-            "Mark  (space)",
+            "Groups  (ctrl+b)",
             "Help  (?, f1)",
             "Quit  (q)",
         ]:
             assert expected in titles
-        await goto_snapshot(pilot, "demo-model@1")
+        assert "Mark  (space)" not in titles  # only where the variables are
+        await press(pilot, "tab")
+        assert "Mark  (space)" in [c.title for c in app.get_system_commands(app.screen)]
+        await press(pilot, "shift+tab")
         snapshot_id = app.detail.row.id
         await press(pilot, "ctrl+p")
         assert isinstance(app.screen, CommandPalette)
@@ -445,9 +475,9 @@ async def test_damaged_snapshot_shows_a_badge_and_explains_itself(demo_home: Pat
         assert str(table.get_cell(app.detail.row.path, "badge")) == "DAMAGED"
         text = preview_text(app)
         assert "This snapshot is damaged" in text and "manifest is truncated" in text
+        await footer_shows(pilot, {"Delete"}, {"Restore"})
         await press(pilot, "r")
         assert not isinstance(app.screen, RestoreModal)
-        assert any("is damaged" in n.message for n in app._notifications)
 
 
 async def test_keys_can_be_remapped_in_config(demo_home: Path, tmp_path: Path) -> None:
@@ -513,7 +543,10 @@ async def test_a_reload_of_the_shown_snapshot_keeps_the_variable_cursor(demo_hom
         await goto_snapshot(pilot, "churn-analysis@2")
         await goto_variable(pilot, "customers")
         shown = app.detail
-        app.load_rows()
+        app.load_rows()  # the same snapshot in the new rows: shown as it is
+        await settle(pilot)
+        assert app.query_one("#variables").current_name() == "customers"
+        app.load_detail(shown.row)  # read again (the daemon said it changed)
         await until(pilot, lambda: app.detail is not shown, "the snapshot read again")
         assert app.query_one("#variables").current_name() == "customers"
 
@@ -533,3 +566,199 @@ async def test_a_key_right_after_the_cursor_moved_acts_on_the_highlighted_snapsh
         assert app.detail.row.ref == "legacy-experiment.pkl"
         await until(pilot, lambda: isinstance(app.screen, RestoreModal), "the restore dialog")
         assert app.screen.ref == "churn-analysis@2"
+
+
+async def test_groups_pane_hides_with_ctrl_b_and_comes_back(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        groups = app.query_one("#groups")
+        assert groups.display
+        await press(pilot, "ctrl+b")
+        assert not groups.display
+        await press(pilot, "tab", "tab", "tab")  # snapshots -> variables -> preview -> snapshots
+        assert app.focused is app.query_one("#snapshots")
+        await press(pilot, "ctrl+b")
+        assert groups.display and app.focused is groups
+    async with make_app(demo_home).run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        groups = pilot.app.query_one("#groups")
+        assert not groups.display  # a narrow terminal: the tables get the room
+        await press(pilot, "ctrl+b")
+        assert groups.display
+
+
+def column_keys(table) -> list[str]:
+    return [column.key.value for column in table.ordered_columns]
+
+
+async def test_tables_fit_80x24_and_use_200x60(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        snapshots, variables = app.query_one("#snapshots"), app.query_one("#variables")
+        assert column_keys(snapshots)[:3] == ["time", "ref", "vars"]
+        assert "tags" not in column_keys(snapshots)
+        assert column_keys(variables) == ["name", "type", "size"]
+        for table in (snapshots, variables):
+            assert table.max_scroll_x == 0 and not table.show_horizontal_scrollbar
+        await footer_shows(pilot, {"Help", "Quit", "Restore"})
+    app = make_app(demo_home)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        snapshots, variables = app.query_one("#snapshots"), app.query_one("#variables")
+        assert column_keys(snapshots) == ["time", "ref", "vars", "size", "note", "tags"]
+        assert column_keys(variables) == ["name", "type", "size", "shape"]
+        assert str(variables.get_cell("rng", "type")) == "Generator"  # short in the table
+        await press(pilot, "tab")
+        await goto_variable(pilot, "rng")
+        assert "numpy.random._generator.Generator" in preview_text(app)  # full in the preview
+        row = app.detail.row
+        assert str(snapshots.get_cell(row.path, "tags")) == "#demo #churn #model"
+
+
+async def test_footer_offers_only_what_applies_where_the_focus_is(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.detail.row.kind == "foreign"
+        await footer_shows(pilot, {"Restore"}, {"Share", "Pin", "Note", "Mark"})
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await footer_shows(pilot, {"Share", "Pin", "Note"}, {"Mark"})
+        await press(pilot, "space")  # Mark does not apply here: nothing happens
+        assert not app.detail.marked
+        await press(pilot, "tab")
+        await footer_shows(pilot, {"Mark"})
+        await goto_variable(pilot, "\x00import:sqlite3")  # restored by import, not marked
+        await footer_shows(pilot, {"Restore"}, {"Mark"})
+
+
+async def test_secret_looking_values_are_masked_until_revealed(demo_home: Path) -> None:
+    app = make_app(demo_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "tab")
+        await goto_variable(pilot, "customers")
+        await footer_shows(pilot, {"Mark"}, {"Reveal"})
+        await goto_variable(pilot, "warehouse_url")
+        text = preview_text(app)
+        assert "SECRET" in text and "value hidden" in text and "a URL with a password" in text
+        assert "Tr0ub4dor" not in text
+        await footer_shows(pilot, {"Reveal"})
+        await press(pilot, "x")
+        text = preview_text(app)
+        assert "Tr0ub4dor" in text and "SECRET" in text
+        await press(pilot, "x")
+        assert "Tr0ub4dor" not in preview_text(app)
+        await press(pilot, "x", "shift+tab")
+        await goto_snapshot(pilot, "churn-analysis@1")  # revealing stays with its snapshot
+        await press(pilot, "tab")
+        await goto_variable(pilot, "warehouse_url")
+        assert "Tr0ub4dor" not in preview_text(app)
+
+
+async def test_export_asks_where_and_writes_where_told(
+    demo_home: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from textual.widgets import Input
+
+    from sessions.core.config import load_config
+
+    bundles, elsewhere, started_in = tmp_path / "bundles", tmp_path / "elsewhere", tmp_path / "cwd"
+    bundles.mkdir()
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[share]\nexport_dir = "{bundles}"\n')
+    app = make_app(demo_home, config=load_config(config))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await goto_snapshot(pilot, "churn-analysis@2")
+        await press(pilot, "s", "enter")
+        assert isinstance(app.screen, PathModal)
+        field = app.screen.query_one("#path", Input)
+        assert field.value == str(bundles / "churn-analysis@2.sessions")  # from config
+        field.value = str(elsewhere / "churn.sessions")
+        await press(pilot, "enter")
+        assert isinstance(app.screen, PathModal)  # no such directory: said, nothing written
+        assert "No such directory" in plain(app.screen.query_one("#path-problem", Static))
+        elsewhere.mkdir()
+        field.value = str(elsewhere)  # a directory: the bundle gets its usual name in it
+        await press(pilot, "enter")
+        written = elsewhere / "churn-analysis@2.sessions"
+        await until(pilot, written.exists, "the export")
+        await until(pilot, lambda: not app.operations, "the export to finish")
+        assert not list(started_in.iterdir()) and not list(bundles.iterdir())
+        before = written.stat().st_mtime_ns
+        await press(pilot, "s", "enter")  # the next export offers the last place
+        assert app.screen.query_one("#path", Input).value == str(written)
+        await press(pilot, "enter")
+        assert "already there" in plain(app.screen.query_one("#path-problem", Static))
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, PathModal) and written.stat().st_mtime_ns == before
+
+
+async def test_first_run_says_how_to_save_and_opens_the_demo(
+    tmp_path: Path, demo_home: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("SESSIONS_DEMO_HOME", str(tmp_path / "demo"))
+    app = make_app(tmp_path / "empty-home")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.empty, "the first-run screen")
+        assert app.query_one("#welcome").display and not app.query_one("#snapshots").display
+        text = plain(app.query_one("#welcome-text", Static))
+        assert "No snapshots yet" in text
+        assert "sessions.save(" in text and "%sessions save" in text and "press K" in text
+        await footer_shows(pilot, {"Open the demo", "Help"}, {"Filter", "Restore", "Delete"})
+        await press(pilot, "o")
+        await until(pilot, lambda: app.rows, "the demo", timeout=120)
+        assert Path(app.store.root) == tmp_path / "demo"
+        assert not app.empty and app.query_one("#snapshots").display
+        assert "churn-analysis@2" in refs(app)
+
+
+def test_demo_without_a_terminal_prints_what_it_built(tmp_path: Path, monkeypatch) -> None:
+    from conftest import cli
+
+    monkeypatch.setenv("SESSIONS_DEMO_HOME", str(tmp_path / "demo"))
+    done = cli(tmp_path / "home", "demo", "--no-open")
+    assert done.returncode == 0, done.stderr
+    assert f"demo session dir: {tmp_path / 'demo'}" in done.stdout
+    assert "churn-analysis@2" in done.stdout and not done.stderr
+
+
+async def test_a_long_operation_shows_progress_and_esc_cancels_it(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    from scenes import HeldOperation, export_held_halfway
+    from textual.widgets import ProgressBar
+
+    app = make_app(demo_home)
+    target = tmp_path / "out" / "churn.sessions"
+    target.parent.mkdir()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await export_held_halfway(pilot, target)
+        panel = app.query_one("#progress")
+        assert panel.display
+        row = plain(panel.query_one(".operation-title", Static))
+        figures = plain(panel.query_one(".operation-figures", Static))
+        assert "Exporting churn-analysis@2" in row
+        held = HeldOperation.at  # the step the export is held at: what the panel must say
+        assert held is not None and held.total_bytes and held.total_items
+        assert f"{int(100 * held.fraction)}%" in figures
+        done, total = human_size(held.done_bytes), human_size(held.total_bytes)
+        assert f"{done} of {total}" in figures
+        assert f"{held.done_items}/{held.total_items} objects" in figures
+        assert "/s" in figures and "left" in figures and "esc cancels" in figures
+        assert panel.query_one(ProgressBar).percentage == pytest.approx(held.fraction, abs=1e-3)
+        await footer_shows(pilot, {"Cancel"})
+        await press(pilot, "escape")
+        await until(pilot, lambda: not app.operations, "the export to stop")
+        assert not panel.display and isinstance(app.operations, dict)
+        assert any("cancelled" in n.message for n in app._notifications)
+        assert list(target.parent.iterdir()) == []  # no bundle, no temp file
+        await footer_shows(pilot, {"Help"}, {"Cancel"})
+    assert HeldOperation.held.is_set()

@@ -56,7 +56,8 @@ def _open_marked_restore(term: Tmux) -> None:
     screen = term.wait("customer_id")  # the DataFrame preview, as a table
     assert "2000×5" in screen and "monthly_spend" in screen
     term.keys("Space")  # mark customers (cursor moves on)
-    term.keys(*["j"] * 6)  # spend features config ChurnModel churn_rate clean -> model
+    # spend features config warehouse_url ChurnModel churn_rate clean -> model
+    term.keys(*["j"] * 7)
     term.keys("Space")
     term.wait("2 marked")
     term.keys("r")

@@ -14,33 +14,36 @@ from pathlib import Path
 
 import pytest
 
-DEMO_UNDER_HOME = Path(".cache", "sessions-tui", "demo")
+DEMO_DIR = "sessions-demo"  # under a private HOME: the header shows ~/sessions-demo in every run
 
 
-def place_demo(source: Path, user_home: Path) -> Path:
-    """A copy of the frozen demo ``source`` in ``user_home`` (the dir to set as HOME)."""
-    target = user_home / DEMO_UNDER_HOME
-    target.parent.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="session")
+def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The frozen demo, built once per run."""
+    from sessions.tui.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo-src") / "demo", frozen=True)
+
+
+def copy_demo(source: Path, home: Path) -> Path:
+    """A fresh copy of the frozen demo at ``home/sessions-demo``: with ``HOME`` set to
+    ``home`` the UI shows it as ``~/sessions-demo``, the same in every run (no fixed path, so
+    runs in parallel never share one)."""
+    target = home / DEMO_DIR
+    shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target, symlinks=True)
     for path in target.rglob("*.pkl"):
         os.utime(path, (1_767_348_000, 1_767_348_000))
     return target
 
 
-@pytest.fixture(scope="session")
-def frozen_demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The frozen demo, built once per run in this run's temp dir."""
-    from sessions.tui.demo import build_demo
-
-    return build_demo(tmp_path_factory.mktemp("demo-src") / "demo", frozen=True)
-
-
 @pytest.fixture
 def demo_home(frozen_demo_source: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A fresh copy of the frozen demo under a private HOME, with private daemon/config dirs."""
-    user_home = tmp_path / "home"
-    demo = place_demo(frozen_demo_source, user_home)
-    monkeypatch.setenv("HOME", str(user_home))
+    home = tmp_path / "home"
+    demo = copy_demo(frozen_demo_source, home)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)  # dialogs offering the current directory show ~
     monkeypatch.setenv("SESSIONS_HOME", str(demo))
     config = tmp_path / "config"
     config.mkdir()

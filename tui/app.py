@@ -24,14 +24,14 @@ from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, OptionList
+from textual.widgets import DataTable, Header, Input, OptionList, TabbedContent
 
 from sessions.core.config import Config, ConfigError, load_config, resolve_keys, save_theme
 from sessions.core.engine.compare import compare
-from sessions.core.errors import SessionsError
+from sessions.core.errors import Cancelled, SessionsError
 from sessions.core.store import annotation
 from sessions.core.store.catalog import Row
-from sessions.core.store.session_dir import Store
+from sessions.core.store.session_dir import Entry, Store
 from sessions.tui import messages
 from sessions.tui.bindings import ACTIONS, app_bindings, key_label
 from sessions.tui.clipboard import CopyResult, copy_text
@@ -40,19 +40,27 @@ from sessions.tui.components.compare_modal import CompareModal, PickSnapshotModa
 from sessions.tui.components.confirm_modal import ConfirmModal
 from sessions.tui.components.group_list import ALL, GroupList
 from sessions.tui.components.help_screen import HelpScreen
+from sessions.tui.components.key_footer import KeyFooter
 from sessions.tui.components.note_modal import NoteModal
+from sessions.tui.components.outcome_modal import OutcomeModal
+from sessions.tui.components.path_modal import PathModal
 from sessions.tui.components.preview_pane import PreviewPane
+from sessions.tui.components.progress_panel import ProgressPanel
+from sessions.tui.components.pull_modal import PullModal, RemoteChoice
 from sessions.tui.components.report_modal import ReportModal
 from sessions.tui.components.restore_modal import KernelModal, RestoreModal, Target
 from sessions.tui.components.share_modal import ShareChoice, ShareModal
 from sessions.tui.components.snapshot_table import SnapshotTable
 from sessions.tui.components.variable_table import VariableTable
+from sessions.tui.components.welcome import Welcome
 from sessions.tui.data import Detail, Source
 from sessions.tui.escapes import show_control_characters
-from sessions.tui.formatting import local_path
+from sessions.tui.formatting import human_size, local_path, plural
 from sessions.tui.idle_gc import EVERY_SECONDS, IdleCollector
+from sessions.tui.operations import Operation
 
 PANES = ("groups", "snapshots", "variables", "preview")
+NARROW = 100  # below this many columns the sessions pane hides itself until shown (ctrl+b)
 PANE_HELP = {
     "groups": ("Sessions", group_list.HELP),
     "snapshots": ("Snapshots", snapshot_table.HELP),
@@ -87,9 +95,13 @@ class FilterInput(Input):
 
 
 class SessionsApp(App[None]):
+    operation_class: type[Operation] = Operation  # what run_operation makes (tests hold one)
     CSS_PATH = "app.tcss"
     TITLE = "Sessions"
     BINDINGS = app_bindings()
+    # Screen classes for app.tcss: dialogs and panes size to the terminal (80x24 to 200x60+)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-normal"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     def __init__(
         self,
@@ -116,6 +128,12 @@ class SessionsApp(App[None]):
         self._reload_timer: Timer | None = None
         self.idle_gc = IdleCollector()
         self.copied: CopyResult | None = None  # what the last copy reported (tests read it)
+        self.groups_shown: bool | None = None  # None: by the width; else as the user chose
+        self.revealed: set[str] = set()  # secret-looking variables shown, in this snapshot
+        self.history_revealed = False
+        self.operations: dict[int, Operation] = {}  # running, oldest first
+        self.empty = False  # the session dir holds nothing: the first-run screen shows
+        self.last_export_dir: Path | None = None
 
     def on_unmount(self) -> None:
         self.idle_gc.stop()
@@ -153,6 +171,7 @@ class SessionsApp(App[None]):
         with Horizontal(id="main"):
             yield GroupList(id="groups")
             with Vertical(id="right"):
+                yield Welcome(id="welcome")
                 yield SnapshotTable(id="snapshots")
                 yield FilterInput(
                     id="filter", placeholder="filter by name, note, tag or variable (esc clears)"
@@ -160,19 +179,43 @@ class SessionsApp(App[None]):
                 with Horizontal(id="lower"):
                     yield VariableTable(id="variables")
                     yield PreviewPane(id="preview")
-        yield Footer()
+        yield ProgressPanel(id="progress")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.idle_gc.start()
         self.set_interval(EVERY_SECONDS, self.idle_gc.tick)
-        self.sub_title = f"{local_path(self.store.root)} · reading…"
+        self.sub_title = f"{self._where()} · reading…"
         self._apply_config()
         self._w("#filter", FilterInput).display = False
+        self._w("#welcome", Welcome).display = False
+        self._w("#progress", ProgressPanel).display = False
+        self._show_groups()
         self._w("#snapshots", SnapshotTable).focus()
         if self.watch_daemon:
             self.check_daemon()
         else:
             self.load_rows()
+
+    def on_resize(self, _: events.Resize) -> None:
+        self._show_groups()
+
+    # --- the sessions pane ------------------------------------------------------------
+    def _show_groups(self) -> None:
+        """The sessions pane shows when the user said so, else when the terminal is wide
+        enough for it and the tables both."""
+        groups = self._w("#groups", GroupList)
+        shown = self.groups_shown if self.groups_shown is not None else self.size.width >= NARROW
+        if groups.display != shown:
+            if not shown and groups.has_focus:
+                self._focus_pane("snapshots")
+            groups.display = shown
+
+    def action_toggle_groups(self) -> None:
+        self.groups_shown = not self._w("#groups", GroupList).display
+        self._show_groups()
+        if self.groups_shown and not self.empty:
+            self._focus_pane("groups")
 
     # --- daemon -----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="daemon-check")
@@ -230,7 +273,11 @@ class SessionsApp(App[None]):
             f"{len(self.rows)} of {self.total}" if self.total > len(self.rows) else f"{self.total}"
         )
         filtered = f" · filter: {self.filter_text}" if self.filter_text else ""
-        self.sub_title = f"{local_path(self.store.root)} · {shown} snapshots · {state}{filtered}"
+        self.sub_title = f"{self._where()} · {shown} snapshots · {state}{filtered}"
+
+    def _where(self) -> str:
+        """The session dir, with ``~`` for the home directory (the header is narrow)."""
+        return local_path(self.store.root)
 
     # --- rows -------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="rows")
@@ -265,6 +312,7 @@ class SessionsApp(App[None]):
             groups.show_groups(message.groups, message.total, self.group)
         table.border_subtitle = f"{len(message.rows)} shown" if message.rows else "none"
         self._update_subtitle()
+        self._show_first_run(message.total == 0 and not message.query and message.group is None)
         row = table.current()
         if row is None:
             self.detail = None
@@ -272,6 +320,27 @@ class SessionsApp(App[None]):
             self._w("#preview", PreviewPane).show_detail(None)
         elif self.detail is None or self.detail.row.path != row.path or row != self.detail.row:
             self.load_detail(row)
+        self.refresh_bindings()
+
+    def _show_first_run(self, empty: bool) -> None:
+        """Nothing saved here yet: the welcome text instead of empty tables."""
+        if empty == self.empty:
+            return
+        self.empty = empty
+        welcome = self._w("#welcome", Welcome)
+        if empty:
+            keys = {
+                a: key_label(self._key_of(a))
+                for a in ("open_demo", "snapshot_kernel", "start_daemon", "refresh")
+            }
+            welcome.show(self.store.root, keys)
+        welcome.display = empty
+        for selector in ("#snapshots", "#lower"):
+            self._w(selector).display = not empty
+        if empty and self._w("#filter", FilterInput).display:
+            self._w("#filter", FilterInput).display = False
+        if not empty and self.focused is None:
+            self._focus_pane("snapshots")
 
     @on(OptionList.OptionHighlighted, "#groups")
     @_while_mounted
@@ -288,6 +357,9 @@ class SessionsApp(App[None]):
         row = self._w("#snapshots", SnapshotTable).rows_by_key.get(event.row_key.value or "")
         if row is None:
             return
+        self.refresh_bindings()
+        if self.detail is not None and self.detail.row == row:
+            return  # the table was redrawn (a reload, a resize): the same snapshot, shown
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(0.06, lambda: self.load_detail(row))
@@ -307,18 +379,35 @@ class SessionsApp(App[None]):
         current = self._w("#snapshots", SnapshotTable).current()
         if current is not None and current.path != message.detail.row.path:
             return  # the cursor moved on meanwhile
+        if self.detail is None or self.detail.row.path != message.detail.row.path:
+            self.revealed = set()  # what was revealed stays with the snapshot it was in
+            self.history_revealed = False
         self.detail = message.detail
         variables = self._w("#variables", VariableTable)
         variables.show(message.detail)
         preview = self._w("#preview", PreviewPane)
-        preview.show_detail(message.detail)
+        preview.show_detail(message.detail, history_revealed=self.history_revealed)
         if not message.detail.error or message.detail.foreign is not None:
-            preview.show_variable(message.detail, variables.current_name())
+            self._preview(variables.current_name())
+        self.refresh_bindings()
+
+    def _preview(self, name: str | None) -> None:
+        self._w("#preview", PreviewPane).show_variable(
+            self.detail,
+            name,
+            revealed=name in self.revealed,
+            reveal_key=key_label(self._key_of("reveal")),
+        )
 
     @on(DataTable.RowHighlighted, "#variables")
     @_while_mounted
     def variable_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._w("#preview", PreviewPane).show_variable(self.detail, event.row_key.value)
+        self._preview(event.row_key.value)
+        self.refresh_bindings()
+
+    @on(TabbedContent.TabActivated, "#preview-tabs")
+    def preview_tab_changed(self, _: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()  # reveal applies to the history tab's hidden lines
 
     # --- actions: navigation ----------------------------------------------------------
     def _focused_pane(self) -> str:
@@ -328,6 +417,10 @@ class SessionsApp(App[None]):
                 return str(focused.id)
             focused = focused.parent  # type: ignore[assignment]
         return "snapshots"
+
+    def _panes(self) -> tuple[str, ...]:
+        """The panes tab moves between: the visible ones."""
+        return tuple(p for p in PANES if p != "groups" or self._w("#groups").display)
 
     def _focus_pane(self, pane: str) -> None:
         widget = self._w(f"#{pane}")
@@ -346,17 +439,17 @@ class SessionsApp(App[None]):
         if self._in_dialog():
             self.screen.focus_next()
             return
-        pane = self._focused_pane()
-        index = PANES.index(pane) if pane in PANES else 0
-        self._focus_pane(PANES[(index + 1) % len(PANES)])
+        pane, panes = self._focused_pane(), self._panes()
+        index = panes.index(pane) if pane in panes else 0
+        self._focus_pane(panes[(index + 1) % len(panes)])
 
     def action_prev_pane(self) -> None:
         if self._in_dialog():
             self.screen.focus_previous()
             return
-        pane = self._focused_pane()
-        index = PANES.index(pane) if pane in PANES else 0
-        self._focus_pane(PANES[(index - 1) % len(PANES)])
+        pane, panes = self._focused_pane(), self._panes()
+        index = panes.index(pane) if pane in panes else 0
+        self._focus_pane(panes[(index - 1) % len(panes)])
 
     def action_open(self) -> None:
         pane = self._focused_pane()
@@ -433,16 +526,72 @@ class SessionsApp(App[None]):
         return detail
 
     def action_mark(self) -> None:
-        if self._focused_pane() != "variables":
-            self.notify("Marking works in the variables pane (tab to it)", severity="warning")
-            return
         table = self._w("#variables", VariableTable)
-        name = table.toggle_mark()
-        if name is None:
-            self.notify("Only saved variables of a snapshot can be marked", severity="warning")
-            return
-        if table.cursor_row < table.row_count - 1:
+        if table.toggle_mark() is not None and table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
+
+    def action_reveal(self) -> None:
+        """Show (or mask again) the secret-looking variable highlighted, or the history lines
+        that look like they hold a credential when the History tab is open."""
+        if self._history_tab_open():
+            self.history_revealed = not self.history_revealed
+            self._w("#preview", PreviewPane).show_detail(
+                self.detail, history_revealed=self.history_revealed
+            )
+            return
+        name = self._w("#variables", VariableTable).current_name()
+        if name is None:
+            return
+        self.revealed ^= {name}
+        self._preview(name)
+
+    def _history_tab_open(self) -> bool:
+        return self._w("#preview-tabs", TabbedContent).active == "tab-history"
+
+    def _secret_highlighted(self) -> bool:
+        name = self._w("#variables", VariableTable).current_name()
+        return self.detail is not None and name is not None and name in self.detail.secrets
+
+    # --- what applies where: the footer, the keys and the command palette --------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Actions that do not apply where the focus is (or to what is selected) are hidden
+        from the footer and the palette, and their keys do nothing."""
+        if not self.screen_stack:
+            return True
+        detail = self.detail
+        snapshot = detail is not None and detail.manifest is not None
+        readable = detail is not None and (
+            detail.manifest is not None or detail.foreign is not None
+        )
+        if action in ("restore",):
+            return readable and not self.empty
+        if action in ("share", "compare", "verify"):
+            return snapshot and not self.empty
+        if action == "delete":
+            return detail is not None and not self.empty
+        if action in ("pin", "note"):
+            return detail is not None and detail.row.kind == "snapshot" and not self.empty
+        if action == "mark":
+            return (
+                self._focused_pane() == "variables"
+                and self._w("#variables", VariableTable).markable()
+            )
+        if action == "reveal":
+            if self._history_tab_open():
+                preview = self._w("#preview", PreviewPane)
+                return bool(preview.history_hidden) or self.history_revealed
+            return self._secret_highlighted()
+        if action in ("filter", "open", "toggle_groups"):
+            return not self.empty
+        if action == "open_demo":
+            return self.empty
+        if action == "start_daemon":
+            return not self.live
+        if action == "cancel_operation":
+            return any(
+                op.cancellable and not op.cancel_requested for op in self.operations.values()
+            )
+        return True
 
     def action_restore(self) -> None:
         detail = self._need_snapshot()
@@ -500,17 +649,22 @@ class SessionsApp(App[None]):
         def waiting(text: str) -> None:
             self.call_from_thread(self.notify, text, title="Restore", timeout=8)
 
-        try:
-            kernel = find_kernel(kernel_id)
-            result = restore_into_kernel(
-                kernel, detail.row.id, names=names, home=self.store.root, on_wait=waiting
-            )
-        except SessionsError as exc:
-            self.post_message(messages.ActionFailed(str(exc)))
+        result = self.run_operation(
+            f"Restoring {detail.row.ref} into kernel {kernel_id[:8]}",
+            lambda progress: restore_into_kernel(
+                find_kernel(kernel_id),
+                detail.row.id,
+                names=names,
+                home=self.store.root,
+                on_wait=waiting,
+            ),
+            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
+        )
+        if result is None:
             return
         self.call_from_thread(
             self.push_screen,
-            ReportModal(f"Restored {detail.row.ref} into kernel {kernel.id[:8]}", result["report"]),
+            ReportModal(f"Restored {detail.row.ref} into kernel {kernel_id[:8]}", result["report"]),
         )
 
     def action_snapshot_kernel(self) -> None:
@@ -537,14 +691,17 @@ class SessionsApp(App[None]):
         def waiting(text: str) -> None:
             self.call_from_thread(self.notify, text, title="Snapshot", timeout=8)
 
-        try:
-            kernel = find_kernel(kernel_id)
-            result = save_kernel(kernel, home=self.store.root, on_wait=waiting)
-        except SessionsError as exc:
-            self.post_message(messages.ActionFailed(str(exc)))
+        result = self.run_operation(
+            f"Snapshotting kernel {kernel_id[:8]}",
+            lambda progress: save_kernel(
+                find_kernel(kernel_id), home=self.store.root, on_wait=waiting
+            ),
+            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
+        )
+        if result is None:
             return
         self.source.refresh()
-        self.call_from_thread(self.notify, result["text"], title=f"Kernel {kernel.id[:8]}")
+        self.call_from_thread(self.notify, result["text"], title=f"Kernel {kernel_id[:8]}")
         self.call_from_thread(self.load_rows)
 
     def _restore_in_shell(
@@ -607,38 +764,247 @@ class SessionsApp(App[None]):
             self.notify(str(exc), severity="error")
             remotes = {}
         self.push_screen(
-            ShareModal(detail.row.ref, remotes, flagged(detail.manifest), self.export_dir),
-            lambda choice: self._share(detail.row, choice) if choice else None,
+            ShareModal(detail.row.ref, remotes, flagged(detail.manifest)),
+            lambda choice: self._shared(detail.row, choice) if choice else None,
         )
 
-    @property
-    def export_dir(self) -> str:
-        """Where the share dialog writes bundle files: the directory the app started in."""
-        return os.getcwd()
+    def _shared(self, row: Row, choice: ShareChoice) -> None:
+        if choice.action != "export":
+            self._push(row, choice)
+            return
+        name = f"{row.ref}.sessions"
+        self.push_screen(
+            PathModal(
+                f"Export {row.ref}",
+                "Where should the bundle file go? A directory writes "
+                f"{name} in it. (The default comes from [share] export_dir in config.toml.)",
+                self.export_dir() / name,
+                confirm="Export",
+                write=True,
+                default_name=name,
+            ),
+            lambda path: self._export(row, path, choice.include_secrets) if path else None,
+        )
+
+    def export_dir(self) -> Path:
+        """Where the export dialog offers to write: the directory of the last export, else
+        ``[share] export_dir`` from config.toml, else the directory the app started in."""
+        return self.last_export_dir or self.settings.export_dir or Path.cwd()
 
     @work(thread=True, group="ops")
-    def _share(self, row: Row, choice: ShareChoice) -> None:
+    def _export(self, row: Row, path: Path, include_secrets: bool) -> None:
         from sessions.core.sharing.bundle import export
+
+        self.last_export_dir = path.parent
+        result = self.run_operation(
+            f"Exporting {row.ref}",
+            lambda progress: export(
+                self.store, row.id, path, include_secrets=include_secrets, progress=progress
+            ),
+        )
+        if result is not None:
+            self.call_from_thread(self.notify, str(result), title="Exported", timeout=10)
+
+    @work(thread=True, group="ops")
+    def _push(self, row: Row, choice: ShareChoice) -> None:
         from sessions.core.sharing.remote import open_remote
         from sessions.tui.cli_share import pull_command
 
-        self.call_from_thread(self.notify, f"Sharing {row.ref}…", title="Share")
-        try:
-            if choice.action == "export":
-                result = export(
-                    self.store, row.id, self.export_dir, include_secrets=choice.include_secrets
-                )
-                self.call_from_thread(self.notify, str(result), title="Exported", timeout=10)
-                return
-            pushed = open_remote(choice.remote).push(
-                self.store, row.id, include_secrets=choice.include_secrets
-            )
-        except SessionsError as exc:
-            self.post_message(messages.ActionFailed(str(exc)))
+        pushed = self.run_operation(
+            f"Pushing {row.ref} to {choice.remote}",
+            lambda progress: open_remote(choice.remote).push(
+                self.store, row.id, include_secrets=choice.include_secrets, progress=progress
+            ),
+        )
+        if pushed is None:
             return
         line = pull_command(pushed.ref, choice.remote)
         self.call_from_thread(self.notify, str(pushed), title="Pushed", timeout=10)
         self.call_from_thread(self.copy_out, line, "The pull command", title="Pushed")
+
+    # --- long operations --------------------------------------------------------------
+    def run_operation(
+        self, title: str, work: Callable[[Operation], Any], *, cancellable: bool = True
+    ) -> Any:
+        """Run ``work(progress_callback)`` on this worker thread as a long operation: it shows
+        in the progress panel while it runs and can be cancelled (esc) when ``cancellable``.
+        Returns what ``work`` returned, or ``None`` when it failed or was cancelled (said in
+        a notification: one line, no traceback)."""
+        operation = self.operation_class(self, title, cancellable=cancellable)
+        self.post_message(messages.OperationStarted(operation))
+        outcome = "failed"
+        try:
+            result = work(operation)
+            outcome = "done"
+            return result
+        except Cancelled:
+            outcome = "cancelled"
+            self.call_from_thread(
+                self.notify, f"{title}: cancelled; nothing half-done was kept", title="Cancelled"
+            )
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+        except OSError as exc:
+            self.post_message(messages.ActionFailed(f"{title}: {exc.strerror or exc}"))
+        finally:
+            self.post_message(messages.OperationEnded(operation.id, outcome))
+        return None
+
+    @_while_mounted
+    def on_operation_started(self, message: messages.OperationStarted) -> None:
+        self.operations[message.operation.id] = message.operation
+        self._w("#progress", ProgressPanel).add(
+            message.operation, key_label(self._key_of("cancel_operation"))
+        )
+        self.refresh_bindings()
+
+    @_while_mounted
+    def on_operation_progress(self, message: messages.OperationProgress) -> None:
+        self._w("#progress", ProgressPanel).show(message.operation_id, message.progress)
+
+    @_while_mounted
+    def on_operation_ended(self, message: messages.OperationEnded) -> None:
+        self.operations.pop(message.operation_id, None)
+        self._w("#progress", ProgressPanel).remove_operation(message.operation_id)
+        self.refresh_bindings()
+
+    def action_cancel_operation(self) -> None:
+        """Cancel the newest running operation that can stop cleanly."""
+        for operation in reversed(self.operations.values()):
+            if operation.cancellable and not operation.cancel_requested:
+                operation.cancel()
+                self._w("#progress", ProgressPanel).cancelling(operation.id)
+                self.refresh_bindings()
+                return
+
+    # --- verify, gc, pull, import ------------------------------------------------------
+    def action_verify(self) -> None:
+        if self.detail is not None and self.detail.entry is not None:
+            self._verify(self.detail.entry)
+
+    @work(thread=True, group="ops")
+    def _verify(self, entry: Entry) -> None:
+        from sessions.core.store.verify import verify
+
+        report = self.run_operation(
+            f"Verifying {entry.ref}",
+            lambda progress: verify(self.store, [entry], progress=progress),
+        )
+        if report is None:
+            return
+        if report.ok:
+            self.call_from_thread(
+                self.notify,
+                f"{entry.ref}: {plural(report.checked_blobs, 'stored object')} checked, all intact",
+                title="Verified",
+            )
+            return
+        self.call_from_thread(
+            self.push_screen,
+            OutcomeModal(
+                f"{entry.ref} is damaged",
+                f"{plural(len(report.problems), 'problem')} in "
+                f"{plural(report.checked_blobs, 'stored object')}; the rest loads as usual. "
+                "Delete the snapshot, or restore what still loads and save it again.",
+                [str(problem) for problem in report.problems],
+            ),
+        )
+
+    def action_gc(self) -> None:
+        self._collect()
+
+    @work(thread=True, group="ops")
+    def _collect(self) -> None:
+        from sessions.core.store.gc import gc
+
+        report = self.run_operation(
+            "Collecting garbage", lambda progress: gc(self.store, progress=progress)
+        )
+        if report is not None:
+            self.call_from_thread(
+                self.notify,
+                f"freed {human_size(report.freed)}: {plural(report.removed_blobs, 'object')} "
+                f"and {plural(report.removed_packs, 'pack')} removed, "
+                f"{plural(report.kept_blobs, 'object')} in use",
+                title="Garbage collected",
+            )
+
+    def action_import_bundle(self) -> None:
+        self.push_screen(
+            PathModal(
+                "Import a bundle",
+                "Which bundle file? It is checked against its signer's key before anything "
+                "is added, and listed under Imported.",
+                self.export_dir(),
+                confirm="Import",
+                write=False,
+            ),
+            lambda path: self._import(path) if path else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _import(self, path: Path) -> None:
+        from sessions.core.sharing.bundle import import_bundle
+
+        result = self.run_operation(
+            f"Importing {path.name}",
+            lambda progress: import_bundle(self.store, path, progress=progress),
+        )
+        if result is not None:
+            self.source.refresh()
+            self.call_from_thread(self.notify, str(result), title="Imported", timeout=10)
+            self.call_from_thread(self.load_rows)
+
+    def action_pull(self) -> None:
+        self._list_remotes()
+
+    @work(thread=True, exclusive=True, group="remotes")
+    def _list_remotes(self) -> None:
+        """Every snapshot on every configured remote (each remote's problem said once)."""
+        from sessions.core.sharing.remote import configured, open_remote
+
+        try:
+            names = list(configured())
+        except SessionsError as exc:
+            self.post_message(messages.ActionFailed(str(exc)))
+            return
+        if not names:
+            self.call_from_thread(
+                self.notify,
+                "No team remote yet: sessions-tui remote add NAME DIR-or-s3://…",
+                severity="warning",
+            )
+            return
+        listed: dict[str, list[str]] = {}
+        problems: dict[str, str] = {}
+        for name in names:
+            try:
+                snapshots = open_remote(name).snapshots()
+            except (SessionsError, OSError) as exc:
+                problems[name] = str(exc)
+                continue
+            ordered = sorted(snapshots, key=lambda s: (s.owner, s.name, -s.version))
+            listed[name] = [snap.ref for snap in ordered]
+        self.call_from_thread(
+            self.push_screen,
+            PullModal(listed, problems),
+            lambda choice: self._pull(choice) if choice else None,
+        )
+
+    @work(thread=True, group="ops")
+    def _pull(self, choice: RemoteChoice) -> None:
+        from sessions.core.sharing.remote import open_remote
+
+        result = self.run_operation(
+            f"Pulling {choice.ref} from {choice.remote}",
+            lambda progress: open_remote(choice.remote).pull(
+                self.store, choice.ref, progress=progress
+            ),
+        )
+        if result is not None:
+            self.source.refresh()
+            self.call_from_thread(self.notify, str(result), title="Pulled", timeout=10)
+            self.call_from_thread(self.load_rows)
 
     # --- clipboard --------------------------------------------------------------------
     def copy_out(self, text: str, what: str = "Text", *, title: str = "Copy") -> None:
@@ -792,6 +1158,38 @@ class SessionsApp(App[None]):
         self.source.refresh()
         self.load_rows()
 
+    def action_open_demo(self) -> None:
+        self._build_demo()
+
+    @work(thread=True, exclusive=True, group="demo")
+    def _build_demo(self) -> None:
+        """Build the demo session dir (a script saving a few snapshots, some seconds) and
+        browse it; the user's own session dir is not touched."""
+        from sessions.tui.demo import build_demo
+
+        home = self.run_operation(
+            "Building the demo", lambda progress: build_demo(), cancellable=False
+        )
+        if home is not None:
+            self.post_message(messages.SwitchHome(home))
+
+    @_while_mounted
+    def on_switch_home(self, message: messages.SwitchHome) -> None:
+        self.workers.cancel_group(self, "daemon-events")  # the old dir's live feed
+        self.live = False
+        self.store = Store(message.root)
+        self.source = Source(self.store)
+        self.detail = None
+        self.marks = {}
+        self.group = None
+        self.filter_text = ""
+        self.notify(f"Browsing {message.root}", title="Session dir")
+        self.sub_title = f"{self._where()} · reading…"
+        if self.watch_daemon:
+            self.check_daemon()
+        else:
+            self.load_rows()
+
     def _apply_config(self) -> None:
         """Keys and theme from config.toml; each problem is one warning naming file and key,
         and what it concerns keeps its default. A theme picked later is saved back."""
@@ -853,7 +1251,7 @@ class SessionsApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for action in ACTIONS:
-            if action.id == "command_palette":
+            if action.id == "command_palette" or self.check_action(action.id, ()) is False:
                 continue
             key = key_label(self.settings.keys.get(action.id, action.keys))
             yield SystemCommand(

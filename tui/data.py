@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sessions.core.engine.foreign import ForeignInfo, inspect_foreign
+from sessions.core.sharing.share import flagged
 from sessions.core.sharing.signing import signer
 from sessions.core.store import annotation
 from sessions.core.store.catalog import Catalog, Row, row_from_values, row_values
@@ -27,6 +28,7 @@ class Detail:
     error: str | None = None
     marked: set[str] = field(default_factory=set)
     signed: str = ""  # who signed it, and whether you trust them (sessions.core.sharing.signing)
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> why it looks like one
 
 
 class Source:
@@ -115,7 +117,15 @@ class Source:
             signed = found.describe()
             if found.state == "valid" and not found.trusted:
                 signed += ": restoring it needs `sessions-tui trust add` first"
-        return Detail(row, entry, manifest=entry.manifest, error=entry.error, signed=signed)
+        found_secrets = flagged(entry.manifest) if entry.manifest is not None else {}
+        return Detail(
+            row,
+            entry,
+            manifest=entry.manifest,
+            error=entry.error,
+            signed=signed,
+            secrets=found_secrets,
+        )
 
     def entry(self, row: Row) -> Entry:
         return self.detail(row).entry  # type: ignore[return-value]

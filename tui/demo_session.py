@@ -1,8 +1,8 @@
 """The demo's session: a small churn analysis, saved the way a user would save theirs.
 
 Run as ``python -m sessions.tui.demo_session`` with ``SESSIONS_HOME`` pointing at the demo dir; it
-saves a few snapshots (two versions of one name, a model, a function, a skipped connection)
-and drops a ``dill.dump_module`` file next to them.
+saves a few snapshots (two versions of one name, a model, a function, a skipped connection,
+a database URL with a password in it) and drops a ``dill.dump_module`` file next to them.
 """
 
 import sqlite3
@@ -27,6 +27,7 @@ customers = pd.DataFrame(
 spend = customers["monthly_spend"].to_numpy()
 features = ["monthly_spend", "tenure_months"]
 config = {"seed": 7, "test_size": 0.25, "threshold": 0.5}
+warehouse_url = "postgresql://analyst:Tr0ub4dor-3x@warehouse.internal:5432/churn"  # a credential
 warehouse = sqlite3.connect(":memory:")  # cannot be saved: shows up as skipped
 
 

@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sessions.core.progress import Progress
 from sessions.core.reprs import shape_text as shape_of
-from sessions.core.units import human_size
+from sessions.core.units import human_size, plural
 
 __all__ = [
     "human_size",
@@ -16,9 +17,12 @@ __all__ = [
     "local_path",
     "local_time",
     "one_line",
+    "plural",
     "preview_lines",
     "printable",
+    "progress_figures",
     "shape_of",
+    "short_type",
 ]
 
 # C0 and C1 control characters and DEL: in text from a manifest, a catalog or a foreign file
@@ -72,6 +76,48 @@ def iso_utc(ts: float) -> str:
     except (OverflowError, ValueError, OSError):
         return ""
     return stamp.isoformat(timespec="milliseconds")
+
+
+def duration(seconds: float) -> str:
+    """``"4 s"``, ``"2 min 5 s"``, ``"1 h 3 min"``: how long, for people."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def progress_figures(progress: Progress) -> str:
+    """Where an operation stands, in one line: bytes and items done of their totals, the
+    rate and the time left (each only when known)."""
+    parts = []
+    if progress.fraction is not None:
+        parts.append(f"{int(100 * progress.fraction)}%")
+    if progress.total_bytes:
+        parts.append(f"{human_size(progress.done_bytes)} of {human_size(progress.total_bytes)}")
+    elif progress.done_bytes:
+        parts.append(human_size(progress.done_bytes))
+    unit = progress.unit  # plural: "variables", "objects", "snapshots"
+    if progress.total_items:
+        one = progress.total_items == 1 and unit.endswith("s")
+        parts.append(f"{progress.done_items}/{progress.total_items} {unit[:-1] if one else unit}")
+    elif progress.done_items:
+        one = progress.done_items == 1 and unit.endswith("s")
+        parts.append(f"{progress.done_items} {unit[:-1] if one else unit}")
+    if progress.rate is not None and not progress.finished:
+        parts.append(f"{human_size(int(progress.rate))}/s")
+    if progress.eta is not None and not progress.finished:
+        parts.append(f"{duration(progress.eta)} left")
+    return " · ".join(parts)
+
+
+def short_type(name: str) -> str:
+    """A type name without its module path (``Generator`` for
+    ``numpy.random._generator.Generator``), for narrow columns; previews show the full one."""
+    head, _, args = name.partition("[")
+    short = head.rsplit(".", 1)[-1] or head
+    return f"{short}[{args}" if args else short
 
 
 def preview_lines(preview: dict[str, Any], width: int = 100) -> list[str]:

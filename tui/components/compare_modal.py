@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -71,7 +72,7 @@ class PickSnapshotModal(ModalScreen[Row | None]):
 
 
 def render_comparison(result: Comparison) -> Table:
-    table = Table(show_header=True, header_style="bold", expand=True)
+    table = Table(show_header=True, header_style="bold", expand=True, box=box.SIMPLE_HEAD)
     table.add_column("", width=1)
     table.add_column("Variable", style="bold")
     table.add_column(result.left)

@@ -17,7 +17,7 @@ from sessions.tui.bindings import ACTIONS, key_label
 CURSOR_HELP = [
     ("j, down / k, up", "move"),
     ("g, home / G, end", "first / last"),
-    ("ctrl+f, pgdn / ctrl+b, pgup", "page"),
+    ("ctrl+f, ctrl+d, pgdn / ctrl+u, pgup", "page"),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
@@ -16,7 +17,41 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from sessions.tui.data import Detail
 from sessions.tui.formatting import human_size, local_time, shape_of
 
-HELP = "What the highlighted variable holds (from the preview stored at save time), the code history, the environment and what was skipped."
+HELP = (
+    "What the highlighted variable holds (from the preview stored at save time), the code "
+    "history, the environment and what was skipped. Values and history lines that look like "
+    "credentials are masked; x reveals them."
+)
+SECRET_BADGE = Text(" SECRET ", style="bold black on yellow")
+HIDDEN_LINE = "# (hidden: this input looks like it holds a credential; x shows it)"
+
+
+def masked(name: str, type_: str, why: str, reveal_key: str) -> RenderableType:
+    """What a variable that looks like a credential shows until it is revealed."""
+    return Group(
+        Text.assemble((name, "bold"), "  ", (type_, "cyan"), "  ", SECRET_BADGE),
+        Text(""),
+        Text("••••••••  value hidden: it looks like a credential", style="yellow"),
+        Text(f"({why})", style="dim"),
+        Text(""),
+        Text(
+            f"Press {reveal_key} to show it. Sharing leaves it out unless you include it.",
+            style="dim",
+        ),
+    )
+
+
+def history_code(history: tuple[str, ...], revealed: bool) -> tuple[str, int]:
+    """The code history as one text, and how many of its inputs are hidden because they
+    look like they hold a credential (none when ``revealed``)."""
+    from sessions.core.sharing.secrets import line_reason
+
+    cells, hidden = [], 0
+    for index, text in enumerate(history, 1):
+        if not revealed and line_reason(text):
+            text, hidden = HIDDEN_LINE, hidden + 1
+        cells.append(f"# In [{index}]\n{text}")
+    return "\n\n".join(cells), hidden
 
 
 def _stats_table(preview: dict[str, Any]) -> Table:
@@ -34,10 +69,16 @@ def _stats_table(preview: dict[str, Any]) -> Table:
     return table
 
 
-def render_variable(name: str, type_: str, preview: dict[str, Any]) -> RenderableType:
-    """A preview as a Rich renderable (DataFrames are shown in a table widget instead)."""
+def render_variable(
+    name: str, type_: str, preview: dict[str, Any], *, secret: bool = False
+) -> RenderableType:
+    """A preview as a Rich renderable (DataFrames are shown in a table widget instead);
+    ``secret``: a revealed credential, badged as one."""
     kind = preview.get("kind", "object")
     title = Text.assemble((name, "bold"), "  ", (type_, "cyan"))
+    if secret:
+        title.append("  ")
+        title.append_text(SECRET_BADGE)
     parts: list[RenderableType] = [title, Text("")]
     if kind == "ndarray":
         parts.append(_stats_table(preview))
@@ -82,10 +123,11 @@ class PreviewPane(Vertical):
             yield Static(id="skipped-text")
 
     def on_mount(self) -> None:
+        self.history_hidden = 0  # inputs of the shown history masked as credentials
         self.query_one("#preview-frame", DataTable).display = False
 
     # --- per snapshot -----------------------------------------------------------------
-    def show_detail(self, detail: Detail | None) -> None:
+    def show_detail(self, detail: Detail | None, *, history_revealed: bool = False) -> None:
         history = self.query_one("#history-text", Static)
         environment = self.query_one("#environment-text", Static)
         skipped = self.query_one("#skipped-text", Static)
@@ -95,14 +137,15 @@ class PreviewPane(Vertical):
             self.show_message(Text("No snapshot selected", style="dim"))
             return
         manifest = detail.manifest
+        self.history_hidden = 0
         if manifest is not None and manifest.history:
-            code = "\n\n".join(f"# In [{i}]\n{text}" for i, text in enumerate(manifest.history, 1))
+            code, self.history_hidden = history_code(manifest.history, history_revealed)
             history.update(Syntax(code, "python", word_wrap=True))
         else:
             history.update(Text("No code history (saved outside IPython)", style="dim"))
         environment.update(self._environment(detail))
         if manifest is not None and manifest.skipped:
-            table = Table(show_header=True, header_style="bold", expand=True)
+            table = Table(show_header=True, header_style="bold", expand=True, box=box.SIMPLE_HEAD)
             table.add_column("Variable")
             table.add_column("Why it was skipped")
             for name, reason in manifest.skipped.items():
@@ -173,7 +216,16 @@ class PreviewPane(Vertical):
             )
         )
 
-    def show_variable(self, detail: Detail | None, name: str | None) -> None:
+    def show_variable(
+        self,
+        detail: Detail | None,
+        name: str | None,
+        *,
+        revealed: bool = False,
+        reveal_key: str = "x",
+    ) -> None:
+        """Preview variable ``name`` of ``detail``; one that looks like a credential is
+        masked unless ``revealed``."""
         if detail is None or name is None:
             self.show_message(Text("No variable selected", style="dim"))
             return
@@ -221,20 +273,29 @@ class PreviewPane(Vertical):
             self.show_message(Text(name))
             return
         preview = var.preview
-        if preview.get("kind") in ("dataframe", "series"):
-            self._show_frame(var.name, var.type, preview)
+        secret = var.name in detail.secrets
+        if secret and not revealed:
+            self.show_message(masked(var.name, var.type, detail.secrets[var.name], reveal_key))
+        elif preview.get("kind") in ("dataframe", "series"):
+            self._show_frame(var.name, var.type, preview, secret=secret)
         else:
-            self.show_message(render_variable(var.name, var.type, preview))
+            self.show_message(render_variable(var.name, var.type, preview, secret=secret))
 
-    def _show_frame(self, name: str, type_: str, preview: dict[str, Any]) -> None:
+    def _show_frame(
+        self, name: str, type_: str, preview: dict[str, Any], *, secret: bool = False
+    ) -> None:
         text = self.query_one("#preview-text", Static)
         columns = preview.get("columns") or [preview.get("name") or "value"]
         dtypes = preview.get("dtypes") or [preview.get("dtype", "")]
+        title = Text.assemble(
+            (name, "bold"), "  ", (type_, "cyan"), "  ", (shape_of(preview), "dim")
+        )
+        if secret:
+            title.append("  ")
+            title.append_text(SECRET_BADGE)
         text.update(
             Group(
-                Text.assemble(
-                    (name, "bold"), "  ", (type_, "cyan"), "  ", (shape_of(preview), "dim")
-                ),
+                title,
                 Text(", ".join(f"{c}: {t}" for c, t in zip(columns, dtypes)), style="dim"),
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +13,8 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from sessions.tui.formatting import plural
 
 
 def render_report(report: dict[str, Any]) -> Group:
@@ -22,12 +25,12 @@ def render_report(report: dict[str, Any]) -> Group:
     parts: list[Any] = [
         Text.assemble(
             (f"{len(loaded)} loaded", "bold green"),
-            f", {len(imported)} imports",
+            f", {plural(len(imported), 'import')}",
             (f", {len(failed)} failed" if failed else "", "bold red"),
         )
     ]
     if failed:
-        table = Table(show_header=True, header_style="bold", expand=True)
+        table = Table(show_header=True, header_style="bold", expand=True, box=box.SIMPLE_HEAD)
         table.add_column("Variable", style="bold")
         table.add_column("Why it failed", style="red")
         for name, reason in failed.items():

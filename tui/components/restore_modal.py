@@ -12,6 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from sessions.tui.bindings import CURSOR_BINDINGS
+from sessions.tui.formatting import plural
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class RestoreModal(ModalScreen[Target | None]):
 
     def compose(self) -> ComposeResult:
         what = (
-            f"{len(self.names)} marked variables ({', '.join(self.names)}) and what they need"
+            f"{plural(len(self.names), 'marked variable')} ({', '.join(self.names)}) and what "
+            "they need"
             if self.names
             else "every variable"
         )

@@ -28,23 +28,18 @@ class ShareModal(ModalScreen[ShareChoice | None]):
         Binding("i", "toggle_secrets", "Include secrets"),
     ]
 
-    def __init__(
-        self, ref: str, remotes: dict[str, str], secrets: dict[str, str], export_dir: str
-    ) -> None:
+    def __init__(self, ref: str, remotes: dict[str, str], secrets: dict[str, str]) -> None:
         super().__init__()
         self.ref = ref
         self.remotes = remotes
         self.secrets = secrets
-        self.export_dir = export_dir
         self.include_secrets = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(f"Share {self.ref}", classes="dialog-title", markup=False)
             yield Static(self._body(), id="share-body", classes="dialog-body", markup=False)
-            bundle = f"{self.ref}.sessions"
-            options = [Option(f"Export a bundle file ({bundle}) into the current directory",
-                              id="export")]  # fmt: skip
+            options = [Option("Export a bundle file (asks where)", id="export")]
             for name, url in self.remotes.items():
                 options.append(
                     Option(f"Push to {name} ({url}) and copy the pull command", id=f"push:{name}")
