@@ -111,3 +111,20 @@ def test_restore_print_gives_code_that_loads(home: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "['a', 'c']"
     bad = cli(home, "restore", "code", "--vars", "zzz", "--print")
     assert bad.returncode == 2 and "no variable zzz" in bad.stderr
+
+
+def test_versions_lists_one_names_manifests_oldest_first_without_reading_them(
+    home: Path,
+) -> None:
+    from sessions.core.engine.save import save
+    from sessions.core.store.session_dir import Store
+
+    store = Store(home)
+    first = save({"x": 1}, store=store, name="a")
+    save({"y": 2}, store=store, name="b")
+    second = save({"x": 2}, store=store, name="a")
+    store.resolve("a@2").path.write_bytes(b"garbage")  # listed all the same: nothing is read
+    found = store.versions("a")
+    assert [(v, i) for v, i, _ in found] == [(1, first.id), (2, second.id)]
+    assert found[1][2] == store.resolve("a@2").path
+    assert store.versions("never saved") == []

@@ -38,7 +38,7 @@ import msgpack
 from sessions.core.engine.cells import Cell
 from sessions.core.errors import FormatError, NewerFormatError
 from sessions.core.store.atomic import ensure_dir, write_file
-from sessions.core.store.session_dir import Entry, Store, slug
+from sessions.core.store.session_dir import Entry, Store
 
 FORMAT = "sessions.run"
 SCHEMA = 1
@@ -196,9 +196,8 @@ def section(entry: Entry, script: Path) -> Checkpoint | None:
 
 def checkpoints(store: Store, script: Path) -> list[Checkpoint]:
     """The checkpoints of ``script``, newest first."""
-    directory = store.snapshots_dir / slug(checkpoint_name(script))
     found = []
-    for version, snapshot_id, path in reversed(store._manifest_files(directory)):
+    for version, snapshot_id, path in reversed(store.versions(checkpoint_name(script))):
         entry = store.entry_at(version, snapshot_id, path)
         point = section(entry, script)
         if point is not None:

@@ -173,6 +173,12 @@ class Store:
         for directory in self._name_dirs():
             yield from self._manifest_files(directory)
 
+    def versions(self, name: str) -> list[tuple[int, str, Path]]:
+        """(version, id, path) of the manifest files in ``name``'s directory, oldest first,
+        without reading any. Two names may share a directory (their slugs collide), so a
+        caller that needs exactly ``name`` checks each manifest's label."""
+        return self._manifest_files(self.snapshots_dir / slug(name))
+
     @staticmethod
     def read_manifest(path: Path) -> Manifest:
         """Read and validate one manifest; FormatError says what is wrong."""
