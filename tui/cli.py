@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
 
     gc_cmd = sub.add_parser("gc", help="remove blobs that no snapshot references")
     gc_cmd.add_argument(
-        "--policy", action="store_true", help="first apply the retention policy from config.toml"
+        "--policy",
+        action="store_true",
+        help="first apply the retention policy from config.toml ([cache] max_mb always applies)",
     )
 
     daemon = sub.add_parser(
@@ -335,21 +337,24 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_gc(args: argparse.Namespace, out: Any) -> int:
+    from sessions.core.config import RetentionPolicy, load_config
     from sessions.core.store.gc import gc
+    from sessions.core.store.retention import apply
 
+    config = load_config()
+    for problem in config.problems:
+        sys.stderr.write(f"sessions-tui: {problem}\n")
+    # [cache] max_mb always applies (cache entries only); --policy applies all of retention
+    policy = RetentionPolicy(cache_max_bytes=config.cache_max_bytes)
     if args.policy:
-        from sessions.core.config import load_config
-        from sessions.core.store.retention import apply
-
-        config = load_config()
-        for problem in config.problems:
-            sys.stderr.write(f"sessions-tui: {problem}\n")
-        if not config.retention.active:
+        policy = config.retention
+        if not policy.active:
             out.write("no retention policy is set in config.toml; nothing removed by policy\n")
-        removed = apply(_store(args), config.retention)
+    if policy.active:
+        removed = apply(_store(args), policy)
         for line in removed.removed:
             out.write(f"removed {line}\n")
-        if removed.kept_pinned:
+        if removed.kept_pinned and args.policy:
             out.write(f"kept {removed.kept_pinned} pinned snapshots\n")
     report = gc(_store(args))
     out.write(

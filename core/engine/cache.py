@@ -14,9 +14,8 @@ A cache entry is a snapshot (sessions.core.store.manifest, schema 1.2) made by t
 - its variables are ``result`` for a call, and for a cell the names it assigned plus
   ``__outputs__`` (what it printed and displayed, replayed on a hit).
 
-A hit appends one byte to ``annotations/<ID>.hits`` (``O_APPEND``, so concurrent hits are
-all counted and nothing is rewritten): the hit count is its size and the last hit its
-modification time. A lookup only accepts an entry whose full key matches and whose signature
+A hit appends one byte to ``annotations/<ID>.hits`` (sessions.core.store.annotation): the hit
+count is its size and the last hit its modification time. A lookup only accepts an entry whose full key matches and whose signature
 you trust (your own), so a foreign or damaged file is a miss, never a wrong result.
 
 Because entries are snapshots, ``verify``, ``gc``, bundles and the UI know them; eviction
@@ -26,9 +25,7 @@ frees the objects no other snapshot shares. Pinned entries are never evicted.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
 import sys
 from collections.abc import Iterable
@@ -37,8 +34,7 @@ from typing import Any
 
 from sessions.core.engine import environment, preview, serialize
 from sessions.core.errors import SessionsError
-from sessions.core.store import annotation
-from sessions.core.store.atomic import ensure_dir
+from sessions.core.store import annotation, retention
 from sessions.core.store.manifest import Manifest
 from sessions.core.store.session_dir import Entry, Store
 
@@ -145,34 +141,14 @@ def describe(store: Store, entry: Entry) -> CacheInfo | None:
 # --- hits -------------------------------------------------------------------------------------
 
 
-def _hits_path(store: Store, snapshot_id: str) -> Any:
-    return store.root / "annotations" / f"{snapshot_id}.hits"
-
-
 def record_hit(store: Store, snapshot_id: str) -> None:
-    """Count one hit (best effort: a read-only session dir still serves hits)."""
-    path = _hits_path(store, snapshot_id)
-    try:
-        ensure_dir(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    except (OSError, SessionsError) as exc:
-        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
-        return
-    try:
-        os.write(fd, b".")
-    except OSError as exc:
-        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
-    finally:
-        os.close(fd)
+    """Count one hit (sessions.core.store.annotation; best effort)."""
+    annotation.record_hit(store.root, snapshot_id)
 
 
 def hits(store: Store, snapshot_id: str) -> tuple[int, float]:
     """(hits, time of the last hit; 0 when never hit)."""
-    try:
-        info = _hits_path(store, snapshot_id).stat()
-    except OSError:
-        return 0, 0.0
-    return info.st_size, info.st_mtime
+    return annotation.hits(store.root, snapshot_id)
 
 
 # --- finding and loading ----------------------------------------------------------------------
@@ -308,50 +284,33 @@ def remove(store: Store, infos: Iterable[CacheInfo]) -> int:
     count = 0
     for info in infos:
         store.remove(info.entry)
-        with contextlib.suppress(OSError):
-            _hits_path(store, info.id).unlink()
         count += 1
     return count
 
 
 def evict(store: Store, max_bytes: int) -> list[CacheInfo]:
     """Remove the least recently used entries until the cache's objects take at most
-    ``max_bytes`` (pinned entries stay, and count). Returns what was removed."""
+    ``max_bytes`` (pinned entries stay, and count; sessions.core.store.retention, which
+    applies the same cap when the daemon or ``gc`` runs). Returns what was removed."""
     infos = entries(store)
-    users: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    for info in infos:
-        for digest, blob in _blobs(info).items():
-            users[digest] = users.get(digest, 0) + 1
-            sizes[digest] = blob.stored
-    total = sum(sizes.values())
-    removed: list[CacheInfo] = []
-    for info in sorted(infos, key=lambda i: (i.last_used, i.id)):
-        if total <= max_bytes:
-            break
-        if info.pinned:
-            continue
-        remove(store, [info])
-        removed.append(info)
-        for digest in _blobs(info):
-            users[digest] -= 1
-            if users[digest] == 0:
-                total -= sizes[digest]
+    by_id = {info.id: info for info in infos}
+    pinned = {info.id for info in infos if info.pinned}
+    used = {info.id: info.last_used for info in infos}
+    chosen = retention.cache_overflow([i.entry for i in infos], pinned, max_bytes, used)
+    removed = [by_id[entry.id] for entry in chosen]
+    remove(store, removed)
     if removed:
         log.info("cache over %d bytes: evicted %d entries", max_bytes, len(removed))
     return removed
-
-
-def _blobs(info: CacheInfo) -> dict[str, Any]:
-    return info.entry.manifest.all_blobs() if info.entry.manifest is not None else {}
 
 
 def total_bytes(infos: Iterable[CacheInfo]) -> int:
     """Bytes on disk of the objects these entries name (shared ones counted once)."""
     seen: dict[str, int] = {}
     for info in infos:
-        for digest, blob in _blobs(info).items():
-            seen[digest] = blob.stored
+        if info.entry.manifest is not None:
+            for digest, blob in info.entry.manifest.all_blobs().items():
+                seen[digest] = blob.stored
     return sum(seen.values())
 
 

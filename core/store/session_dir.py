@@ -46,7 +46,7 @@ from sessions.core.errors import (
     UnknownRefError,
 )
 from sessions.core.paths import session_home
-from sessions.core.store import ids
+from sessions.core.store import annotation, ids
 from sessions.core.store.atomic import DIR_MODE, ensure_dir, fsync_dir, os_error, write_file
 from sessions.core.store.blobs import BlobStore
 from sessions.core.store.locks import locked
@@ -387,5 +387,4 @@ class Store:
             fsync_dir(entry.path.parent)
             with contextlib.suppress(OSError):
                 entry.path.parent.rmdir()  # only succeeds when it was the last version
-            with contextlib.suppress(OSError):
-                (self.root / "annotations" / f"{entry.id}.msgpack").unlink()
+            annotation.forget(self.root, entry.id)
