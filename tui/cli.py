@@ -361,6 +361,8 @@ def cmd_gc(args: argparse.Namespace, out: Any) -> int:
         f"removed {report.removed_blobs} blobs ({human_size(report.freed)} freed), "
         f"{report.removed_temps} stale temp files; {report.kept_blobs} blobs in use\n"
     )
+    if report.removed_damaged:
+        out.write(f"removed {report.removed_damaged} damaged cache entries (torn by a crash?)\n")
     return 0
 
 

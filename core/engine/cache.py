@@ -15,8 +15,17 @@ A cache entry is a snapshot (sessions.core.store.manifest, schema 1.2) made by t
   ``__outputs__`` (what it printed and displayed, replayed on a hit).
 
 A hit appends one byte to ``annotations/<ID>.hits`` (sessions.core.store.annotation): the hit
-count is its size and the last hit its modification time. A lookup only accepts an entry whose full key matches and whose signature
-you trust (your own), so a foreign or damaged file is a miss, never a wrong result.
+count is its size and the last hit its modification time. A lookup only accepts an entry
+whose full key matches and whose signature you trust (your own), so a foreign or damaged
+file is a miss, never a wrong result.
+
+Durability: a cache is expendable, so an entry is written atomically (temp name, rename) but
+never fsynced — its manifest in ``snapshots/cache~…/`` and its objects, big ones too, in a
+volatile pack (sessions.core.store.session_dir and .packs). After a power loss an entry may
+be gone, empty or torn; every read is checked (the manifest's signature, every object's
+hash), so a torn entry is a miss, never a wrong result, and it is removed on sight (gc
+removes the ones nobody looked up). No durable snapshot ever depends on a volatile object:
+a save that needs an object found only in a volatile pack writes its own copy.
 
 Because entries are snapshots, ``verify``, ``gc``, bundles and the UI know them; eviction
 (a size cap, least recently used first) and ``clear`` remove their manifests, and ``gc``
@@ -33,10 +42,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessions.core.engine import environment, preview, serialize
-from sessions.core.errors import SessionsError
+from sessions.core.errors import BlobError, FormatError, LoadError, SessionsError
 from sessions.core.store import annotation, retention
 from sessions.core.store.manifest import Manifest
-from sessions.core.store.session_dir import Entry, Store
+from sessions.core.store.session_dir import EXPENDABLE_DIR, EXPENDABLE_PREFIX, Entry, Store
 
 log = logging.getLogger("sessions.cache")
 
@@ -54,7 +63,7 @@ class CacheError(SessionsError):
 def entry_name(label: str, key: str) -> str:
     """The snapshot name of the entry for ``key``."""
     clean = _LABEL_BAD.sub("_", label).strip("._")[:80] or "call"
-    return f"cache:{clean}:{key[:16]}"
+    return f"{EXPENDABLE_PREFIX}{clean}:{key[:16]}"
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,8 @@ def hits(store: Store, snapshot_id: str) -> tuple[int, float]:
 
 
 def find(store: Store, label: str, key: str) -> Entry | None:
-    """The newest entry stored under ``key``, or None."""
+    """The newest entry stored under ``key``, or None. A damaged one (torn by a power loss:
+    entries are written without fsync) is removed, and is a miss."""
     try:
         entry = store.latest(entry_name(label, key))
     except SessionsError as exc:
@@ -163,10 +173,28 @@ def find(store: Store, label: str, key: str) -> Entry | None:
         return None
     if entry is None:
         return None
+    if entry.manifest is None:
+        discard(store, entry, entry.error or "damaged")
+        return None
     raw = section(entry.manifest)
     if raw is None or raw["key"] != key:
         return None
     return entry
+
+
+UNUSABLE = (BlobError, FormatError, LoadError, CacheError)  # damage, not distrust
+
+
+def discard(store: Store, entry: Entry, why: object) -> None:
+    """Remove an entry that cannot be used because its bytes are damaged (its objects go at
+    the next gc), so that the next call stores a sound one. Best effort."""
+    log.warning(
+        "cache entry %s is damaged (%s): removed; it will be computed again", entry.ref, why
+    )
+    try:
+        store.remove(entry)
+    except SessionsError as exc:
+        log.debug("cannot remove %s: %s", entry.ref, exc)
 
 
 def load_values(
@@ -268,8 +296,8 @@ def entries(store: Store, *, function: str | None = None) -> list[CacheInfo]:
     """Every cache entry (of one ``module.qualname`` function, if given), oldest first."""
     out = []
     for version, snapshot_id, path in store.manifest_files():
-        if not path.parent.name.startswith("cache_"):
-            continue  # names are 'cache:…': their directories start so (sessions.core.store.session_dir.slug)
+        if not path.parent.name.startswith((EXPENDABLE_DIR, "cache_")):
+            continue  # names are 'cache:…' (sessions.core.store.session_dir.slug; 'cache_': 0.2)
         entry = store.entry_at(version, snapshot_id, path)
         found = describe(store, entry)
         if found is None or (function is not None and found.function != function):

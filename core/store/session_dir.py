@@ -17,6 +17,13 @@ every version of a name sits in one small directory: picking version N+1 lists o
 damaged manifest still shows its name, version and id from its path. Files starting with a
 dot are temp files of writes in progress; nothing lists them. Everything is created 0700/0600.
 
+Expendable snapshots: names starting with ``cache:`` are cache entries
+(sessions.core.engine.cache), kept in ``snapshots/cache~<slug>/`` ('~' never appears in
+another slug). They are written without fsync (manifest and volatile packs,
+sessions.core.store.packs): a power loss may leave one torn, empty or gone, which its reader
+sees as damage and treats as absence, never as a value. Because the directory name says what
+they are whatever their bytes say, gc removes a damaged one instead of refusing to run.
+
 Format 1 (sessions-tui 0.1) had no packs: every object was a blob file. A format-2 reader
 reads those as they are (objects are looked up in packs, then as blob files), so a store may
 hold format-1 and format-2 snapshots side by side. The first write by this version rewrites
@@ -73,10 +80,27 @@ def validate_name(name: str) -> str:
     return name
 
 
+EXPENDABLE_PREFIX = "cache:"
+EXPENDABLE_DIR = "cache~"
+
+
+def expendable(name: str) -> bool:
+    """Whether snapshots named ``name`` are expendable (see the module docstring)."""
+    return name.startswith(EXPENDABLE_PREFIX)
+
+
 def slug(name: str) -> str:
     """The directory name holding every version of ``name``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:48].strip("._") or "x"
-    return f"{safe}-{blake3.blake3(name.encode()).hexdigest()[:8]}"
+    rest = name[len(EXPENDABLE_PREFIX) :] if expendable(name) else name
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", rest)[:48].strip("._") or "x"
+    digest = blake3.blake3(name.encode()).hexdigest()[:8]
+    return f"{EXPENDABLE_DIR if expendable(name) else ''}{safe}-{digest}"
+
+
+def expendable_file(path: Path) -> bool:
+    """Whether the manifest file at ``path`` is an expendable snapshot's (from its
+    directory's name alone: the file itself may be damaged)."""
+    return path.parent.name.startswith(EXPENDABLE_DIR)
 
 
 @dataclass(frozen=True)
@@ -332,7 +356,8 @@ class Store:
 
     def commit(self, name: str, build: Callable[[int, str | None], Manifest]) -> Manifest:
         """Write the manifest ``build(version, parent_id)`` returns as the next version of
-        ``name``. Call only after every blob it names is durable."""
+        ``name``. Call only after every blob it names is durable (an expendable name's:
+        written, and its manifest is not fsynced either)."""
         validate_name(name)
         directory = self.snapshots_dir / slug(name)
         with self.lock("names.lock"):
@@ -342,7 +367,7 @@ class Store:
             parent = files[-1][1] if files else None
             manifest = build(version, parent)
             path = directory / f"{version:06d}-{manifest.id}.msgpack"
-            write_file(path, [manifest.encode()])
+            write_file(path, [manifest.encode()], durable=not expendable(name))
         return manifest
 
     def add(self, manifest: Manifest) -> tuple[Entry, bool]:

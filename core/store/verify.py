@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sessions.core.errors import Cancelled
 from sessions.core.progress import ProgressCallback, Reporter
-from sessions.core.store.packs import scan_pack
+from sessions.core.store.packs import scan_pack, volatile
 from sessions.core.store.session_dir import Entry, Store
 
 
@@ -111,7 +111,7 @@ def pack_problems(store: Store) -> list[Problem]:
     packs = store.blobs.packs
     out = []
     for name, table in packs.packs().items():
-        label = f"pack {name[5:17]}"
+        label = f"{'volatile ' if volatile(name) else ''}pack {name.split('-', 1)[-1][:12]}"
         if name in packs.damaged:
             out.append(Problem(label, "", (), f"damaged index: {packs.damaged[name]}"))
             continue
