@@ -7,6 +7,7 @@
     %sessions list
     %sessions show REF
     %sessions auto on [--after SECONDS] [--every MINUTES] [--name NAME] | off | status
+    %sessions resume [NAME] [--after SECONDS] [--fresh]   (first cell: a failed run resumes)
     %%sessions cache [-f] [-v]      (a cell magic: the cell runs once for its code and inputs)
 
 Tab completion offers the subcommands, snapshot refs, and a snapshot's variable names.
@@ -23,7 +24,7 @@ from sessions.core.config import AutoPolicy
 from sessions.core.units import human_size
 from sessions.kernels.auto import DEFAULT_AFTER, AutoSaver
 
-SUBCOMMANDS = ["save", "load", "list", "show", "auto"]
+SUBCOMMANDS = ["save", "load", "list", "show", "auto", "resume"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +54,11 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     auto.add_argument("--after", type=float)
     auto.add_argument("--every", type=float)
     auto.add_argument("--name")
-    return {"save": save, "load": load, "show": show, "auto": auto}
+    resume = _Parser(prog="sessions resume", add_help=False)
+    resume.add_argument("name", nargs="?")
+    resume.add_argument("--after", type=float)
+    resume.add_argument("--fresh", action="store_true")
+    return {"save": save, "load": load, "show": show, "auto": auto, "resume": resume}
 
 
 class SessionsMagic:
@@ -84,6 +89,10 @@ class SessionsMagic:
             args = self.parsers[command].parse_args(rest) if command in self.parsers else None
             return getattr(self, f"do_{command}")(args)
         except _UsageError as exc:
+            if command == "resume":  # a run must not go on as if it could resume
+                from IPython.core.error import UsageError
+
+                raise UsageError(str(exc)) from None
             print(exc)
         except SessionsError as exc:
             print(f"sessions: {exc}")
@@ -166,6 +175,32 @@ class SessionsMagic:
         state = f"on: {self.auto.config.describe()}" if self.auto else "off"
         print(f"sessions: automatic snapshots {state}")
 
+    def do_resume(self, args: argparse.Namespace) -> None:
+        """Checkpoint slow cells from here on and, when the last run of this notebook failed
+        or its kernel died, skip the cells unchanged since (sessions.kernels.resume)."""
+        from IPython.core.error import UsageError
+
+        from sessions.core.config import load_config
+        from sessions.core.store.session_dir import Store
+        from sessions.kernels.resume import NAME_RE, NotebookRun, default_key
+
+        if args.name is not None and not NAME_RE.fullmatch(args.name):
+            raise UsageError(
+                f"%sessions resume: {args.name!r} is not a run name (letters, digits, '.', "
+                "'_' and '-', at most 100)"
+            )
+        key = args.name or default_key(self.shell)
+        if key is None:
+            raise UsageError(
+                "%sessions resume: this kernel does not know which notebook it runs "
+                "(nbclient and papermill do not say): name the run, e.g. "
+                "%sessions resume my-analysis"
+            )
+        after = args.after if args.after is not None else load_config().checkpoint_after
+        if not after >= 0:
+            raise UsageError("%sessions resume: --after must be 0 or more seconds")
+        NotebookRun(self.shell, key, Store(), after, fresh=args.fresh).start()
+
     def start_auto(self, config: AutoPolicy, *, quiet: bool = False) -> None:
         if self.auto is not None:
             self.auto.unregister()
@@ -188,6 +223,8 @@ class SessionsMagic:
             return _variables(words[2])
         if command == "auto" and position == 2:
             return ["on", "off", "status"]
+        if command == "resume":
+            return ["--after", "--fresh"]
         return []
 
 
@@ -233,3 +270,6 @@ def unload_ipython_extension(shell: Any) -> None:
     magic = getattr(shell, "_sessions_magic", None)
     if magic is not None and magic.auto is not None:
         magic.auto.unregister()
+    run = getattr(shell, "_sessions_resume", None)
+    if run is not None:
+        run.stop()
