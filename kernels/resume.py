@@ -124,8 +124,7 @@ class NotebookRun:
     inputs: str | None = None
     run_id: str = ""
     state: checkpoint.RunState | None = None
-    _began: float = 0.0
-    _own_cell: bool = True  # the cell holding %sessions resume is not one of the run's
+    _began: float | None = None  # set while a cell of the run executes
     _recording: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _read: set[str] = field(default_factory=set)
 
@@ -241,13 +240,12 @@ class NotebookRun:
         return Plan("catch-up", self.passed, f"cell {i} changed since the last run")
 
     def post_run_cell(self, result: Any) -> None:
-        if self._own_cell:
-            self._own_cell = False
-            return
-        if not self.cells:
+        # only after a cell pre_run_cell saw (not the one holding the magic, nor an empty one)
+        if self._began is None or not self.cells:
             return
         seen = self.cells[-1]
         took = time.perf_counter() - self._began
+        self._began = None
         if result.error_before_exec is not None or result.error_in_exec is not None:
             self._set_state("failed")
             return
