@@ -81,6 +81,7 @@ def test_ls_json_is_the_documented_shape(home: Path) -> None:
     (entry,) = data["snapshots"]
     assert set(entry) == {
         "kind",
+        "what",
         "id",
         "ref",
         "name",
@@ -98,6 +99,7 @@ def test_ls_json_is_the_documented_shape(home: Path) -> None:
         "runs_code",
     }
     assert entry["ref"] == "doc@1" and entry["note"] == "hello" and entry["tags"] == ["t1"]
+    assert entry["what"] == "snapshot"
     assert entry["origin"]["kind"] == "script" and entry["variables"] == 1
     shown = json.loads(cli(home, "show", "doc", "--json").stdout)
     assert shown["manifest"]["variables"][0]["name"] == "x"

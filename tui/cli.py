@@ -19,7 +19,7 @@ from typing import Any
 
 from sessions.core.api import SnapshotInfo, info
 from sessions.core.errors import RefError, SessionsError
-from sessions.core.store.session_dir import Store
+from sessions.core.store.session_dir import Entry, Store, expendable_file
 from sessions.tui import cli_cache, cli_run, cli_share
 from sessions.tui.formatting import human_size, iso_utc, local_time, preview_lines, shape_of
 
@@ -38,8 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="session dir (default: $SESSIONS_HOME or the user data dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ls = sub.add_parser("ls", help="list snapshots and foreign dill files")
+    ls = sub.add_parser(
+        "ls", help="list snapshots, run checkpoints and foreign dill files (caches: --all)"
+    )
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument(
+        "--all", action="store_true", help="cache entries too (else: sessions-tui cache ls)"
+    )
     ls.add_argument("--remote", help="list what a remote holds instead")
 
     show = sub.add_parser("show", help="what a snapshot holds, without unpickling")
@@ -103,10 +108,23 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(args.home)  # None: $SESSIONS_HOME or the user data dir
 
 
-def _entry_json(item: SnapshotInfo) -> dict[str, Any]:
+WHAT = {"cache": "cache", "run": "checkpoint"}  # origin kinds that are not plain snapshots
+
+
+def _what(entry: Entry) -> str:
+    """What an entry is, for people: snapshot, checkpoint (a run's), cache or dill file."""
+    if entry.kind == "foreign":
+        return "dill file"
+    if entry.manifest is None:
+        return "cache" if expendable_file(entry.path) else "snapshot"
+    return WHAT.get(entry.manifest.origin.get("kind", ""), "snapshot")
+
+
+def _entry_json(item: SnapshotInfo, what: str) -> dict[str, Any]:
     manifest = item.manifest
     return {
         "kind": item.kind,
+        "what": what,
         "id": item.id,
         "ref": item.ref,
         "name": item.name,
@@ -130,18 +148,18 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
         return cli_share.ls_remote(args, out)
     store = _store(args)
     store.check_format()
-    items = [info(e, deep=True) for e in store.entries()]
+    entries = [(e, _what(e)) for e in store.entries()]
+    caches = [e for e, what in entries if what == "cache" and not args.all]
+    items = [(info(e, deep=True), what) for e, what in entries if args.all or what != "cache"]
     if args.json:
-        json.dump(
-            {"version": JSON_VERSION, "snapshots": [_entry_json(i) for i in items]}, out, indent=2
-        )
+        listed = [_entry_json(item, what) for item, what in items]
+        json.dump({"version": JSON_VERSION, "snapshots": listed}, out, indent=2)
         out.write("\n")
         return 0
     if not items:
         out.write(f"no snapshots in {store.root}\n")
-        return 0
-    rows = [("REF", "ID", "CREATED", "VARS", "SIZE", "NOTE")]
-    for item in items:
+    rows = [("REF", "ID", "WHAT", "CREATED", "VARS", "SIZE", "NOTE")] if items else []
+    for item, what in items:
         note = item.note
         if item.error:
             note = f"DAMAGED: {item.error}"
@@ -155,20 +173,30 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
             note = f"{note} {' '.join('#' + t for t in item.tags)}".strip()
         count = str(len(item.variables)) if not item.error else "?"
         short_id = item.id[:10] if item.kind == "snapshot" else "-"
-        rows.append(
-            (item.ref, short_id, local_time(item.created), count, human_size(item.stored), note)
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        created = local_time(item.created)
+        rows.append((item.ref, short_id, what, created, count, human_size(item.stored), note))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)] if rows else []
     for row in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] + "\n")
+        out.write("  ".join(c.ljust(w) for c, w in zip(row[:6], widths)) + "  " + row[6] + "\n")
+    if caches:
+        shared: dict[str, int] = {}
+        for entry in caches:
+            if entry.manifest is not None:
+                shared.update({d: b.stored for d, b in entry.manifest.all_blobs().items()})
+        count = f"{len(caches)} cache {'entry' if len(caches) == 1 else 'entries'}"
+        out.write(
+            f"({count}, {human_size(sum(shared.values()))}, not listed: "
+            "sessions-tui cache ls, or ls --all)\n"
+        )
     return 0
 
 
 def cmd_show(args: argparse.Namespace, out: Any) -> int:
     store = _store(args)
-    item = info(store.resolve(args.ref), deep=True)
+    entry = store.resolve(args.ref)
+    item = info(entry, deep=True)
     if args.json:
-        data: dict[str, Any] = {"version": JSON_VERSION, **_entry_json(item)}
+        data: dict[str, Any] = {"version": JSON_VERSION, **_entry_json(item, _what(entry))}
         if item.manifest is not None:
             data["manifest"] = item.manifest.to_dict()
         if item.foreign is not None:

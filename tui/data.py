@@ -27,6 +27,7 @@ class Detail:
     error: str | None = None
     marked: set[str] = field(default_factory=set)
     signed: str = ""  # who signed it, and whether you trust them (sessions.core.sharing.signing)
+    usage: tuple[int, float] | None = None  # a cache entry's (hits, last hit)
 
 
 class Source:
@@ -115,7 +116,12 @@ class Source:
             signed = found.describe()
             if found.state == "valid" and not found.trusted:
                 signed += ": restoring it needs `sessions-tui trust add` first"
-        return Detail(row, entry, manifest=entry.manifest, error=entry.error, signed=signed)
+        usage = None
+        if entry.manifest is not None and entry.manifest.origin.get("kind") == "cache":
+            usage = annotation.hits(self.store.root, entry.id)
+        return Detail(
+            row, entry, manifest=entry.manifest, error=entry.error, signed=signed, usage=usage
+        )
 
     def entry(self, row: Row) -> Entry:
         return self.detail(row).entry  # type: ignore[return-value]

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
+from sessions.tui.components import cache_detail
 from sessions.tui.data import Detail
 from sessions.tui.formatting import human_size, local_time, shape_of
 
@@ -151,6 +152,9 @@ class PreviewPane(Vertical):
         packages.add_column("version")
         for name, version in sorted(manifest.packages.items()):
             packages.add_row(name, version)
+        section = cache_detail.render(manifest, detail.usage)  # a cache entry or checkpoint
+        if section is not None:
+            return Group(section, Text(""), grid, Text(""), packages)
         return Group(grid, Text(""), packages)
 
     # --- per variable -----------------------------------------------------------------
@@ -221,17 +225,27 @@ class PreviewPane(Vertical):
             self.show_message(Text(name))
             return
         preview = var.preview
+        call = cache_detail.arguments(detail.manifest, detail.usage) if detail.manifest else None
         if preview.get("kind") in ("dataframe", "series"):
-            self._show_frame(var.name, var.type, preview)
+            self._show_frame(var.name, var.type, preview, header=call)
         else:
-            self.show_message(render_variable(var.name, var.type, preview))
+            body = render_variable(var.name, var.type, preview)
+            self.show_message(Group(call, body) if call is not None else body)
 
-    def _show_frame(self, name: str, type_: str, preview: dict[str, Any]) -> None:
+    def _show_frame(
+        self,
+        name: str,
+        type_: str,
+        preview: dict[str, Any],
+        *,
+        header: RenderableType | None = None,
+    ) -> None:
         text = self.query_one("#preview-text", Static)
         columns = preview.get("columns") or [preview.get("name") or "value"]
         dtypes = preview.get("dtypes") or [preview.get("dtype", "")]
         text.update(
             Group(
+                *([header] if header is not None else []),  # a cached result's call
                 Text.assemble(
                     (name, "bold"), "  ", (type_, "cyan"), "  ", (shape_of(preview), "dim")
                 ),
