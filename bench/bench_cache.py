@@ -166,10 +166,12 @@ def main() -> None:
             f"{notebook['second_total']:.2f} s |",
             "",
             "Key: content hash of the arguments (blake3 over out-of-band buffers, several "
-            "threads) plus the function's code graph; joblib.hash pickles through md5. The "
-            "miss stores the result as a signed snapshot (fsynced, like every save), joblib "
-            "writes a pickle and a JSON file without fsync. Figures from a shared, busy "
-            "2-core machine are provisional.",
+            "threads) plus the function's code graph; joblib.hash pickles through md5. A "
+            "miss stores the result as a signed snapshot written atomically without fsync "
+            "(a cache is expendable: every read is hash-checked, a torn entry is a miss); "
+            "joblib writes a pickle and a JSON file, without fsync either. A hit checks the "
+            "entry's signature and re-hashes the result (joblib reads it unchecked). Figures "
+            "from a shared, busy 2-core machine are provisional.",
         ]
     )
     print(body)

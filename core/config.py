@@ -64,6 +64,7 @@ class RetentionPolicy:
     max_total_bytes: int | None = None
     max_age_days: float | None = None
     interval_minutes: float = 60.0
+    cache_max_bytes: int | None = None  # [cache] max_mb: least recently used cache entries go
 
     @property
     def active(self) -> bool:
@@ -74,6 +75,7 @@ class RetentionPolicy:
                 self.keep_last_per_origin,
                 self.max_total_bytes,
                 self.max_age_days,
+                self.cache_max_bytes,
             )
         )
 
@@ -215,6 +217,7 @@ def _build(tables: dict[str, Any], errors: list[ConfigError], path: Path | None)
         max_total_bytes=int(total_mb * 1024 * 1024) if total_mb is not None else None,
         max_age_days=retention.max_age_days,
         interval_minutes=retention.interval_minutes,
+        cache_max_bytes=int(cache_mb * 1024 * 1024) if cache_mb is not None else None,
     )
     return Config(
         extra_dirs=tuple(Path(d).expanduser() for d in daemon.extra_dirs),

@@ -295,11 +295,14 @@ class CellCache:
         try:
             report = load_entry(store, entry, namespace=ns)
         except Exception as exc:
+            if isinstance(exc, entries.UNUSABLE):
+                entries.discard(store, entry, exc)
             print(f"sessions: cached cell not used ({exc}); running it", file=sys.stderr)
             return False, None
         try:
             if report.failed:
                 reasons = "; ".join(f"{n}: {r}" for n, r in report.failed.items())
+                entries.discard(store, entry, reasons)  # the run stores a sound one
                 print(f"sessions: cached cell not used ({reasons}); running it", file=sys.stderr)
                 return False, None
             outputs = ns.get(entries.OUTPUTS)

@@ -7,6 +7,7 @@
     %sessions list
     %sessions show REF
     %sessions auto on [--after SECONDS] [--every MINUTES] [--name NAME] | off | status
+    %sessions resume [NAME] [--after SECONDS] [--fresh]   (first cell: a failed run resumes)
     %%sessions cache [-f] [-v]      (a cell magic: the cell runs once for its code and inputs)
 
 Arguments are parsed with IPython's ``magic_arguments``, so ``%sessions?`` shows the help of
@@ -33,7 +34,7 @@ from sessions.core.config import AutoPolicy
 from sessions.core.errors import LoadError, SessionsError
 from sessions.kernels.auto import DEFAULT_AFTER, AutoSaver
 
-SUBCOMMANDS = ["save", "load", "list", "show", "auto"]
+SUBCOMMANDS = ["save", "load", "list", "show", "auto", "resume"]
 
 
 @magic_arguments(name="sessions save")
@@ -89,12 +90,22 @@ def _auto(line: str) -> None:
     """Automatic snapshots: after long cells and/or every few minutes."""
 
 
+@magic_arguments(name="sessions resume")
+@argument("name", nargs="?", help="the run's name; default: the notebook's path")
+@argument("--after", type=float, help="checkpoint after cells that ran this many seconds or more")
+@argument("--fresh", action="store_true", help="start over: skip nothing this time")
+def _resume(line: str) -> None:
+    """Put first in a notebook: checkpoint slow cells from here on and, when the last run
+    failed or its kernel died, skip the cells unchanged since, restoring their state."""
+
+
 _PARSERS: dict[str, Callable[[str], None]] = {
     "save": _save,
     "load": _load,
     "list": _list,
     "show": _show,
     "auto": _auto,
+    "resume": _resume,
 }
 
 
@@ -127,12 +138,12 @@ class SessionsMagics(Magics):
             return self.cell_magic(line, cell)
         words = line.strip().split(None, 1)
         if not words:
-            raise UsageError("%sessions needs a command: save, load, list, show or auto")
+            raise UsageError("%sessions needs a command: save, load, list, show, auto or resume")
         command, rest = words[0], words[1] if len(words) > 1 else ""
         parser = _PARSERS.get(command)
         if parser is None:
             raise UsageError(
-                f"%sessions has no command {command!r}: save, load, list, show or auto "
+                f"%sessions has no command {command!r}: save, load, list, show, auto or resume "
                 "(%sessions? for help)"
             )
         args = parse_argstring(parser, rest)
@@ -221,6 +232,32 @@ class SessionsMagics(Magics):
         state = f"on: {self.auto.config.describe()}" if self.auto else "off"
         print(f"sessions: automatic snapshots {state}")
 
+    def do_resume(self, args: Any) -> None:
+        """Checkpoint slow cells from here on and, when the last run of this notebook failed
+        or its kernel died, skip the cells unchanged since (sessions.kernels.resume)."""
+        from IPython.core.error import UsageError
+
+        from sessions.core.config import load_config
+        from sessions.core.store.session_dir import Store
+        from sessions.kernels.resume import NAME_RE, NotebookRun, default_key
+
+        if args.name is not None and not NAME_RE.fullmatch(args.name):
+            raise UsageError(
+                f"%sessions resume: {args.name!r} is not a run name (letters, digits, '.', "
+                "'_' and '-', at most 100)"
+            )
+        key = args.name or default_key(self.shell)
+        if key is None:
+            raise UsageError(
+                "%sessions resume: this kernel does not know which notebook it runs "
+                "(nbclient and papermill do not say): name the run, e.g. "
+                "%sessions resume my-analysis"
+            )
+        after = args.after if args.after is not None else load_config().checkpoint_after
+        if not after >= 0:
+            raise UsageError("%sessions resume: --after must be 0 or more seconds")
+        NotebookRun(self.shell, key, Store(), after, fresh=args.fresh).start()
+
     def start_auto(self, config: AutoPolicy, *, quiet: bool = False) -> None:
         if self.auto is not None:
             self.auto.unregister()
@@ -255,6 +292,8 @@ class SessionsMagics(Magics):
             return _variables(words[2])
         if command == "auto" and position == 2:
             return ["on", "off", "status"]
+        if command == "resume":
+            return ["--after", "--fresh"]
         return []
 
 
@@ -307,3 +346,6 @@ def unload_ipython_extension(shell: Any) -> None:
     magics = getattr(shell, "_sessions_magic", None)
     if magics is not None and magics.auto is not None:
         magics.auto.unregister()
+    run = getattr(shell, "_sessions_resume", None)
+    if run is not None:
+        run.stop()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import child_env, cli, run_python
+from daemons import RunningDaemon
 
 
 def calls(home: Path) -> list[str]:
@@ -435,3 +436,75 @@ def test_retention_over_its_size_removes_cached_results_before_snapshots(home: P
     assert "work" in left, "the snapshot stayed"
     assert len(report.removed) == 1 and ".noise:" in report.removed[0]
     assert any(e.id == pinned.id for e in store.entries()), "the pinned entry stayed"
+
+
+def _four_entries_and_a_snapshot(home: Path) -> dict[str, str]:
+    """Four 1.5 MiB cache entries (the first used again last, the second pinned) beside a
+    1.5 MiB snapshot; returns {seed or "work": id}. The function's own cap is set high so
+    only gc or the daemon can enforce ``[cache] max_mb``."""
+    done = script(
+        home,
+        """
+        @sessions.cache(max_mb=1000)
+        def block(seed):
+            return np.random.default_rng(seed).random(200_000)  # 1.6 MB, incompressible
+        for seed in (1, 2, 3, 4):
+            block(seed)
+        block(1)                                    # 1 is now the most recently used
+        data = np.random.default_rng(9).random(200_000)
+        work = sessions.save("work")
+        ids = {str(e.extra["args"]["seed"]["repr"]): e.id for e in block.entries()}
+        print(json.dumps({**ids, "work": work.id}))
+        """,
+    )
+    made = json.loads(done.stdout.splitlines()[-1])
+    from sessions.core.store import annotation
+
+    annotation.write(home, made["2"], annotation.Annotation(pinned=True))
+    return made
+
+
+def _left(home: Path) -> set[str]:
+    from sessions.core.store.session_dir import Store
+
+    return {i for _, i, _ in Store(home).manifest_files()}
+
+
+def test_gc_enforces_the_cache_cap_least_recently_used_first_pinned_never(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "config.toml").write_text("[cache]\nmax_mb = 4\n")
+    monkeypatch.setenv("SESSIONS_CONFIG_DIR", str(config))
+    made = _four_entries_and_a_snapshot(home)
+    assert len(_left(home)) == 5, "nothing was evicted while the function's own cap held"
+    done = cli(home, "gc")  # no --policy: [cache] max_mb applies all the same
+    assert done.returncode == 0, done.stderr
+    assert _left(home) == {made["1"], made["2"], made["work"]}, "3 then 4 went; 2 is pinned"
+    assert done.stdout.count("over [cache] max_mb 4") == 2
+    assert not (home / "annotations" / f"{made['3']}.hits").exists()
+    assert cli(home, "verify").returncode == 0
+    cached = sum(
+        i["stored"] for i in json.loads(cli(home, "cache", "ls", "--json").stdout)["entries"]
+    )
+    assert cached <= 4 * 1024 * 1024
+
+
+def test_the_daemon_enforces_the_cache_cap_when_it_applies_retention(
+    home: Path, daemon_env: dict[str, str]
+) -> None:
+    from sessions.daemon.client import DaemonClient
+
+    config = home.parent / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text("[cache]\nmax_mb = 4\n")
+    made = _four_entries_and_a_snapshot(home)
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        with DaemonClient(home, timeout=60).connect() as client:
+            result = client.request("retention")  # what its periodic run does
+    finally:
+        daemon.stop()
+    assert len(result["removed"]) == 2 and result["freed"] > 2_000_000
+    assert _left(home) == {made["1"], made["2"], made["work"]}

@@ -228,3 +228,35 @@ def test_argv_file_exit_codes_and_tracebacks_are_those_of_python(
     missing = run(home, tmp_path, "no-such-script.py")
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert "no-such-script.py" in missing.stderr
+
+
+def test_a_file_read_before_a_checkpoint_that_changed_makes_it_unusable(
+    home: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    script = textwrap.dedent(
+        """\
+        import os
+        with open("calls.txt", "a") as f: f.write("1\\n")
+        # %%
+        with open("calls.txt", "a") as f: f.write("2\\n")
+        with open("data.txt") as f: words = f.read().split()
+        # %%
+        with open("calls.txt", "a") as f: f.write("3\\n")
+        if os.path.exists("fail"):
+            raise RuntimeError("not yet")
+        print(len(words))
+        """
+    )
+    write(work, script)
+    (work / "data.txt").write_text("a b")
+    (work / "fail").touch()
+    assert run(home, work, "--checkpoint-after", "0", "job.py").returncode == 1
+    (work / "fail").unlink()
+    (work / "data.txt").write_text("a b c")
+    again = run(home, work, "--checkpoint-after", "0", "job.py")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == ["3"], "the new data, not the checkpoint's"
+    assert calls(work) == [1, 2, 3, 2, 3], "cell 1's checkpoint was used, cell 2's was not"
+    assert "checkpoint after cell 2 not used:" in again.stderr
+    assert "data.txt changed since it was taken" in again.stderr

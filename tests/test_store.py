@@ -81,6 +81,7 @@ def test_ls_json_is_the_documented_shape(home: Path) -> None:
     (entry,) = data["snapshots"]
     assert set(entry) == {
         "kind",
+        "what",
         "id",
         "ref",
         "name",
@@ -98,6 +99,7 @@ def test_ls_json_is_the_documented_shape(home: Path) -> None:
         "runs_code",
     }
     assert entry["ref"] == "doc@1" and entry["note"] == "hello" and entry["tags"] == ["t1"]
+    assert entry["what"] == "snapshot"
     assert entry["origin"]["kind"] == "script" and entry["variables"] == 1
     shown = json.loads(cli(home, "show", "doc", "--json").stdout)
     assert shown["manifest"]["variables"][0]["name"] == "x"
@@ -159,3 +161,20 @@ def test_dirs_made_on_the_way_are_private_even_under_umask_000(tmp_path: Path) -
     key = base / "config" / "deep" / "sessions" / "identity.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert os.stat(base).st_mode  # the test's own dir, left as it was
+
+
+def test_versions_lists_one_names_manifests_oldest_first_without_reading_them(
+    home: Path,
+) -> None:
+    from sessions.core.engine.save import save
+    from sessions.core.store.session_dir import Store
+
+    store = Store(home)
+    first = save({"x": 1}, store=store, name="a")
+    save({"y": 2}, store=store, name="b")
+    second = save({"x": 2}, store=store, name="a")
+    store.resolve("a@2").path.write_bytes(b"garbage")  # listed all the same: nothing is read
+    found = store.versions("a")
+    assert [(v, i) for v, i, _ in found] == [(1, first.id), (2, second.id)]
+    assert found[1][2] == store.resolve("a@2").path
+    assert store.versions("never saved") == []

@@ -23,7 +23,7 @@ from typing import Any
 
 from sessions.core.api import SnapshotInfo, info
 from sessions.core.errors import RefError, SessionsError
-from sessions.core.store.session_dir import Store
+from sessions.core.store.session_dir import Entry, Store, expendable_file
 from sessions.tui import cli_cache, cli_run, cli_share
 from sessions.tui.cli_output import Writer, styled, table
 from sessions.tui.formatting import human_size, iso_utc, one_line
@@ -46,8 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ls = sub.add_parser("ls", help="list snapshots and foreign dill files")
+    ls = sub.add_parser(
+        "ls", help="list snapshots, run checkpoints and foreign dill files (caches: --all)"
+    )
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument(
+        "--all", action="store_true", help="cache entries too (else: sessions-tui cache ls)"
+    )
     ls.add_argument("--remote", help="list what a remote holds instead")
 
     show = sub.add_parser("show", help="what a snapshot holds, without unpickling")
@@ -82,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 
     gc_cmd = sub.add_parser("gc", help="remove blobs that no snapshot references")
     gc_cmd.add_argument(
-        "--policy", action="store_true", help="first apply the retention policy from config.toml"
+        "--policy",
+        action="store_true",
+        help="first apply the retention policy from config.toml ([cache] max_mb always applies)",
     )
 
     daemon = sub.add_parser(
@@ -130,10 +137,23 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(args.home)  # None: $SESSIONS_HOME or the user data dir
 
 
-def _entry_json(item: SnapshotInfo) -> dict[str, Any]:
+WHAT = {"cache": "cache", "run": "checkpoint"}  # origin kinds that are not plain snapshots
+
+
+def _what(entry: Entry) -> str:
+    """What an entry is, for people: snapshot, checkpoint (a run's), cache or dill file."""
+    if entry.kind == "foreign":
+        return "dill file"
+    if entry.manifest is None:
+        return "cache" if expendable_file(entry.path) else "snapshot"
+    return WHAT.get(entry.manifest.origin.get("kind", ""), "snapshot")
+
+
+def _entry_json(item: SnapshotInfo, what: str) -> dict[str, Any]:
     manifest = item.manifest
     return {
         "kind": item.kind,
+        "what": what,
         "id": item.id,
         "ref": item.ref,
         "name": item.name,
@@ -157,30 +177,41 @@ def cmd_ls(args: argparse.Namespace, out: Any) -> int:
         return cli_share.ls_remote(args, out)
     store = _store(args)
     store.check_format()
-    items = [info(e, deep=True) for e in store.entries()]
+    entries = [(e, _what(e)) for e in store.entries()]
+    caches = [e for e, what in entries if what == "cache" and not args.all]
+    items = [(info(e, deep=True), what) for e, what in entries if args.all or what != "cache"]
     if args.json:
+        listed = [_entry_json(item, what) for item, what in items]
         json.dump(
-            finite({"version": JSON_VERSION, "snapshots": [_entry_json(i) for i in items]}),
-            out,
-            indent=2,
-            allow_nan=False,
+            finite({"version": JSON_VERSION, "snapshots": listed}), out, indent=2, allow_nan=False
         )
         out.write("\n")
         return 0
-    if not items:
-        out.write(f"no snapshots in {store.root}\n")
-        return 0
     from sessions.tui.cli_show import write_list
 
-    write_list(items, out)
+    if items:
+        write_list([item for item, _ in items], out, whats=[what for _, what in items])
+    else:
+        out.write(f"no snapshots in {store.root}\n")
+    if caches:
+        shared: dict[str, int] = {}
+        for entry in caches:
+            if entry.manifest is not None:
+                shared.update({d: b.stored for d, b in entry.manifest.all_blobs().items()})
+        count = f"{len(caches)} cache {'entry' if len(caches) == 1 else 'entries'}"
+        out.write(
+            f"({count}, {human_size(sum(shared.values()))}, not listed: "
+            "sessions-tui cache ls, or ls --all)\n"
+        )
     return 0
 
 
 def cmd_show(args: argparse.Namespace, out: Any) -> int:
     store = _store(args)
-    item = info(store.resolve(args.ref), deep=True)
+    entry = store.resolve(args.ref)
+    item = info(entry, deep=True)
     if args.json:
-        data: dict[str, Any] = {"version": JSON_VERSION, **_entry_json(item)}
+        data: dict[str, Any] = {"version": JSON_VERSION, **_entry_json(item, _what(entry))}
         if item.manifest is not None:
             data["manifest"] = item.manifest.to_dict()
         if item.foreign is not None:
@@ -314,21 +345,24 @@ def cmd_verify(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_gc(args: argparse.Namespace, out: Any) -> int:
+    from sessions.core.config import RetentionPolicy, load_config
     from sessions.core.store.gc import gc
+    from sessions.core.store.retention import apply
 
+    config = load_config()
+    for problem in config.problems:
+        sys.stderr.write(f"sessions-tui: {problem}\n")
+    # [cache] max_mb always applies (cache entries only); --policy applies all of retention
+    policy = RetentionPolicy(cache_max_bytes=config.cache_max_bytes)
     if args.policy:
-        from sessions.core.config import load_config
-        from sessions.core.store.retention import apply
-
-        config = load_config()
-        for problem in config.problems:
-            sys.stderr.write(f"sessions-tui: {problem}\n")
-        if not config.retention.active:
+        policy = config.retention
+        if not policy.active:
             out.write("no retention policy is set in config.toml; nothing removed by policy\n")
-        removed = apply(_store(args), config.retention)
+    if policy.active:
+        removed = apply(_store(args), policy)
         for line in removed.removed:
             out.write(f"removed {line}\n")
-        if removed.kept_pinned:
+        if removed.kept_pinned and args.policy:
             out.write(f"kept {removed.kept_pinned} pinned snapshots\n")
     with drawn("gc") as progress:
         report = gc(_store(args), progress=progress)
@@ -336,6 +370,8 @@ def cmd_gc(args: argparse.Namespace, out: Any) -> int:
         f"removed {report.removed_blobs} blobs ({human_size(report.freed)} freed), "
         f"{report.removed_temps} stale temp files; {report.kept_blobs} blobs in use\n"
     )
+    if report.removed_damaged:
+        out.write(f"removed {report.removed_damaged} damaged cache entries (torn by a crash?)\n")
     return 0
 
 

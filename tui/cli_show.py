@@ -40,15 +40,17 @@ def _note(item: SnapshotInfo) -> Text:
     )
 
 
-def write_list(items: Sequence[SnapshotInfo], out: Any) -> None:
-    """The snapshot list: one aligned row per snapshot or foreign file, oldest first."""
-    grid = table("REF", "ID", "CREATED", "VARS", "STORED", "NOTE", right=("VARS", "STORED"))
-    for item in items:
+def write_list(items: Sequence[SnapshotInfo], out: Any, whats: Sequence[str]) -> None:
+    """The snapshot list: one aligned row per snapshot or foreign file, oldest first, with
+    what each is (``whats``: snapshot, checkpoint, cache, dill file)."""
+    grid = table("REF", "ID", "WHAT", "CREATED", "VARS", "STORED", "NOTE", right=("VARS", "STORED"))
+    for item, what in zip(items, whats):
         count = str(len(item.variables)) if not item.error else "?"
         short_id = item.id[:10] if item.kind == "snapshot" else "-"
         grid.add_row(
             styled(item.ref, "bold" if item.kind == "snapshot" else ""),
             styled(short_id, "dim"),
+            styled(what, "dim"),
             local_time(item.created),
             count,
             human_size(item.stored),

@@ -29,6 +29,7 @@ class Detail:
     marked: set[str] = field(default_factory=set)
     signed: str = ""  # who signed it, and whether you trust them (sessions.core.sharing.signing)
     secrets: dict[str, str] = field(default_factory=dict)  # name -> why it looks like one
+    usage: tuple[int, float] | None = None  # a cache entry's (hits, last hit)
 
 
 class Source:
@@ -118,6 +119,9 @@ class Source:
             if found.state == "valid" and not found.trusted:
                 signed += ": restoring it needs `sessions-tui trust add` first"
         found_secrets = flagged(entry.manifest) if entry.manifest is not None else {}
+        usage = None
+        if entry.manifest is not None and entry.manifest.origin.get("kind") == "cache":
+            usage = annotation.hits(self.store.root, entry.id)
         return Detail(
             row,
             entry,
@@ -125,6 +129,7 @@ class Source:
             error=entry.error,
             signed=signed,
             secrets=found_secrets,
+            usage=usage,
         )
 
     def entry(self, row: Row) -> Entry:

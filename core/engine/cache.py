@@ -14,10 +14,18 @@ A cache entry is a snapshot (sessions.core.store.manifest, schema 1.2) made by t
 - its variables are ``result`` for a call, and for a cell the names it assigned plus
   ``__outputs__`` (what it printed and displayed, replayed on a hit).
 
-A hit appends one byte to ``annotations/<ID>.hits`` (``O_APPEND``, so concurrent hits are
-all counted and nothing is rewritten): the hit count is its size and the last hit its
-modification time. A lookup only accepts an entry whose full key matches and whose signature
-you trust (your own), so a foreign or damaged file is a miss, never a wrong result.
+A hit appends one byte to ``annotations/<ID>.hits`` (sessions.core.store.annotation): the hit
+count is its size and the last hit its modification time. A lookup only accepts an entry
+whose full key matches and whose signature you trust (your own), so a foreign or damaged
+file is a miss, never a wrong result.
+
+Durability: a cache is expendable, so an entry is written atomically (temp name, rename) but
+never fsynced — its manifest in ``snapshots/cache~…/`` and its objects, big ones too, in a
+volatile pack (sessions.core.store.session_dir and .packs). After a power loss an entry may
+be gone, empty or torn; every read is checked (the manifest's signature, every object's
+hash), so a torn entry is a miss, never a wrong result, and it is removed on sight (gc
+removes the ones nobody looked up). No durable snapshot ever depends on a volatile object:
+a save that needs an object found only in a volatile pack writes its own copy.
 
 Because entries are snapshots, ``verify``, ``gc``, bundles and the UI know them; eviction
 (a size cap, least recently used first) and ``clear`` remove their manifests, and ``gc``
@@ -26,9 +34,7 @@ frees the objects no other snapshot shares. Pinned entries are never evicted.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
 import sys
 from collections.abc import Iterable
@@ -36,11 +42,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessions.core.engine import environment, preview, serialize
-from sessions.core.errors import SessionsError
-from sessions.core.store import annotation
-from sessions.core.store.atomic import ensure_dir
+from sessions.core.errors import BlobError, FormatError, LoadError, SessionsError
+from sessions.core.store import annotation, retention
 from sessions.core.store.manifest import Manifest
-from sessions.core.store.session_dir import Entry, Store
+from sessions.core.store.session_dir import EXPENDABLE_DIR, EXPENDABLE_PREFIX, Entry, Store
 
 log = logging.getLogger("sessions.cache")
 
@@ -58,7 +63,7 @@ class CacheError(SessionsError):
 def entry_name(label: str, key: str) -> str:
     """The snapshot name of the entry for ``key``."""
     clean = _LABEL_BAD.sub("_", label).strip("._")[:80] or "call"
-    return f"cache:{clean}:{key[:16]}"
+    return f"{EXPENDABLE_PREFIX}{clean}:{key[:16]}"
 
 
 @dataclass(frozen=True)
@@ -145,41 +150,22 @@ def describe(store: Store, entry: Entry) -> CacheInfo | None:
 # --- hits -------------------------------------------------------------------------------------
 
 
-def _hits_path(store: Store, snapshot_id: str) -> Any:
-    return store.root / "annotations" / f"{snapshot_id}.hits"
-
-
 def record_hit(store: Store, snapshot_id: str) -> None:
-    """Count one hit (best effort: a read-only session dir still serves hits)."""
-    path = _hits_path(store, snapshot_id)
-    try:
-        ensure_dir(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    except (OSError, SessionsError) as exc:
-        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
-        return
-    try:
-        os.write(fd, b".")
-    except OSError as exc:
-        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
-    finally:
-        os.close(fd)
+    """Count one hit (sessions.core.store.annotation; best effort)."""
+    annotation.record_hit(store.root, snapshot_id)
 
 
 def hits(store: Store, snapshot_id: str) -> tuple[int, float]:
     """(hits, time of the last hit; 0 when never hit)."""
-    try:
-        info = _hits_path(store, snapshot_id).stat()
-    except OSError:
-        return 0, 0.0
-    return info.st_size, info.st_mtime
+    return annotation.hits(store.root, snapshot_id)
 
 
 # --- finding and loading ----------------------------------------------------------------------
 
 
 def find(store: Store, label: str, key: str) -> Entry | None:
-    """The newest entry stored under ``key``, or None."""
+    """The newest entry stored under ``key``, or None. A damaged one (torn by a power loss:
+    entries are written without fsync) is removed, and is a miss."""
     try:
         entry = store.latest(entry_name(label, key))
     except SessionsError as exc:
@@ -187,10 +173,28 @@ def find(store: Store, label: str, key: str) -> Entry | None:
         return None
     if entry is None:
         return None
+    if entry.manifest is None:
+        discard(store, entry, entry.error or "damaged")
+        return None
     raw = section(entry.manifest)
     if raw is None or raw["key"] != key:
         return None
     return entry
+
+
+UNUSABLE = (BlobError, FormatError, LoadError, CacheError)  # damage, not distrust
+
+
+def discard(store: Store, entry: Entry, why: object) -> None:
+    """Remove an entry that cannot be used because its bytes are damaged (its objects go at
+    the next gc), so that the next call stores a sound one. Best effort."""
+    log.warning(
+        "cache entry %s is damaged (%s): removed; it will be computed again", entry.ref, why
+    )
+    try:
+        store.remove(entry)
+    except SessionsError as exc:
+        log.debug("cannot remove %s: %s", entry.ref, exc)
 
 
 def load_values(
@@ -292,8 +296,8 @@ def entries(store: Store, *, function: str | None = None) -> list[CacheInfo]:
     """Every cache entry (of one ``module.qualname`` function, if given), oldest first."""
     out = []
     for version, snapshot_id, path in store.manifest_files():
-        if not path.parent.name.startswith("cache_"):
-            continue  # names are 'cache:…': their directories start so (sessions.core.store.session_dir.slug)
+        if not path.parent.name.startswith((EXPENDABLE_DIR, "cache_")):
+            continue  # names are 'cache:…' (sessions.core.store.session_dir.slug; 'cache_': 0.2)
         entry = store.entry_at(version, snapshot_id, path)
         found = describe(store, entry)
         if found is None or (function is not None and found.function != function):
@@ -308,50 +312,33 @@ def remove(store: Store, infos: Iterable[CacheInfo]) -> int:
     count = 0
     for info in infos:
         store.remove(info.entry)
-        with contextlib.suppress(OSError):
-            _hits_path(store, info.id).unlink()
         count += 1
     return count
 
 
 def evict(store: Store, max_bytes: int) -> list[CacheInfo]:
     """Remove the least recently used entries until the cache's objects take at most
-    ``max_bytes`` (pinned entries stay, and count). Returns what was removed."""
+    ``max_bytes`` (pinned entries stay, and count; sessions.core.store.retention, which
+    applies the same cap when the daemon or ``gc`` runs). Returns what was removed."""
     infos = entries(store)
-    users: dict[str, int] = {}
-    sizes: dict[str, int] = {}
-    for info in infos:
-        for digest, blob in _blobs(info).items():
-            users[digest] = users.get(digest, 0) + 1
-            sizes[digest] = blob.stored
-    total = sum(sizes.values())
-    removed: list[CacheInfo] = []
-    for info in sorted(infos, key=lambda i: (i.last_used, i.id)):
-        if total <= max_bytes:
-            break
-        if info.pinned:
-            continue
-        remove(store, [info])
-        removed.append(info)
-        for digest in _blobs(info):
-            users[digest] -= 1
-            if users[digest] == 0:
-                total -= sizes[digest]
+    by_id = {info.id: info for info in infos}
+    pinned = {info.id for info in infos if info.pinned}
+    used = {info.id: info.last_used for info in infos}
+    chosen = retention.cache_overflow([i.entry for i in infos], pinned, max_bytes, used)
+    removed = [by_id[entry.id] for entry in chosen]
+    remove(store, removed)
     if removed:
         log.info("cache over %d bytes: evicted %d entries", max_bytes, len(removed))
     return removed
-
-
-def _blobs(info: CacheInfo) -> dict[str, Any]:
-    return info.entry.manifest.all_blobs() if info.entry.manifest is not None else {}
 
 
 def total_bytes(infos: Iterable[CacheInfo]) -> int:
     """Bytes on disk of the objects these entries name (shared ones counted once)."""
     seen: dict[str, int] = {}
     for info in infos:
-        for digest, blob in _blobs(info).items():
-            seen[digest] = blob.stored
+        if info.entry.manifest is not None:
+            for digest, blob in info.entry.manifest.all_blobs().items():
+                seen[digest] = blob.stored
     return sum(seen.values())
 
 

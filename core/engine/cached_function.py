@@ -190,7 +190,10 @@ class CachedFunction:
             return None
         try:
             values = entries.load_values(store, entry, [entries.RESULT], self.func.__globals__)
-        except Exception as exc:  # a damaged, untrusted or unloadable entry is a miss
+        except entries.UNUSABLE as exc:  # damaged (torn by a power loss?): a miss, removed
+            entries.discard(store, entry, exc)
+            return None
+        except Exception as exc:  # untrusted or unloadable here: a miss
             log.warning("cache entry %s not used: %s", entry.ref, exc)
             return None
         entries.record_hit(store, entry.id)

@@ -1,25 +1,34 @@
-"""Checkpoints of a script run cell by cell, and where a new run may resume.
+"""Checkpoints of a script or notebook run cell by cell, and where a new run may resume.
+
+A run is keyed by its script's absolute path (``sessions-tui run``, sessions.core.engine.run)
+or by its notebook's path or a name (``%sessions resume``, sessions.kernels.resume).
 
 Format
 ------
-A checkpoint is a snapshot (sessions.core.store.manifest, schema 1.2) of the script's
-namespace after a cell, named ``run:<script stem>``, origin ``{"kind": "run", "path":
-<script>}``, whose manifest's ``run`` key holds::
+A checkpoint is a snapshot (sessions.core.store.manifest, schema 1.2) of the run's namespace
+after a cell, named ``run:<stem of the key>``, origin ``{"kind": "run", "path": <key>}``,
+whose manifest's ``run`` key holds::
 
-    {"script": <absolute path>, "run": <run id>, "cell": <index>, "cells": <count>,
+    {"script": <key>, "run": <run id>, "cell": <index>, "cells": <count, 0 if unknown>,
      "digests": [<digest of cell 1>, …, <digest of cell index>], "argv": [<arguments>],
-     "modules": {"<local module>=<its file>": <blake3 of the file>}}
+     "modules": {"<local module>=<its file>": <blake3 of the file>},
+     "files": [[<path>, <size>, <mtime ns>], …],     # files the run read (optional)
+     "kind": "script" | "notebook",                    # optional, "script" when absent
+     "inputs": <64 hex digits>,                       # notebooks: the variables defined
+                                                      # before %sessions resume (optional)
+     "titles": [<first line of cell 1>, …]}           # optional, for people
 
 Variables the snapshot could not hold (a connection, an open file: its ``skipped``) are made
 again on a resume by running the cells that assigned them before restoring the rest.
 
-The state of a script's runs lives in ``runs/<16 hex digits of blake3(script path)>.msgpack``
+The state of a key's runs lives in ``runs/<16 hex digits of blake3(key)>.msgpack``
 (``{"format": "sessions.run", "schema": 1, "script", "state": "running" | "failed" |
 "completed", "chain": [run ids since the last completed run], "pid", "host", "started",
 "finished"}``), replaced atomically. A run resumes only when the last one did not complete
 (it failed, was interrupted or killed — a "running" state whose process is gone), and only
-from a checkpoint of a run in ``chain``, whose cells up to it, arguments and local modules
-are unchanged. Both files are read as hostile: bounded, every field checked.
+from a checkpoint of a run in ``chain``, whose cells up to it, arguments, local modules and
+the files the run had read are unchanged. Both files are read as hostile: bounded, every
+field checked.
 """
 
 from __future__ import annotations
@@ -35,10 +44,11 @@ from typing import Any
 import blake3
 import msgpack
 
+from sessions.core.engine import file_inputs
 from sessions.core.engine.cells import Cell
 from sessions.core.errors import FormatError, NewerFormatError
 from sessions.core.store.atomic import ensure_dir, write_file
-from sessions.core.store.session_dir import Entry, Store, slug
+from sessions.core.store.session_dir import Entry, Store
 
 FORMAT = "sessions.run"
 SCHEMA = 1
@@ -47,8 +57,8 @@ MAX_STATE_BYTES = 256 * 1024
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
-def checkpoint_name(script: Path) -> str:
-    return f"run:{script.stem or 'script'}"
+def checkpoint_name(script: str | Path) -> str:
+    return f"run:{Path(script).stem or 'script'}"
 
 
 # --- the state of a script's runs -------------------------------------------------------------
@@ -129,12 +139,12 @@ def _float(value: Any) -> float:
     return float(value) if ok else 0.0
 
 
-def state_path(store: Store, script: Path) -> Path:
+def state_path(store: Store, script: str | Path) -> Path:
     key = blake3.blake3(str(script).encode()).hexdigest()[:16]
     return store.root / "runs" / f"{key}.msgpack"
 
 
-def read_state(store: Store, script: Path) -> RunState | None:
+def read_state(store: Store, script: str | Path) -> RunState | None:
     """The state of ``script``'s runs; None when it never ran here or the file is damaged."""
     try:
         state = RunState.decode(state_path(store, script).read_bytes())
@@ -143,7 +153,7 @@ def read_state(store: Store, script: Path) -> RunState | None:
     return state if state.script == str(script) else None
 
 
-def write_state(store: Store, script: Path, state: RunState) -> None:
+def write_state(store: Store, script: str | Path, state: RunState) -> None:
     path = state_path(store, script)
     ensure_dir(path.parent)
     write_file(path, [state.encode()])
@@ -160,9 +170,16 @@ class Checkpoint:
     digests: tuple[str, ...]
     argv: tuple[str, ...]
     modules: dict[str, str]
+    files: Any = None  # as recorded (checked by file_inputs.unchanged when used)
+    inputs: str | None = None
+    titles: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return self.entry.ref
 
 
-def section(entry: Entry, script: Path) -> Checkpoint | None:
+def section(entry: Entry, script: str | Path) -> Checkpoint | None:
     """The checkpoint ``entry`` is for ``script``, checked; None when it is not one."""
     manifest = entry.manifest
     if manifest is None:
@@ -184,6 +201,8 @@ def section(entry: Entry, script: Path) -> Checkpoint | None:
     modules = raw.get("modules")
     if not isinstance(modules, dict):
         modules = {}
+    inputs = raw.get("inputs")
+    titles = raw.get("titles")
     return Checkpoint(
         entry=entry,
         run=str(raw.get("run", "")),
@@ -191,19 +210,31 @@ def section(entry: Entry, script: Path) -> Checkpoint | None:
         digests=tuple(digests),
         argv=tuple(argv),
         modules={str(k): str(v) for k, v in modules.items()},
+        files=raw.get("files"),
+        inputs=inputs if isinstance(inputs, str) and _HEX.fullmatch(inputs) else None,
+        titles=tuple(t for t in titles if isinstance(t, str))[:cell]
+        if isinstance(titles, list)
+        else (),
     )
 
 
-def checkpoints(store: Store, script: Path) -> list[Checkpoint]:
+def checkpoints(store: Store, script: str | Path) -> list[Checkpoint]:
     """The checkpoints of ``script``, newest first."""
-    directory = store.snapshots_dir / slug(checkpoint_name(script))
     found = []
-    for version, snapshot_id, path in reversed(store._manifest_files(directory)):
+    for version, snapshot_id, path in reversed(store.versions(checkpoint_name(script))):
         entry = store.entry_at(version, snapshot_id, path)
         point = section(entry, script)
         if point is not None:
             found.append(point)
     return found
+
+
+def own_dirs(store: Store) -> list[str]:
+    """Directories whose files Sessions itself reads during a run (the session dir, the
+    config dir with its keys and trust list): not inputs of the run."""
+    from sessions.core.paths import config_dir
+
+    return [str(store.root), str(config_dir())]
 
 
 def module_digest(file: str) -> str:
@@ -222,34 +253,67 @@ class Resume:
     reasons: list[str]
 
 
+@dataclass(frozen=True)
+class Previous:
+    """What the last run of a key left: whether a new run may resume it (``resumable``),
+    the checkpoints it may resume from (newest first, not yet checked against the cells),
+    and what to tell the user."""
+
+    resumable: bool
+    reasons: list[str]
+    candidates: list[Checkpoint]
+    state: RunState | None
+
+
+def previous(store: Store, key: str | Path, *, fresh: bool = False) -> Previous:
+    """The last run of ``key`` and the checkpoints a new run may start from."""
+    if fresh:
+        return Previous(False, ["--fresh: running from the start"], [], None)
+    state = read_state(store, key)
+    if state is None or state.state == "completed":
+        return Previous(False, [], [], state)
+    if state.alive():
+        return Previous(
+            False,
+            [f"another run of {Path(key).name} is going (pid {state.pid}): not resuming it"],
+            [],
+            state,
+        )
+    what = "failed" if state.state == "failed" else "did not finish (killed?)"
+    chain = set(state.chain)
+    found = [point for point in checkpoints(store, key) if point.run in chain]
+    return Previous(True, [f"the last run {what}"], found, state)
+
+
+def stale(point: Checkpoint) -> str | None:
+    """Why ``point`` cannot be used whatever the cells are (a local module or a file the run
+    read changed, or it is damaged); None when it can."""
+    for module, digest in sorted(point.modules.items()):
+        path = module.split("=", 1)[-1]
+        if module_digest(path) != digest:
+            return f"{path} changed"
+    changed = file_inputs.unchanged(point.files)
+    if changed is not None:
+        return f"{changed} since it was taken"
+    if point.entry.manifest is None:
+        return f"it is damaged: {point.entry.error}"
+    return None
+
+
 def plan(
     store: Store, script: Path, cells: list[Cell], argv: list[str], *, fresh: bool = False
 ) -> Resume:
     """Decide where a run of ``script`` starts (see the module docstring)."""
-    if fresh:
-        return Resume(None, ["--fresh: running from the start"])
-    state = read_state(store, script)
-    if state is None:
-        return Resume(None, [])
-    if state.alive():
-        return Resume(
-            None, [f"another run of this script is going (pid {state.pid}): not resuming it"]
-        )
-    if state.state == "completed":
-        return Resume(None, [])
-    what = "failed" if state.state == "failed" else "did not finish (killed?)"
+    last = previous(store, script, fresh=fresh)
+    if not last.resumable:
+        return Resume(None, last.reasons)
     reasons: list[str] = []
-    chain = set(state.chain)
-    for point in checkpoints(store, script):
-        if point.run not in chain:
-            continue
+    for point in last.candidates:
         why = _invalid(point, cells, argv)
         if why is None:
-            reasons.insert(0, f"the last run {what}")
-            return Resume(point, reasons)
+            return Resume(point, [*last.reasons, *reasons])
         reasons.append(f"checkpoint after cell {point.cell} not used: {why}")
-    reasons.insert(0, f"the last run {what}, but no checkpoint can be used")
-    return Resume(None, reasons)
+    return Resume(None, [f"{last.reasons[0]}, but no checkpoint can be used", *reasons])
 
 
 def _invalid(point: Checkpoint, cells: list[Cell], argv: list[str]) -> str | None:
@@ -260,13 +324,7 @@ def _invalid(point: Checkpoint, cells: list[Cell], argv: list[str]) -> str | Non
     for cell, digest in zip(cells, point.digests):
         if cell.digest != digest:
             return f"cell {cell.index} ({cell.lines}) changed"
-    for module, digest in sorted(point.modules.items()):
-        path = module.split("=", 1)[-1]
-        if module_digest(path) != digest:
-            return f"{path} changed"
-    if point.entry.manifest is None:
-        return f"it is damaged: {point.entry.error}"
-    return None
+    return stale(point)
 
 
 def record_modules() -> dict[str, str]:

@@ -16,7 +16,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 MAX_FILES = 1000
@@ -82,11 +82,12 @@ def recording() -> Iterator[set[str]]:
             _RECORDERS.remove(found)
 
 
-def stamps(paths: set[str], *, exclude: str | None = None) -> list[list[Any]]:
+def stamps(paths: set[str], *, exclude: str | Iterable[str] | None = None) -> list[list[Any]]:
     """``[[path, size, mtime_ns], …]`` of the files that still exist (sorted), leaving out
-    those under ``exclude`` (the session dir: the cache's own reads)."""
+    those under ``exclude`` (the session dir, the config dir: Sessions' own reads)."""
     out: list[list[Any]] = []
-    skip = os.path.join(os.path.abspath(exclude), "") if exclude else None
+    dirs = [exclude] if isinstance(exclude, str) else list(exclude or [])
+    skip = tuple(os.path.join(os.path.abspath(d), "") for d in dirs)
     for path in sorted(paths):
         if skip and path.startswith(skip):
             continue

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sessions.core.engine import cells as cells_mod
-from sessions.core.engine import checkpoint
+from sessions.core.engine import checkpoint, file_inputs
 from sessions.core.errors import SessionsError
 from sessions.core.store import ids
 from sessions.core.store.session_dir import Store
@@ -142,19 +142,20 @@ def run_script(
     outcome = Outcome(0)
     finished = "failed"
     try:
-        start = 0
-        if resume.checkpoint is not None:
-            start = _restore(store, resume, cells, namespace, say, outcome)
-        else:
-            for line in resume.reasons:
-                say(line)
-        for cell in cells[start:]:
-            began = time.perf_counter()
-            exec(cell.code, namespace)
-            took = time.perf_counter() - began
-            outcome.ran.append(cell.index)
-            if took >= checkpoint_after and cell.index < len(cells):
-                _checkpoint(store, script, cells, cell, args, namespace, run_id, took, say, outcome)
+        with file_inputs.recording() as read:  # a checkpoint is used only while they are unchanged
+            _run_cells(
+                store,
+                script,
+                cells,
+                resume,
+                args,
+                namespace,
+                run_id,
+                checkpoint_after,
+                read,
+                say,
+                outcome,
+            )
         finished = "completed"
     except SystemExit as exc:
         outcome.exit_code = _exit_code(exc)
@@ -175,6 +176,39 @@ def run_script(
         except SessionsError as exc:
             say(f"cannot record how the run ended: {exc}")
     return outcome
+
+
+def _run_cells(
+    store: Store,
+    script: Path,
+    cells: list[cells_mod.Cell],
+    resume: checkpoint.Resume,
+    args: list[str],
+    namespace: dict[str, Any],
+    run_id: str,
+    checkpoint_after: float,
+    read: set[str],
+    say: Report,
+    outcome: Outcome,
+) -> None:
+    """Restore the checkpoint to start from, if any, then run the rest of the cells,
+    checkpointing after slow ones."""
+    start = 0
+    if resume.checkpoint is not None:
+        start = _restore(store, resume, cells, namespace, say, outcome)
+    else:
+        for line in resume.reasons:
+            say(line)
+    for cell in cells[start:]:
+        began = time.perf_counter()
+        exec(cell.code, namespace)
+        took = time.perf_counter() - began
+        outcome.ran.append(cell.index)
+        if took >= checkpoint_after and cell.index < len(cells):
+            files = file_inputs.stamps(read, exclude=checkpoint.own_dirs(store))
+            _checkpoint(
+                store, script, cells, cell, args, namespace, run_id, took, files, say, outcome
+            )
 
 
 def _restore(
@@ -232,12 +266,14 @@ def _checkpoint(
     namespace: dict[str, Any],
     run_id: str,
     took: float,
+    files: list[list[Any]],
     say: Report,
     outcome: Outcome,
 ) -> None:
     from sessions.core.engine.save import save
 
     details = {
+        "kind": "script",
         "script": str(script),
         "run": run_id,
         "cell": cell.index,
@@ -245,6 +281,8 @@ def _checkpoint(
         "digests": [c.digest for c in cells[: cell.index]],
         "argv": list(args),
         "modules": checkpoint.record_modules(),
+        "files": files,
+        "titles": [c.title for c in cells[: cell.index]],
     }
     try:
         result = save(

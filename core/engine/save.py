@@ -38,7 +38,7 @@ from sessions.core.engine import (
     serialize,
 )
 from sessions.core.engine.serialize import qualified_type
-from sessions.core.errors import Cancelled
+from sessions.core.errors import Cancelled, NameError_
 from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing import secrets, signing
 from sessions.core.store import ids
@@ -46,7 +46,7 @@ from sessions.core.store.atomic import fsync_dir
 from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import Group, Manifest, Variable
 from sessions.core.store.packs import BIG_OBJECT
-from sessions.core.store.session_dir import Store, validate_name
+from sessions.core.store.session_dir import Store, expendable, validate_name
 from sessions.core.units import human_size, plural
 
 _EMPTY = memoryview(b"")
@@ -335,6 +335,8 @@ def save(
     store.ensure()
     org = origin or environment.origin(namespace)
     name = validate_name(name or naming.default_name(org, store, environment.host(), os.getpid()))
+    if expendable(name) and "cache" not in (extra or {}):
+        raise NameError_(f"{name!r}: names starting with 'cache:' are kept for cache entries")
     tags = tuple(str(t) for t in ([tags] if isinstance(tags, str) else tags))
     plan = capture.plan(
         namespace, include=include, exclude=exclude, private=private, values=values, refer=refer
@@ -359,7 +361,7 @@ def save(
     memo = reuse.memo_for(str(store.root), name) if remember else reuse.Memo()
     in_stream: dict[str, str] = {}
     with store.lock("gc.lock", shared=True):
-        writer = store.blobs.writer()
+        writer = store.blobs.writer(durable=not expendable(name))  # a cache entry's: no fsync
         put = partial(store.blobs.put, writer=writer, on_bytes=on_bytes)
         error: BaseException | None = None
         with ThreadPoolExecutor(workers, thread_name_prefix="sessions-save") as pool:

@@ -4,19 +4,28 @@ Manifests are write-once, so these live beside them, one small msgpack map per s
 ``annotations/<ID>.msgpack`` (format: ``{"format": "sessions.annotation", "schema": 1,
 "pinned": bool, "note": str | None, "tags": [str] | None}``), replaced atomically. A
 ``note``/``tags`` of None means "as saved". Pinned snapshots are never removed by retention.
+
+Uses of a cache entry (sessions.core.engine.cache) are counted in ``annotations/<ID>.hits``:
+each hit appends one byte (``O_APPEND``, so concurrent hits are all counted and nothing is
+rewritten); the count is the file's size and the last hit its modification time. Only the
+size and time are read, never the content.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import msgpack
 
-from sessions.core.errors import FormatError, NewerFormatError
+from sessions.core.errors import FormatError, NewerFormatError, SessionsError
 from sessions.core.store import ids
 from sessions.core.store.atomic import ensure_dir, write_file
+
+log = logging.getLogger("sessions.annotation")
 
 FORMAT = "sessions.annotation"
 SCHEMA = 1
@@ -84,3 +93,40 @@ def write(root: Path, snapshot_id: str, annotation: Annotation) -> None:
             path.unlink()
         return
     write_file(path, [annotation.encode()])
+
+
+def hits_path(root: Path, snapshot_id: str) -> Path:
+    return root / "annotations" / f"{snapshot_id}.hits"
+
+
+def record_hit(root: Path, snapshot_id: str) -> None:
+    """Count one use of a snapshot (best effort: a read-only session dir still serves)."""
+    path = hits_path(root, snapshot_id)
+    try:
+        ensure_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except (OSError, SessionsError) as exc:
+        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
+        return
+    try:
+        os.write(fd, b".")
+    except OSError as exc:
+        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
+    finally:
+        os.close(fd)
+
+
+def hits(root: Path, snapshot_id: str) -> tuple[int, float]:
+    """(uses, time of the last one; 0 when never used)."""
+    try:
+        info = hits_path(root, snapshot_id).lstat()
+    except OSError:
+        return 0, 0.0
+    return info.st_size, info.st_mtime
+
+
+def forget(root: Path, snapshot_id: str) -> None:
+    """Remove what is recorded about a snapshot (it is being removed)."""
+    for path in (path_for(root, snapshot_id), hits_path(root, snapshot_id)):
+        with contextlib.suppress(OSError):
+            path.unlink()

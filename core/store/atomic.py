@@ -1,6 +1,8 @@
 """Atomic, durable file writes: temp file in the same dir, fsync, rename, fsync the dir.
 
 A reader therefore sees either the whole new file or nothing (invariant 2: complete or invisible).
+Expendable files (cache entries) may skip the fsyncs: atomic while the machine runs, possibly
+torn after a power loss, so their readers hash-check them and treat damage as absence.
 """
 
 from __future__ import annotations
@@ -68,8 +70,17 @@ def os_error(exc: OSError, what: str) -> StoreError:
     return StoreError(f"cannot write {what}: {exc.strerror or exc}")
 
 
-def write_file(path: Path, chunks: Iterable[bytes | memoryview], *, sync_dir: bool = True) -> None:
-    """Write ``chunks`` to ``path`` atomically; on any failure no temp file is left behind."""
+def write_file(
+    path: Path,
+    chunks: Iterable[bytes | memoryview],
+    *,
+    sync_dir: bool = True,
+    durable: bool = True,
+) -> None:
+    """Write ``chunks`` to ``path`` atomically; on any failure no temp file is left behind.
+    ``durable=False`` skips every fsync: still atomic for readers while the machine runs,
+    but a power loss may leave the file empty, torn or absent (for expendable files, whose
+    readers check them)."""
     tmp = temp_path(path.parent)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -80,7 +91,8 @@ def write_file(path: Path, chunks: Iterable[bytes | memoryview], *, sync_dir: bo
             for chunk in chunks:
                 handle.write(chunk)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -90,5 +102,5 @@ def write_file(path: Path, chunks: Iterable[bytes | memoryview], *, sync_dir: bo
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    if sync_dir:
+    if sync_dir and durable:
         fsync_dir(path.parent)

@@ -59,6 +59,7 @@ from sessions.core.store.packs import (
     PackSet,
     PackWriter,
     pack_set,
+    volatile,
 )
 
 MAGIC = b"SBL1"
@@ -279,10 +280,12 @@ class BlobStore:
             where = self.locate(digest)
         return where is not None
 
-    def writer(self) -> PackWriter:
-        """A pack writer for one save (hold ``gc.lock`` shared until its manifest is in)."""
+    def writer(self, *, durable: bool = True) -> PackWriter:
+        """A pack writer for one save (hold ``gc.lock`` shared until its manifest is in).
+        ``durable=False``: for a cache entry — every object, big ones too, goes into a
+        volatile pack, never fsynced (sessions.core.store.packs)."""
         self.packs.refresh()
-        return PackWriter(self.packs)
+        return PackWriter(self.packs, durable=durable)
 
     def put(
         self,
@@ -296,13 +299,16 @@ class BlobStore:
 
         With a ``writer``, objects under ``BIG_OBJECT`` bytes go into its pack; others get a
         blob file, whose directory the caller fsyncs (``path(digest).parent``) before
-        committing a manifest that refers to it. Safe to call from worker threads: hashing,
+        committing a manifest that refers to it. A volatile writer packs every object. An
+        object found only in a volatile pack counts as absent: it is written again, so that
+        nothing depends on an object that was never made durable. Safe to call from worker threads: hashing,
         compression and I/O release the GIL. ``on_bytes`` is told the object's size in
         pieces as it is written (all of it at once when it was already stored)."""
         view = memoryview(data).cast("B")
         digest = digest or hash_bytes(view)
         size = len(view)
-        if writer is not None and size < BIG_OBJECT:
+        packed_here = writer is not None and (size < BIG_OBJECT or not writer.durable)
+        if writer is not None and packed_here:
             pending = writer.pending(digest)
             if pending is not None:
                 stored, _, codec = pending
@@ -312,11 +318,8 @@ class BlobStore:
         if found is not None:
             _told(on_bytes, size)
             return found, False
-        if writer is not None and size < BIG_OBJECT:
-            codec, packed = choose_codec(view, packed=True)
-            if codec == ZSTD and packed is None:
-                packed = _compressor().compress(view)
-            payload = packed if codec == ZSTD and packed is not None else view
+        if writer is not None and packed_here:
+            codec, payload = self._encode(view)
             stored = writer.append(digest, codec, size, payload)
             _told(on_bytes, size)
             return BlobRef(digest, size, stored, CODECS[codec]), True
@@ -324,7 +327,7 @@ class BlobStore:
 
     def _existing(self, digest: str, size: int) -> BlobRef | None:
         where = self.packs.find(digest, refresh=False)
-        if where is not None:
+        if where is not None and not volatile(where.pack):
             return BlobRef(digest, size, where.stored, CODECS.get(where.codec, "raw"))
         target = self.path(digest)
         try:
@@ -335,15 +338,22 @@ class BlobStore:
             return None
         return BlobRef(digest, size, existing, CODECS.get(self._codec_of(target), "raw"))
 
-    def _put_file(self, view: memoryview, digest: str, on_bytes: OnBytes | None) -> BlobRef:
+    @staticmethod
+    def _encode(view: memoryview) -> tuple[int, bytes | memoryview]:
+        """(codec, stored bytes) for an object, compressed when the model says it pays
+        (big objects on several threads)."""
         threads = 4 if len(view) >= (8 << 20) else 1
-        codec, packed = choose_codec(view, threads=threads)
-        payload: bytes | memoryview = view
-        if codec == ZSTD:
-            level = zstandard.ZstdCompressor(level=_LEVEL, threads=-1 if threads > 1 else 0)
-            payload = packed if packed is not None else level.compress(view)
-            if len(payload) >= len(view):
-                codec, payload = RAW, view
+        packed_whole = len(view) < BIG_OBJECT  # going into a pack: see choose_codec
+        codec, packed = choose_codec(view, threads=threads, packed=packed_whole)
+        if codec != ZSTD:
+            return RAW, view
+        if packed is None:
+            many = zstandard.ZstdCompressor(level=_LEVEL, threads=-1) if threads > 1 else None
+            packed = (many or _compressor()).compress(view)
+        return (RAW, view) if len(packed) >= len(view) else (ZSTD, packed)
+
+    def _put_file(self, view: memoryview, digest: str, on_bytes: OnBytes | None) -> BlobRef:
+        codec, payload = self._encode(view)
         target = self.path(digest)
         ensure_dir(target.parent)
         tmp = temp_path(target.parent)
@@ -423,8 +433,14 @@ class BlobStore:
             return content
         return self._read_file(digest, where, verify, on_bytes)
 
-    def _read_packed(self, digest: str, where: Location, verify: bool) -> bytearray:
+    def _read_packed(self, digest: str, where: Location, verify: bool) -> bytearray | memoryview:
+        if where.codec == RAW and where.size >= _MAP_AT:  # big (a cache entry's): mapped
+            mapped = self.packs.private_payload(where)
+            if verify:
+                _check(digest, mapped)
+            return mapped
         payload = self.packs.payload(where)
+        content: bytearray | memoryview
         try:
             if where.codec == RAW:
                 if len(payload) != where.size:

@@ -3,13 +3,15 @@
 Runs under the exclusive ``gc.lock`` that every save (and every other writer of objects)
 holds shared, so an object a save is about to reference is never removed. If any manifest
 cannot be read, gc removes nothing: it cannot know what that snapshot needs (invariant 5,
-nothing lost silently).
+nothing lost silently) — unless it is a cache entry's (sessions.core.store.session_dir:
+expendable, written without fsync, so a power loss may tear it): that one is removed.
 
 Blob files go one by one. A pack goes when none of its objects is referenced; a pack whose
 unreferenced objects take more than half its bytes is repacked: its live objects are copied,
 as stored, into a new pack (made durable first), then the old pack and index are removed. A
 pack without an index (a save killed before it finished) is removed; a pack whose index is
-damaged is kept as it is, since gc cannot be sure what it holds.
+damaged is kept as it is, since gc cannot be sure what it holds — unless it is a volatile pack
+(cache entries' objects, never fsynced): that one is removed.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from pathlib import Path
 from sessions.core.errors import Cancelled, StoreError
 from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.store.atomic import TEMP_PREFIX, fsync_dir
-from sessions.core.store.packs import ENTRY, Location, PackWriter
-from sessions.core.store.session_dir import Store
+from sessions.core.store.packs import ENTRY, Location, PackWriter, volatile
+from sessions.core.store.session_dir import Store, expendable_file
 
 STALE_TEMP_SECONDS = 3600
 REPACK_WHEN_GARBAGE = 0.5
@@ -38,6 +40,7 @@ class GcReport:
     kept_blobs: int = 0
     removed_packs: int = 0
     repacked: int = 0
+    removed_damaged: int = 0  # torn cache entries' manifests
 
 
 def _stale_temps(root: Path, now: float) -> list[Path]:
@@ -79,6 +82,8 @@ def _collect_packs(store: Store, referenced: set[str], report: GcReport) -> None
     retired: list[str] = []
     for name, table in packs.packs().items():
         if name in packs.damaged:
+            if volatile(name):  # torn by a power loss: what it held was expendable
+                retired.append(name)
             continue
         live = [d for d in table if d in live_keys]
         total = sum(ENTRY.size + length for _, length, _, _ in table.values())
@@ -138,13 +143,19 @@ def gc(
     with store.lock("gc.lock", timeout=timeout):
         reporter = Reporter(progress, "gc", unit="objects")
         referenced: set[str] = set()
-        for entry in store.entries(foreign=False):
-            if entry.manifest is None:
+        entries = store.entries(foreign=False)
+        for entry in entries:
+            if entry.manifest is None and not expendable_file(entry.path):
                 raise StoreError(
                     f"gc removed nothing: snapshot {entry.ref} ({entry.id}) is damaged "
                     f"({entry.error}); remove it with 'sessions-tui rm {entry.id}' first"
                 )
-            referenced |= entry.manifest.blob_hashes()
+        for entry in entries:
+            if entry.manifest is not None:
+                referenced |= entry.manifest.blob_hashes()
+            else:  # a torn cache entry: nothing durable needs it
+                store.remove(entry)
+                report.removed_damaged += 1
         garbage = sorted(store.blobs.loose_digests() - referenced)
         reporter.totals(total_items=len(garbage) + 1)  # each loose blob, then the packs
         try:

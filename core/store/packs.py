@@ -21,6 +21,13 @@ An index file is a 16-byte header (``b"SPI2"``, u32 LE version 1, u32 LE object 
 u64 offset of the payload in the pack, u64 stored length, u64 uncompressed size, codec u8,
 7 reserved bytes — then the blake3 digest (32 bytes) of everything before it.
 
+Volatile packs (``vpack-<64 hex>.pack`` and ``.idx``) hold the objects of cache entries
+(sessions.core.engine.cache): the same format, written without any fsync, so after a power
+loss they may be torn, empty or gone. Their name says so, whatever their bytes say: no save
+dedups against an object found only in a volatile pack (it writes its own copy), so a durable
+snapshot never depends on one, and gc removes a volatile pack whose index is damaged. Readers
+that do not know the prefix read them as ordinary packs.
+
 What a reader may assume
 ~~~~~~~~~~~~~~~~~~~~~~~~
 - Packs and indexes are written once (temp name, fsync, rename) and never changed: a pack
@@ -83,6 +90,13 @@ RECORD = struct.Struct("<32sQQQB7x")
 _CHECKSUM = 32
 RAW, ZSTD = 0, 1
 _MAPS_KEPT = 64
+DURABLE_PREFIX = "pack-"
+VOLATILE_PREFIX = "vpack-"
+
+
+def volatile(name: str) -> bool:
+    """Whether pack ``name`` was written without fsync (see the module docstring)."""
+    return name.startswith(VOLATILE_PREFIX)
 
 
 class PackGone(BlobError):
@@ -190,7 +204,21 @@ class PackSet:
                     if stale is not None:
                         with contextlib.suppress(BufferError):
                             stale.close()
-                self._where = {d: n for n, recs in self._loaded.items() for d in recs}
+                self._rebuild_where()
+
+    def _claim(self, name: str, table: dict[bytes, tuple[int, int, int, int]]) -> None:
+        """Point the objects of ``table`` at pack ``name`` unless another pack already holds
+        them; a durable copy wins over a volatile one."""
+        durable = not volatile(name)
+        for digest in table:
+            held = self._where.get(digest)
+            if held is None or (durable and volatile(held)):
+                self._where[digest] = name
+
+    def _rebuild_where(self) -> None:
+        self._where = {}
+        for name, table in self._loaded.items():
+            self._claim(name, table)
 
     def _load(self, name: str) -> None:
         try:
@@ -206,19 +234,18 @@ class PackSet:
             digest: (offset, length, size, codec) for digest, offset, length, size, codec in records
         }
         self._loaded[name] = table
-        for digest in table:
-            self._where.setdefault(digest, name)
+        self._claim(name, table)
 
     def add(self, name: str, records: list[tuple[bytes, int, int, int, int]]) -> None:
         """Register a pack this process just wrote (no need to read its index back)."""
         with self._lock:
             table = {d: (o, ln, s, c) for d, o, ln, s, c in records}
             self._loaded[name] = table
-            for digest in table:
-                self._where.setdefault(digest, name)
+            self._claim(name, table)
 
     def find(self, digest: str, *, refresh: bool = True) -> Location | None:
-        """Where object ``digest`` is, or None; refreshes once on a miss."""
+        """Where object ``digest`` is (in a durable pack when one holds it), or None;
+        refreshes once on a miss."""
         key = bytes.fromhex(digest)
         for attempt in (0, 1):
             name = self._where.get(key)
@@ -244,7 +271,7 @@ class PackSet:
             self._loaded.pop(name, None)
             self.damaged.pop(name, None)
             self._maps.pop(name, None)
-            self._where = {d: n for n, recs in self._loaded.items() for d in recs}
+            self._rebuild_where()
 
     # --- reading ----------------------------------------------------------------------
     def path(self, name: str, suffix: str = ".pack") -> Path:
@@ -260,9 +287,9 @@ class PackSet:
             with open(self.path(name), "rb") as handle:
                 mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except FileNotFoundError:
-            raise PackGone(f"pack {name[5:17]} is missing") from None
+            raise PackGone(f"pack {_short(name)} is missing") from None
         except (OSError, ValueError) as exc:
-            raise BlobError(f"pack {name[5:17]} cannot be read: {exc}") from None
+            raise BlobError(f"pack {_short(name)} cannot be read: {exc}") from None
         with self._lock:
             self._maps[name] = mapped
             while len(self._maps) > _MAPS_KEPT:
@@ -275,8 +302,31 @@ class PackSet:
         """The stored bytes of an object (compressed if its codec says so), unchecked."""
         mapped = self._map(where.pack)
         if where.offset + where.length > len(mapped):
-            raise BlobError(f"pack {where.pack[5:17]} is truncated")
+            raise BlobError(f"pack {_short(where.pack)} is truncated")
         return memoryview(mapped)[where.offset : where.offset + where.length]
+
+    def private_payload(self, where: Location) -> memoryview:
+        """An object's stored bytes as a writable copy-on-write map of its pack (pages are
+        shared with the page cache until written): a big raw object loads without a copy,
+        as a blob file does. Unchecked."""
+        try:
+            with open(self.path(where.pack), "rb") as handle:
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        except FileNotFoundError:
+            raise PackGone(f"pack {_short(where.pack)} is missing") from None
+        except (OSError, ValueError) as exc:
+            raise BlobError(f"pack {_short(where.pack)} cannot be read: {exc}") from None
+        if where.offset + where.length > len(mapped):
+            mapped.close()
+            raise BlobError(f"pack {_short(where.pack)} is truncated")
+        with contextlib.suppress(AttributeError, OSError):
+            mapped.madvise(mmap.MADV_WILLNEED)
+        return memoryview(mapped)[where.offset : where.offset + where.length]
+
+
+def _short(name: str) -> str:
+    """A pack's name as messages show it: 12 hex digits of its hash."""
+    return name.split("-", 1)[-1][:12]
 
 
 _SETS: dict[Path, PackSet] = {}
@@ -294,13 +344,15 @@ def pack_set(directory: Path) -> PackSet:
 
 
 class PackWriter:
-    """Appends objects to new packs during one save; :meth:`finish` makes them durable.
+    """Appends objects to new packs during one save; :meth:`finish` makes them durable
+    (with ``durable=False``: volatile packs, never fsynced; see the module docstring).
 
     Call only while holding ``gc.lock`` shared. Thread-safe: hashing and compression happen
     on the caller's thread, only the append is serialized."""
 
-    def __init__(self, packs: PackSet) -> None:
+    def __init__(self, packs: PackSet, *, durable: bool = True) -> None:
         self.packs = packs
+        self.durable = durable
         self._lock = threading.Lock()
         self._handle: int | None = None
         self._tmp: Path | None = None
@@ -365,16 +417,18 @@ class PackWriter:
     def _close_pack(self) -> None:
         """fsync and rename the current pack, then write its index (caller holds the lock)."""
         assert self._handle is not None and self._tmp is not None
-        name = f"pack-{self._hasher.hexdigest()}"
+        prefix = DURABLE_PREFIX if self.durable else VOLATILE_PREFIX
+        name = f"{prefix}{self._hasher.hexdigest()}"
         target = self.packs.path(name)
         try:
-            os.fsync(self._handle)
+            if self.durable:
+                os.fsync(self._handle)
             os.close(self._handle)
             self._handle = None
             os.replace(self._tmp, target)
             self._tmp = None
             index = encode_index(self._records)
-            _write_new(self.packs.path(name, ".idx"), index)
+            _write_new(self.packs.path(name, ".idx"), index, durable=self.durable)
         except OSError as exc:
             raise os_error(exc, "a pack") from None
         self.written += len(index)
@@ -386,7 +440,7 @@ class PackWriter:
         with self._lock:
             if self._handle is not None:
                 self._close_pack()
-            if self.finished:
+            if self.finished and self.durable:
                 fsync_dir(self.packs.dir)
         return self.finished
 
@@ -403,7 +457,7 @@ class PackWriter:
                 self._tmp = None
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def _write_new(path: Path, data: bytes, *, durable: bool = True) -> None:
     tmp = temp_path(path.parent)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -411,7 +465,8 @@ def _write_new(path: Path, data: bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)

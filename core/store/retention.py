@@ -1,16 +1,19 @@
 """Retention: which snapshots a policy removes. Pinned snapshots are never removed.
 
 Rules combine (a snapshot goes if any rule says so): keep the newest N per name, the newest
-N per origin (script path, notebook or kernel), drop those older than an age, and keep the
-newest until a total size is reached — cached results and run checkpoints (origin kinds
-``cache`` and ``run``: they can be computed again) are the first to go under that size. Damaged snapshots and foreign files are left alone:
-retention only removes what it can read.
+N per origin (script path, notebook or kernel), drop those older than an age, cap what cache
+entries take (``[cache] max_mb``: the least recently used go first, counting the objects they
+name once however many share them), and keep the newest until a total size is reached —
+cached results and run checkpoints (origin kinds ``cache`` and ``run``: they can be computed
+again) are the first to go under that size. Damaged snapshots and foreign files are left
+alone: retention only removes what it can read.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sessions.core.config import RetentionPolicy
@@ -44,10 +47,58 @@ def _expendable(entry: Entry) -> bool:
     return bool(entry.manifest and entry.manifest.origin.get("kind") in EXPENDABLE)
 
 
+def is_cache(entry: Entry) -> bool:
+    """A cache entry (sessions.core.engine.cache): a stored result of a cached call or cell."""
+    return bool(entry.manifest and entry.manifest.origin.get("kind") == "cache")
+
+
+def last_used(store: Store, entries: Iterable[Entry]) -> dict[str, float]:
+    """When each entry was last used: its last counted hit, else when it was made."""
+    return {e.id: max(e.created, annotation.hits(store.root, e.id)[1]) for e in entries}
+
+
+def cache_overflow(
+    entries: Iterable[Entry],
+    pinned: set[str],
+    max_bytes: int,
+    used: Mapping[str, float],
+) -> list[Entry]:
+    """The cache entries to remove, least recently used first, until the objects the rest
+    name take at most ``max_bytes`` (an object shared by several counts once, and goes only
+    with its last user). Pinned entries stay and count."""
+    caches = [e for e in entries if e.kind == "snapshot" and is_cache(e)]
+    users: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for entry in caches:
+        assert entry.manifest is not None
+        for digest, blob in entry.manifest.all_blobs().items():
+            users[digest] = users.get(digest, 0) + 1
+            sizes[digest] = blob.stored
+    total = sum(sizes.values())
+    out: list[Entry] = []
+    for entry in sorted(caches, key=lambda e: (used.get(e.id, e.created), e.id)):
+        if total <= max_bytes:
+            break
+        if entry.id in pinned:
+            continue
+        out.append(entry)
+        assert entry.manifest is not None
+        for digest in entry.manifest.all_blobs():
+            users[digest] -= 1
+            if users[digest] == 0:
+                total -= sizes[digest]
+    return out
+
+
 def plan(
-    entries: list[Entry], pinned: set[str], policy: RetentionPolicy, now: float | None = None
+    entries: list[Entry],
+    pinned: set[str],
+    policy: RetentionPolicy,
+    now: float | None = None,
+    used: Mapping[str, float] | None = None,
 ) -> dict[str, str]:
-    """``{snapshot id: reason}`` for the snapshots ``policy`` removes."""
+    """``{snapshot id: reason}`` for the snapshots ``policy`` removes; ``used`` is when each
+    cache entry was last used (default: when it was made)."""
     now = time.time() if now is None else now
     snapshots = sorted(
         (e for e in entries if e.kind == "snapshot" and e.manifest is not None),
@@ -77,6 +128,13 @@ def plan(
         for entry in snapshots:
             if entry.created < limit:
                 doomed.setdefault(entry.id, f"older than {policy.max_age_days:g} days")
+    if policy.cache_max_bytes is not None:
+        left = [e for e in snapshots if e.id not in doomed]
+        mb = policy.cache_max_bytes / (1024 * 1024)
+        for entry in cache_overflow(left, pinned, policy.cache_max_bytes, used or {}):
+            doomed.setdefault(
+                entry.id, f"least recently used cache entry over [cache] max_mb {mb:g}"
+            )
     if policy.max_total_bytes is not None:
         total = 0
         counted: set[str] = set()
@@ -107,7 +165,8 @@ def apply(store: Store, policy: RetentionPolicy, now: float | None = None) -> Re
     entries = store.entries(foreign=False)
     pinned = {e.id for e in entries if annotation.read(store.root, e.id).pinned}
     report.kept_pinned = len(pinned)
-    doomed = plan(entries, pinned, policy, now)
+    used = last_used(store, (e for e in entries if is_cache(e)))
+    doomed = plan(entries, pinned, policy, now, used)
     for entry in entries:
         reason = doomed.get(entry.id)
         if reason is None:

@@ -24,6 +24,13 @@ as in format 2, and manifests of schema 1 are still read. Format-2 code cannot r
 so the first write by this version rewrites ``FORMAT`` to 3 and format-2 code refuses the store
 plainly ("newer than this sessions-tui understands").
 
+Expendable snapshots: names starting with ``cache:`` are cache entries
+(sessions.core.engine.cache), kept in ``snapshots/cache~<slug>/`` ('~' never appears in
+another slug). They are written without fsync (manifest and volatile packs,
+sessions.core.store.packs): a power loss may leave one torn, empty or gone, which its reader
+sees as damage and treats as absence, never as a value. Because the directory name says what
+they are whatever their bytes say, gc removes a damaged one instead of refusing to run.
+
 Format 1 (sessions-tui 0.1) had no packs: every object was a blob file. A format-2 reader
 reads those as they are (objects are looked up in packs, then as blob files), so a store may
 hold format-1 and format-2 snapshots side by side. The first write by this version rewrites
@@ -53,7 +60,7 @@ from sessions.core.errors import (
     UnknownRefError,
 )
 from sessions.core.paths import session_home
-from sessions.core.store import ids
+from sessions.core.store import annotation, ids
 from sessions.core.store.atomic import DIR_MODE, ensure_dir, fsync_dir, os_error, write_file
 from sessions.core.store.blobs import BlobStore
 from sessions.core.store.locks import locked
@@ -82,10 +89,27 @@ def validate_name(name: str) -> str:
     return name
 
 
+EXPENDABLE_PREFIX = "cache:"
+EXPENDABLE_DIR = "cache~"
+
+
+def expendable(name: str) -> bool:
+    """Whether snapshots named ``name`` are expendable (see the module docstring)."""
+    return name.startswith(EXPENDABLE_PREFIX)
+
+
 def slug(name: str) -> str:
     """The directory name holding every version of ``name``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:48].strip("._") or "x"
-    return f"{safe}-{blake3.blake3(name.encode()).hexdigest()[:8]}"
+    rest = name[len(EXPENDABLE_PREFIX) :] if expendable(name) else name
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", rest)[:48].strip("._") or "x"
+    digest = blake3.blake3(name.encode()).hexdigest()[:8]
+    return f"{EXPENDABLE_DIR if expendable(name) else ''}{safe}-{digest}"
+
+
+def expendable_file(path: Path) -> bool:
+    """Whether the manifest file at ``path`` is an expendable snapshot's (from its
+    directory's name alone: the file itself may be damaged)."""
+    return path.parent.name.startswith(EXPENDABLE_DIR)
 
 
 @dataclass(frozen=True)
@@ -195,6 +219,12 @@ class Store:
         """(version, id, path) of every manifest file, without reading any."""
         for directory in self._name_dirs():
             yield from self._manifest_files(directory)
+
+    def versions(self, name: str) -> list[tuple[int, str, Path]]:
+        """(version, id, path) of the manifest files in ``name``'s directory, oldest first,
+        without reading any. Two names may share a directory (their slugs collide), so a
+        caller that needs exactly ``name`` checks each manifest's label."""
+        return self._manifest_files(self.snapshots_dir / slug(name))
 
     @staticmethod
     def read_manifest(path: Path) -> Manifest:
@@ -378,7 +408,8 @@ class Store:
 
     def commit(self, name: str, build: Callable[[int, str | None], Manifest]) -> Manifest:
         """Write the manifest ``build(version, parent_id)`` returns as the next version of
-        ``name``. Call only after every blob it names is durable."""
+        ``name``. Call only after every blob it names is durable (an expendable name's:
+        written, and its manifest is not fsynced either)."""
         validate_name(name)
         directory = self.snapshots_dir / slug(name)
         with self.lock("names.lock"):
@@ -388,7 +419,7 @@ class Store:
             parent = files[-1][1] if files else None
             manifest = build(version, parent)
             path = directory / f"{version:06d}-{manifest.id}.msgpack"
-            write_file(path, [manifest.encode()])
+            write_file(path, [manifest.encode()], durable=not expendable(name))
         return manifest
 
     def add(self, manifest: Manifest) -> tuple[Entry, bool]:
@@ -447,4 +478,5 @@ class Store:
                 return
             fsync_dir(directory)
             with contextlib.suppress(OSError):
-                (self.root / "annotations" / f"{entry.id}.msgpack").unlink()
+                directory.rmdir()  # only when it held nothing else (no LAST record either)
+            annotation.forget(self.root, entry.id)

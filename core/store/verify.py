@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from sessions.core.errors import Cancelled
 from sessions.core.progress import ProgressCallback, Reporter
-from sessions.core.store.packs import scan_pack
-from sessions.core.store.session_dir import Entry, Store
+from sessions.core.store.packs import scan_pack, volatile
+from sessions.core.store.session_dir import Entry, Store, expendable_file
 
 
 @dataclass
@@ -63,7 +63,7 @@ def verify(
         report.checked_snapshots += 1
         if entry.manifest is None:
             report.problems.append(
-                Problem(entry.ref, entry.id, (), f"damaged manifest: {entry.error}")
+                Problem(entry.ref, entry.id, (), f"damaged manifest: {entry.error}{_hint(entry)}")
             )
             continue
         for group in entry.manifest.groups:
@@ -99,11 +99,18 @@ def verify(
         if problem is None:
             continue
         for entry, names in needed[digest]:
-            report.problems.append(Problem(entry.ref, entry.id, names, problem))
+            report.problems.append(Problem(entry.ref, entry.id, names, problem + _hint(entry)))
     if entries is None:
         report.problems += pack_problems(store)
     reporter.finish()
     return report
+
+
+def _hint(entry: Entry) -> str:
+    """What to do about a damaged cache entry (written without fsync: a crash may tear it)."""
+    if not expendable_file(entry.path):
+        return ""
+    return f" (a cache entry, computed again when next needed; 'sessions-tui cache rm {entry.ref}')"
 
 
 def pack_problems(store: Store) -> list[Problem]:
@@ -111,7 +118,7 @@ def pack_problems(store: Store) -> list[Problem]:
     packs = store.blobs.packs
     out = []
     for name, table in packs.packs().items():
-        label = f"pack {name[5:17]}"
+        label = f"{'volatile ' if volatile(name) else ''}pack {name.split('-', 1)[-1][:12]}"
         if name in packs.damaged:
             out.append(Problem(label, "", (), f"damaged index: {packs.damaged[name]}"))
             continue

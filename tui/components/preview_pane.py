@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
+from sessions.tui.components import cache_detail
 from sessions.tui.data import Detail
 from sessions.tui.formatting import human_size, local_time, shape_of
 
@@ -194,6 +195,9 @@ class PreviewPane(Vertical):
         packages.add_column("version")
         for name, version in sorted(manifest.packages.items()):
             packages.add_row(name, version)
+        section = cache_detail.render(manifest, detail.usage)  # a cache entry or checkpoint
+        if section is not None:
+            return Group(section, Text(""), grid, Text(""), packages)
         return Group(grid, Text(""), packages)
 
     # --- per variable -----------------------------------------------------------------
@@ -274,15 +278,23 @@ class PreviewPane(Vertical):
             return
         preview = var.preview
         secret = var.name in detail.secrets
+        call = cache_detail.arguments(detail.manifest, detail.usage) if detail.manifest else None
         if secret and not revealed:
             self.show_message(masked(var.name, var.type, detail.secrets[var.name], reveal_key))
         elif preview.get("kind") in ("dataframe", "series"):
-            self._show_frame(var.name, var.type, preview, secret=secret)
+            self._show_frame(var.name, var.type, preview, secret=secret, header=call)
         else:
-            self.show_message(render_variable(var.name, var.type, preview, secret=secret))
+            body = render_variable(var.name, var.type, preview, secret=secret)
+            self.show_message(Group(call, body) if call is not None else body)
 
     def _show_frame(
-        self, name: str, type_: str, preview: dict[str, Any], *, secret: bool = False
+        self,
+        name: str,
+        type_: str,
+        preview: dict[str, Any],
+        *,
+        secret: bool = False,
+        header: RenderableType | None = None,
     ) -> None:
         text = self.query_one("#preview-text", Static)
         columns = preview.get("columns") or [preview.get("name") or "value"]
@@ -295,6 +307,7 @@ class PreviewPane(Vertical):
             title.append_text(SECRET_BADGE)
         text.update(
             Group(
+                *([header] if header is not None else []),  # a cached result's call
                 title,
                 Text(", ".join(f"{c}: {t}" for c, t in zip(columns, dtypes)), style="dim"),
             )
