@@ -178,3 +178,68 @@ def test_versions_lists_one_names_manifests_oldest_first_without_reading_them(
     assert [(v, i) for v, i, _ in found] == [(1, first.id), (2, second.id)]
     assert found[1][2] == store.resolve("a@2").path
     assert store.versions("never saved") == []
+
+
+WRITER = """
+import os, signal, sys
+from pathlib import Path
+from sessions.core.store.atomic import temp_path
+path = temp_path(Path(sys.argv[1]))
+with open(path, "wb") as handle:
+    handle.write(b"x" * 1_000_000)
+print(path, flush=True)
+if sys.argv[2] == "killed":
+    os.kill(os.getpid(), signal.SIGKILL)
+sys.stdin.read()  # a write still going on, until told to stop
+"""
+
+
+def test_gc_reclaims_temp_files_of_killed_writers_at_once_and_keeps_live_ones(
+    home: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import child_env
+
+    run_python(home, "import sessions\nx = list(range(10))\nsessions.save('x')\n")
+    blobs = home / "blobs"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+
+    def writer(mode: str) -> tuple[subprocess.Popen[str], Path]:
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(blobs), mode],
+            env=child_env(home),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        return process, Path(process.stdout.readline().strip())
+
+    killed, killed_temp = writer("killed")
+    assert killed.wait(timeout=60) == -9 and killed_temp.exists()
+    live, live_temp = writer("live")
+    other_host = blobs / ".tmp-0123456789abcdef.4242.another-machine"
+    older = blobs / ".tmp-fedcba9876543210"  # named before writers were named
+    for path in (other_host, older):
+        path.write_bytes(b"y" * 1000)
+    stale_older = blobs / ".tmp-00000000000000ff"
+    stale_older.write_bytes(b"z")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale_older, (two_hours_ago, two_hours_ago))
+    try:
+        done = cli(home, "gc")
+        assert done.returncode == 0, done.stderr
+        assert not killed_temp.exists(), "a killed writer's temp file is reclaimed at once"
+        assert not stale_older.exists()
+        assert live_temp.exists(), "a write still going on is never touched"
+        assert other_host.exists() and older.exists(), "another machine's may be live: an hour"
+    finally:
+        live.communicate("", timeout=60)
+    assert cli(home, "gc").returncode == 0
+    assert not live_temp.exists()  # its writer is gone now
+    assert cli(home, "verify").returncode == 0

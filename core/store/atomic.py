@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,11 +21,32 @@ from sessions.core.errors import DiskFullError, StoreError
 TEMP_PREFIX = ".tmp-"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+HOST = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:64] or "host"
+_TEMP_RE = re.compile(r"^\.tmp-[0-9a-f]{16}\.(?P<pid>[0-9]{1,10})\.(?P<host>[A-Za-z0-9-]{1,64})$")
 
 
 def temp_path(directory: Path) -> Path:
-    """A fresh temp name inside ``directory``; temp names start with a dot and are never listed."""
-    return directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    """A fresh temp name inside ``directory``; temp names start with a dot and are never listed.
+    The name says which process writes it (``.tmp-<random>.<pid>.<host>``), so that gc can
+    tell a killed writer's leftover (its process gone) from a write still going on."""
+    return directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}.{os.getpid()}.{HOST}"
+
+
+def temp_writer(name: str) -> tuple[int, str] | None:
+    """(pid, host) of the process that made temp file ``name``; None for an older name."""
+    match = _TEMP_RE.match(name)
+    return (int(match.group("pid")), match.group("host")) if match else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid > 0
+    return True
 
 
 def fsync_dir(directory: Path) -> None:

@@ -1,4 +1,5 @@
-"""``gc``: remove objects no manifest references, and temp files left by killed writes.
+"""``gc``: remove objects no manifest references, and temp files left by killed writes
+(told apart from writes in progress by their writer's pid, see ``_stale_temps``).
 
 Runs under the exclusive ``gc.lock`` that every save (and every other writer of objects)
 holds shared, so an object a save is about to reference is never removed. If any manifest
@@ -24,11 +25,12 @@ from pathlib import Path
 
 from sessions.core.errors import Cancelled, StoreError
 from sessions.core.progress import ProgressCallback, Reporter
-from sessions.core.store.atomic import TEMP_PREFIX, fsync_dir
+from sessions.core.store.atomic import HOST, TEMP_PREFIX, fsync_dir, process_alive, temp_writer
 from sessions.core.store.packs import ENTRY, Location, PackWriter, volatile
 from sessions.core.store.session_dir import Store, expendable_file
 
 STALE_TEMP_SECONDS = 3600
+REUSED_PID_SECONDS = 24 * 3600
 REPACK_WHEN_GARBAGE = 0.5
 
 
@@ -44,14 +46,25 @@ class GcReport:
 
 
 def _stale_temps(root: Path, now: float) -> list[Path]:
+    """Temp files no write will finish: their writer (named in the temp name) is no longer
+    running on this machine. A temp of another machine's writer (a shared session dir) or of
+    an older version goes after an hour untouched; a live writer's stays unless untouched
+    for a day (its pid was reused: a writing process keeps its file fresh)."""
     found = []
     for directory, _dirs, files in os.walk(root):
         for name in files:
-            if name.startswith(TEMP_PREFIX):
-                path = Path(directory) / name
-                with contextlib.suppress(OSError):
-                    if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
-                        found.append(path)
+            if not name.startswith(TEMP_PREFIX):
+                continue
+            path = Path(directory) / name
+            with contextlib.suppress(OSError):
+                age = now - path.stat().st_mtime
+                writer = temp_writer(name)
+                if writer is not None and writer[1] == HOST:
+                    stale = not process_alive(writer[0]) or age > REUSED_PID_SECONDS
+                else:
+                    stale = age > STALE_TEMP_SECONDS
+                if stale:
+                    found.append(path)
     return found
 
 
