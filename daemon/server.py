@@ -31,6 +31,37 @@ from sessions.daemon.watcher import Watcher
 log = logging.getLogger("sessions.daemon")
 
 EXIT_ALREADY_RUNNING = 3
+MAX_REQUEST = 64 * 1024  # a request is a few fields; replies may be larger (MAX_FRAME)
+MAX_QUERY_TEXT = 1000
+MAX_QUERY_LIMIT = 100_000
+CHECK_SECONDS = 1.0  # how often the daemon checks that its session dir and catalog are still there
+
+
+class RequestError(Exception):
+    """A request the daemon refuses to act on (its reply says why)."""
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, None when it is gone: tells a path replaced from one kept."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _query_args(request: dict[str, Any]) -> tuple[str | None, int, str | None]:
+    """A query's text, limit and group, each checked and bounded (a 10 MB text would hold
+    the indexer thread for seconds)."""
+    text, limit, group = request.get("text"), request.get("limit", 200), request.get("group")
+    for what, value in (("text", text), ("group", group)):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_QUERY_TEXT):
+            raise RequestError(
+                f"query {what} should be text of at most {MAX_QUERY_TEXT} characters"
+            )
+    if type(limit) is not int or not 1 <= limit <= MAX_QUERY_LIMIT:
+        raise RequestError(f"query limit should be a whole number from 1 to {MAX_QUERY_LIMIT}")
+    return text, limit, group
 
 
 def peer_uid(sock: socket.socket) -> int | None:
@@ -150,18 +181,53 @@ class Daemon:
         self.watcher.start()  # before reconciling, so nothing saved meanwhile is missed
         self.indexer.start()
         retention_task = asyncio.create_task(self._retention_loop())
+        health_task = asyncio.create_task(self._health_loop())
         log.info("listening on %s", self.socket_path)
         try:
             await self.stop_event.wait()
         finally:
             retention_task.cancel()
+            health_task.cancel()
             server.close()
             for writer in list(self.subscribers):
                 writer.close()
             self.watcher.stop()
             self.indexer.stop()
-            catalog.close()
+            self.indexer.catalog.close()
         return 0
+
+    # --- recovering from what happens to its files ------------------------------------
+    async def _health_loop(self) -> None:
+        """Notice, without a restart, a session dir deleted and made again (its watches died
+        with it) and a deleted or replaced catalog (a cache: made again from the disk)."""
+        root_id, catalog_id = _file_id(self.root), _file_id(self.catalog_path)
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            try:
+                now = _file_id(self.root)
+                if now is not None and now != root_id:
+                    log.warning("session dir %s was replaced; watching the new one", self.root)
+                    self.watcher.stop()
+                    self.watcher = Watcher(
+                        [self.root, *self.config.extra_dirs], self.indexer.notify
+                    )
+                    self.watcher.start()
+                    await self._in_indexer(self.indexer.reconcile)
+                root_id = now if now is not None else root_id
+                if _file_id(self.catalog_path) != catalog_id:
+                    log.warning("catalog %s was removed or replaced; rebuilding", self.catalog_path)
+                    await self._in_indexer(self._reopen_catalog)
+                    catalog_id = _file_id(self.catalog_path)
+            except Exception:
+                log.exception("checking the session dir and catalog failed")
+
+    def _reopen_catalog(self) -> None:
+        """On the indexer thread: close the catalog, open (make) it again, re-index."""
+        old = self.indexer.catalog
+        old.close()
+        ensure_dir(self.catalog_path.parent)
+        self.indexer.catalog = self._open_catalog()
+        self.indexer.reconcile()
 
     def _open_catalog(self) -> Catalog:
         try:
@@ -202,9 +268,13 @@ class Daemon:
         try:
             while True:
                 header = await reader.readexactly(4)
-                body = await reader.readexactly(header_size(header))
-                request = decode(body)
-                reply = await self._handle(request, writer)
+                size = header_size(header)
+                body = await reader.readexactly(size)  # read whole (at most MAX_FRAME) ...
+                if size > MAX_REQUEST:  # ... but never decoded nor acted on
+                    error = f"request of {size} bytes refused (at most {MAX_REQUEST})"
+                    reply = {"id": 0, "ok": False, "error": error}
+                else:
+                    reply = await self._handle(decode(body), writer)
                 writer.write(encode(reply))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError):
@@ -225,11 +295,7 @@ class Daemon:
                 self.subscribers.add(writer)
                 result = {"subscribed": True}
             elif op == "query":
-                text, limit, group = (
-                    request.get("text"),
-                    int(request.get("limit", 200)),
-                    request.get("group"),
-                )
+                text, limit, group = _query_args(request)
                 result = await self._in_indexer(
                     lambda: [r.to_dict() for r in self.indexer.catalog.newest(limit, text, group)]
                 )
@@ -245,6 +311,8 @@ class Daemon:
                 result = {"stopping": True}
             else:
                 return {"id": rid, "ok": False, "error": f"unknown op {op!r}"}
+        except RequestError as exc:
+            return {"id": rid, "ok": False, "error": str(exc)}
         except Exception as exc:
             log.exception("request %s failed", op)
             return {"id": rid, "ok": False, "error": f"{type(exc).__name__}: {exc}"}

@@ -119,3 +119,77 @@ def test_hostile_files_become_index_errors_and_never_run(
     finally:
         daemon.stop()
     assert not canary.exists(), "a hostile pickle was executed"
+
+
+def _indexed(home: Path) -> set[str]:
+    """Ids the catalog holds as good snapshots (empty while it is being made again)."""
+    from daemons import catalog_ids
+
+    try:
+        return catalog_ids(home)
+    except Exception:  # not there yet, or its tables not made yet
+        return set()
+
+
+def test_a_session_dir_deleted_and_made_again_is_watched_again(home: Path, daemon_env) -> None:
+    import shutil
+
+    first = set(make_snapshots(home, 3))
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        wait_for(lambda: _indexed(home) == first, timeout=60)
+        shutil.rmtree(home)
+        home.mkdir()
+        again = set(make_snapshots(home, 2))  # into the new dir, with no restart
+        wait_for(lambda: _indexed(home) == again, timeout=60, interval=0.2)
+        later = set(make_snapshots(home, 1))  # and it keeps watching the new dir
+        wait_for(lambda: _indexed(home) == again | later, timeout=60, interval=0.2)
+        assert daemon.process.poll() is None
+    finally:
+        daemon.stop()
+
+
+def test_a_deleted_catalog_is_made_again_without_a_restart(home: Path, daemon_env) -> None:
+    from sessions.core.store.catalog import catalog_path
+
+    made = set(make_snapshots(home, 5))
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        wait_for(lambda: _indexed(home) == made, timeout=60)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(catalog_path(home)) + suffix).unlink(missing_ok=True)
+        wait_for(lambda: _indexed(home) == made, timeout=60, interval=0.2)
+        more = set(make_snapshots(home, 2))
+        wait_for(lambda: _indexed(home) == made | more, timeout=60, interval=0.2)
+        assert daemon.process.poll() is None
+    finally:
+        daemon.stop()
+
+
+def test_huge_or_absurd_requests_are_refused_and_the_daemon_keeps_answering(
+    home: Path, daemon_env
+) -> None:
+    import pytest
+
+    from sessions.daemon.client import DaemonClient, DaemonError
+
+    made = set(make_snapshots(home, 3))
+    daemon = RunningDaemon(home, daemon_env)
+    try:
+        wait_for(lambda: _indexed(home) == made, timeout=60)
+        with DaemonClient(home, timeout=60) as client:
+            for args, said in (
+                ({"text": "x" * 10_000_000}, "refused"),  # 10 MB: not even decoded
+                ({"text": "x" * 5_000}, "at most 1000 characters"),
+                ({"text": ["a"]}, "should be text"),
+                ({"limit": 10**12}, "limit should be"),
+                ({"limit": "all"}, "limit should be"),
+                ({"group": {"a": 1}}, "should be text"),
+            ):
+                with pytest.raises(DaemonError, match=said):
+                    client.request("query", **args)
+                assert len(client.request("query", text="", limit=10)) == 3  # same connection
+        assert daemon.process.poll() is None
+        assert not [e for e in daemon.wait_ready()["last_errors"] if "internal" in e]
+    finally:
+        daemon.stop()
