@@ -148,6 +148,7 @@ def _closure(index: ManifestIndex, names: Iterable[str], imports: set[str]) -> s
     with them; not for a group of independent values) and their dependencies."""
     todo = list(names)
     seen: set[str] = set()
+    listed: dict[int, frozenset[str]] = {}
     while todo:
         name = todo.pop()
         if name in seen:
@@ -156,6 +157,11 @@ def _closure(index: ManifestIndex, names: Iterable[str], imports: set[str]) -> s
         found = index.find(name) if name not in imports else None
         if found is not None:
             group, _, deps = index.group(found[1])
+            members = listed.get(found[1])
+            if members is None:
+                members = listed[found[1]] = frozenset(group.names)
+            if name not in members:  # a name bucket and the group it names disagree
+                raise FormatError(f"its name index puts {name!r} in a group that lacks it")
             todo.extend(deps.get(name, ()))
             if not group.independent:
                 todo.extend(group.names)

@@ -67,6 +67,7 @@ import msgpack
 from sessions.core.errors import FormatError
 from sessions.core.store import manifest as m
 from sessions.core.store.blobs import BlobRef
+from sessions.core.store.manifest_check import MAX_COUNT
 
 SCHEMA_2 = (2, 0)
 CHUNK = 1024
@@ -229,7 +230,50 @@ def _sections(head: dict[str, Any], body_len: int) -> dict[str, list[tuple[int, 
     out["starts"] = starts  # type: ignore[assignment]
     if not out["names"]:
         raise FormatError("manifest has no name buckets")
+    _check_layout(out)
     return out
+
+
+def _check_layout(sections: dict[str, list[tuple[int, int, bytes]]]) -> None:
+    """No two chunks share a byte: every byte of the body is hashed and decoded at most
+    once, whatever the table says (a chunk listed 200,000 times is refused, not re-read)."""
+    chunks = sorted((c[0], c[1]) for kind in _KINDS for c in sections[kind])
+    end = 0
+    for offset, length in chunks:
+        if offset < end:
+            raise FormatError("manifest sections overlap")
+        end = offset + length
+
+
+def _check_counts(summary: dict[str, int], sections: dict[str, Any], body_len: int) -> None:
+    """The summary's counts agree with the section table as this format lays it out
+    (chunks of at most CHUNK records, one name bucket per CHUNK variables), so nothing
+    sized by the summary can be larger than the file."""
+    groups, variables = summary["groups"], summary["variables"]
+    starts = sections["starts"]
+    if (
+        groups > min(body_len, CHUNK * len(starts))
+        or variables > min(body_len, CHUNK * len(sections["variables"]))
+        or (starts and starts[-1] >= max(groups, 1))
+        or len(sections["names"]) != max(1, -(-variables // CHUNK))
+    ):
+        raise FormatError("manifest summary does not match its section table")
+    if max(summary["memory"], summary["stored"]) > MAX_COUNT:
+        raise FormatError("manifest summary claims sizes over any disk")
+
+
+def _check_buckets(
+    body: bytes | memoryview, sections: dict[str, Any], variables: list[Any]
+) -> None:
+    """The name buckets are exactly those of the variables (what a one-variable load
+    trusts): each variable once, in its bucket, with its position and group."""
+    buckets: list[list[Any]] = [[] for _ in sections["names"]]
+    for index, var in enumerate(variables):
+        name = var["name"]
+        buckets[zlib.crc32(name.encode()) % len(buckets)].extend((name, index, var["group"]))
+    for where, expected in zip(sections["names"], buckets):
+        if _chunk(body, where, "names") != expected:
+            raise FormatError("manifest name buckets do not match its variables")
 
 
 def _summary(head: dict[str, Any]) -> dict[str, int]:
@@ -261,7 +305,7 @@ def _blob_dict(raw: Any) -> dict[str, Any]:
         raise TypeError("blob entry should be [hash, size, stored, codec]")
     if len(raw[0]) != 32:
         raise ValueError("blob hash is not 32 bytes")
-    codec = _CODEC_NAMES.get(raw[3]) if isinstance(raw[3], int) else None
+    codec = _CODEC_NAMES.get(raw[3]) if type(raw[3]) is int else None
     if codec is None:
         raise ValueError("blob codec is unknown")
     return {"hash": raw[0].hex(), "size": raw[1], "stored": raw[2], "codec": codec}
@@ -284,10 +328,16 @@ def _group_parts(raw: Any) -> tuple[m.Group, dict[str, str], dict[str, list[str]
             "slices": slices or None,
         }
     )
-    if not isinstance(deps, dict):
-        raise TypeError("'deps' should be a map")
-    checked_deps = {str(name): m._strs({"deps": value}, "deps") for name, value in deps.items()}
-    return group, m._str_map({"modules": modules}, "modules"), checked_deps
+    if not isinstance(deps, dict) or not set(map(type, deps)) <= _TEXT:
+        raise TypeError("'deps' should map names to lists of names")
+    checked_deps = {name: m._strs({"deps": value}, "deps") for name, value in deps.items()}
+    if (
+        not isinstance(modules, dict)
+        or not set(map(type, modules)) <= _TEXT
+        or not set(map(type, modules.values())) <= _TEXT
+    ):
+        raise TypeError("'modules' should map names to versions")
+    return group, modules, checked_deps
 
 
 def _variable_dict(
@@ -320,6 +370,9 @@ def _head_dict(head_bytes: bytes | memoryview) -> dict[str, Any]:
     head = _unpack(head_bytes, "head")
     if not isinstance(head, dict):
         raise FormatError("manifest head is not a map")
+    reserved = _HEAD_ONLY.intersection(head)
+    if reserved:  # they live in the outer map or the sections; a head holding one is forged
+        raise FormatError(f"manifest head holds '{min(reserved)}', which belongs elsewhere")
     return head
 
 
@@ -351,8 +404,7 @@ def decode(outer: dict[str, Any]) -> m.Manifest:
         ]
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"manifest field is malformed: {exc}") from None
-    for chunk in sections["names"]:
-        _chunk(body, chunk, "names")
+    _check_counts(summary, sections, len(body))
     if summary["groups"] != len(parts) or summary["variables"] != len(variables):
         raise FormatError("manifest summary does not match its sections")
     raw = _logical(head, signature, outer.get("schema"))
@@ -369,6 +421,9 @@ def decode(outer: dict[str, Any]) -> m.Manifest:
     ]
     raw["variables"] = variables
     manifest = m.Manifest.from_dict(raw)
+    _check_buckets(body, sections, variables)
+    if summary["memory"] != manifest.memory or summary["stored"] != manifest.stored:
+        raise FormatError("manifest summary does not match its sections")
     manifest.cache_parts(head_bytes, body)
     return manifest
 
@@ -436,6 +491,7 @@ class ManifestIndex:
         head_dict = _head_dict(head_bytes)
         sections = _sections(head_dict, len(body))
         summary = _summary(head_dict)
+        _check_counts(summary, sections, len(body))
         raw = _logical(head_dict, signature, list(SCHEMA_2))
         raw["groups"], raw["variables"] = [], []
         head = m.Manifest.from_dict(raw)
