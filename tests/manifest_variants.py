@@ -1,6 +1,10 @@
 """Absurd manifests, made deterministically from one real manifest: every field given every
 value of a pool of hostile ones (wrong types, out-of-range numbers, control characters, huge
-strings, deep nesting, duplicates), each validly signed with the library's own signing code.
+strings, deep nesting, duplicates), each validly signed with the library's own signing code,
+in either layout: schema 1 (one map, still read) or schema 2 (a signed head indexing
+checksummed sections, sessions.core.store.manifest_index). Schema 2 adds its own: section
+offsets and lengths out of range or overlapping, sections whose checksums match hostile
+content, name buckets naming missing variables or groups, absurd head fields.
 
 Each variant says what a reader must make of it: ``"damaged"`` (listed as damaged, never
 used), ``"ok"`` (odd but valid: listed and shown like any snapshot), or None for the random
@@ -14,16 +18,18 @@ import copy
 import math
 import random
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
+import blake3
 import msgpack
 
 from sessions.core.errors import SessionsError
 from sessions.core.sharing import identity, signing
-from sessions.core.store import ids
+from sessions.core.store import ids, manifest_index
 from sessions.core.store.manifest import Manifest
 
 ULID = object()  # a fresh snapshot id where it is used
@@ -128,6 +134,7 @@ VARIABLE_VALID: dict[str, AbstractSet[str]] = {
     "deps": {"strs", "nolist"},
     "modules": {"strmap", "nomap"},
     "data": {"none", "nomap", "map", "strmap"},
+    "digest": {"none"},
 }
 _PREVIEW_TEXT = frozenset(TEXT - {"huge"})
 PREVIEW_VALID: dict[str, AbstractSet[str]] = {
@@ -190,6 +197,7 @@ class Variant:
     owner: str  # where it goes on a remote: manifests/<owner>/<name>/<version>
     name: str
     placed: bool  # whether that place is the one its owner, name and version claim
+    load: str = ""  # the variable a partial load asks for
 
 
 def _value(key: str) -> Any:
@@ -201,13 +209,166 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, str) and ids.is_id(value) and value[0] in "01234567"
 
 
-class Maker:
-    """Turns a base manifest (as a dict, in ``Manifest.to_dict`` order) into variants."""
+Tweak = Callable[[dict[str, Any], bytearray], Any]
 
-    def __init__(self, base: dict[str, Any], who: identity.Identity) -> None:
-        self.base = base
+
+def _blob_v2(raw: Any) -> Any:
+    """A blob reference as schema 2 stores it, hostile parts kept as they are."""
+    if not isinstance(raw, dict):
+        return raw
+    digest, codec = raw.get("hash"), raw.get("codec", "raw")
+    if isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest):
+        digest = bytes.fromhex(digest)
+    if isinstance(codec, str) and codec in ("raw", "zstd"):
+        codec = ("raw", "zstd").index(codec)
+    return [digest, raw.get("size"), raw.get("stored"), codec]
+
+
+def _list(group: dict[str, Any]) -> list[Any]:
+    buffers = group.get("buffers", [])
+    return buffers if isinstance(buffers, list) else []
+
+
+def _data(var: dict[str, Any]) -> bool:
+    return isinstance(var.get("data"), dict)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def encode_v2(
+    raw: dict[str, Any],
+    who: identity.Identity,
+    *,
+    resign: bool = True,
+    tweak: Tweak | None = None,
+) -> bytes:
+    """Schema-2 file bytes of a logical manifest map, absurd ones too: laid out as
+    sessions.core.store.manifest_index writes them (one chunk per kind unless ``tweak``
+    changes the head or the body), the head signed with ``who`` over the library's domain."""
+    groups, variables = raw.get("groups"), raw.get("variables")
+    glist = groups if isinstance(groups, list) else []
+    vlist = variables if isinstance(variables, list) else []
+    modules: list[Any] = [{} for _ in glist]
+    deps: list[dict[Any, Any]] = [{} for _ in glist]
+    for var in vlist:
+        g = var.get("group") if isinstance(var, dict) else None
+        if type(g) is not int or not 0 <= g < len(glist):
+            continue
+        mods = var.get("modules")
+        if mods and isinstance(mods, dict) and isinstance(modules[g], dict):
+            modules[g].update(mods)
+        elif mods:
+            modules[g] = mods
+        name, needs = var.get("name"), var.get("deps")
+        if needs and _hashable(name):  # as the library writes: empty deps are left out
+            deps[g][name] = needs
+    records: Any = groups
+    if isinstance(groups, list):
+        records = [
+            [
+                g.get("serializer"),
+                g.get("names"),
+                _blob_v2(g.get("stream")),
+                [_blob_v2(b) for b in g["buffers"]]
+                if isinstance(g.get("buffers", []), list) and "buffers" in g
+                else g.get("buffers", []),
+                modules[i],
+                deps[i],
+                g.get("independent", False),
+                g.get("slices") or [],
+            ]
+            if isinstance(g, dict)
+            else g
+            for i, g in enumerate(groups)
+        ]
+    vrecords: Any = variables
+    if isinstance(variables, list):
+        vrecords = [
+            [
+                v.get("name"),
+                v.get("type"),
+                v.get("memory", 0),
+                v.get("stored", 0),
+                v.get("group"),
+                v.get("preview", {}),
+                v.get("data"),
+                v.get("digest"),
+            ]
+            if isinstance(v, dict)
+            else v
+            for v in variables
+        ]
+    buckets: list[list[Any]] = [[] for _ in range(max(1, -(-len(vlist) // manifest_index.CHUNK)))]
+    for index, var in enumerate(vlist):
+        if isinstance(var, dict):
+            name = var.get("name")
+            at = zlib.crc32(name.encode()) % len(buckets) if isinstance(name, str) else 0
+            buckets[at].extend((name, index, var.get("group")))
+    body = bytearray()
+    table: dict[str, list[list[Any]]] = {"groups": [], "variables": [], "names": []}
+    for kind, parts in (("groups", [records]), ("variables", [vrecords]), ("names", buckets)):
+        for part in parts:
+            data = msgpack.packb(part, use_bin_type=True)
+            table[kind].append([len(body), len(data), blake3.blake3(data).digest()])
+            body.extend(data)
+    table["groups"][0].append(0)
+    head = {k: v for k, v in raw.items() if k not in _OUTER}
+    memory = [v.get("memory", 0) for v in vlist if isinstance(v, dict)]
+    stored: dict[Any, Any] = {}  # as Manifest.stored counts: each blob once
+    blobs = [b for g in glist if isinstance(g, dict) for b in (g.get("stream"), *_list(g))]
+    blobs += [v["data"].get("blob") for v in vlist if isinstance(v, dict) and _data(v)]
+    for blob in blobs:
+        if isinstance(blob, dict) and _hashable(blob.get("hash")):
+            stored.setdefault(blob.get("hash"), blob.get("stored"))
+    head["summary"] = {
+        "variables": len(vlist),
+        "groups": len(glist),
+        "memory": min(sum(memory), 2**64 - 1) if set(map(type, memory)) <= {int} else 0,
+        "stored": min(sum(x for x in stored.values() if type(x) is int and x >= 0), 2**64 - 1),
+    }
+    head["sections"] = table
+    if tweak is not None:
+        tweak(head, body)
+    head_bytes = msgpack.packb(head, use_bin_type=True)
+    signature = raw.get("signature")
+    if resign:
+        signature = {
+            "alg": signing.ALG,
+            "key": who.public_raw,
+            "sig": who.sign(signing.DOMAIN_V2 + head_bytes),
+        }
+    if raw.get("format") == "sessions.manifest" and raw.get("schema") == [2, 0]:
+        return manifest_index.encode(head_bytes, bytes(body), signature)
+    outer = {
+        "format": raw.get("format"),
+        "schema": raw.get("schema"),
+        "head": head_bytes,
+        "signature": signature,
+        "body": bytes(body),
+    }
+    return msgpack.packb(outer, use_bin_type=True)
+
+
+_OUTER = frozenset({"format", "schema", "groups", "variables", "signature"})
+
+
+class Maker:
+    """Turns a base manifest (as a dict, in ``Manifest.to_dict`` order) into variants, in
+    the layout of ``schema`` (1 or 2)."""
+
+    def __init__(self, base: dict[str, Any], who: identity.Identity, schema: int = 2) -> None:
+        self.base = copy.deepcopy(base)
+        self.base["schema"] = [2, 0] if schema == 2 else [1, 2]
+        self.schema = schema
         self.who = who
         self.count = 0
+        self.used: set[tuple[str, str, int]] = set()
 
     def _fresh(self) -> dict[str, Any]:
         raw = copy.deepcopy(self.base)
@@ -216,9 +377,11 @@ class Maker:
         raw["version"] = 1000 + self.count  # a place of its own in its name's dir
         return raw
 
-    def _signed(self, raw: dict[str, Any], resign: bool) -> bytes:
+    def _signed(self, raw: dict[str, Any], resign: bool, tweak: Tweak | None = None) -> bytes:
         """The file bytes: through the library's signing code (``signing.sign`` when the
         library can decode it, else the same signature over the same bytes by hand)."""
+        if self.schema == 2 and (tweak is not None or not resign):
+            return encode_v2(raw, self.who, resign=resign, tweak=tweak)
         if not resign:
             return msgpack.packb(raw, use_bin_type=True)
         try:
@@ -227,6 +390,8 @@ class Maker:
             manifest = None
         if manifest is not None:
             return signing.sign(manifest, self.who).encode()
+        if self.schema == 2:
+            return encode_v2(raw, self.who)
         unsigned = {**raw, "signature": None}
         try:
             body = msgpack.packb(unsigned, use_bin_type=True)
@@ -247,6 +412,8 @@ class Maker:
         *,
         resign: bool = True,
         data: bytes | None = None,
+        tweak: Tweak | None = None,
+        post: Callable[[bytes], bytes] | None = None,
     ) -> Variant:
         raw = self._fresh()
         file_id, file_version = raw["id"], raw["version"]
@@ -261,10 +428,17 @@ class Maker:
             name = "broken"
         owner = raw.get("owner")
         owner = owner if isinstance(owner, str) and _OWNER.match(owner) else ""
+        if (owner, name, file_version) in self.used:  # a place another variant took
+            file_version = 1000 + self.count
+        self.used.add((owner, name, file_version))
         placed = bool(owner) and name == raw.get("name") and file_version == raw.get("version")
+        if data is None:
+            data = self._signed(raw, resign, tweak)
+            if post is not None:  # the file's bytes changed after signing
+                data = post(data)
         return Variant(
             label=label,
-            data=data if data is not None else self._signed(raw, resign),
+            data=data,
             expect=expect,
             id=file_id,
             version=file_version,
@@ -272,7 +446,21 @@ class Maker:
             owner=owner or "mallory",
             name=name,
             placed=placed,
+            load=self._load_name(raw),
         )
+
+    def _load_name(self, raw: dict[str, Any]) -> str:
+        """The variable a one-variable load of this variant asks for: the chosen one."""
+        variables = raw.get("variables")
+        at = self.chosen_index
+        if isinstance(variables, list) and len(variables) > at and isinstance(variables[at], dict):
+            name = variables[at].get("name")
+            if isinstance(name, str) and name:
+                return name
+        return self.chosen
+
+    chosen = ""
+    chosen_index = 0
 
 
 def _set(path: Callable[[dict[str, Any]], Any], key: str, value_key: str) -> Callable:
@@ -282,18 +470,40 @@ def _set(path: Callable[[dict[str, Any]], Any], key: str, value_key: str) -> Cal
     return mutate
 
 
-def variants(base: dict[str, Any], who: identity.Identity, *, seed: int = 10) -> Iterator[Variant]:
+def variants(
+    base: dict[str, Any], who: identity.Identity, *, seed: int = 10, schema: int = 2
+) -> Iterator[Variant]:
     """Every variant of ``base`` (a real manifest with several preview kinds, an import and
-    at least three groups), deterministically."""
-    maker = Maker(base, who)
+    at least three groups), deterministically, in the layout of ``schema`` (1 or 2)."""
+    maker = Maker(base, who, schema)
+    base = maker.base
 
-    def expect(valid: set[str], key: str) -> str:
+    def expect(valid: AbstractSet[str], key: str) -> str:
         return "ok" if key in valid else "damaged"
 
-    # the chosen variable: the last one, in a group of its own that is not the first
-    vi = len(base["variables"]) - 1
+    variable_valid, blob_valid = VARIABLE_VALID, BLOB_VALID
+    if schema == 2:  # what schema 2 cannot say differently: empty deps and modules are left
+        # out, a blob's hash is 32 bytes and its codec a number (0 raw, 1 zstd)
+        falsy = {"none", "zero", "empty", "nolist", "nomap"}
+        variable_valid = {
+            **VARIABLE_VALID,
+            "deps": VARIABLE_VALID["deps"] | falsy,
+            "modules": VARIABLE_VALID["modules"] | falsy,
+        }
+        blob_valid = {
+            **BLOB_VALID,
+            "hash": BLOB_VALID["hash"] | {"bytes"},
+            "codec": BLOB_VALID["codec"] | {"zero", "one"},
+        }
+
+    # the chosen variable: the last one alone in a group that is not the first
+    vi = max(
+        i
+        for i, v in enumerate(base["variables"])
+        if v["group"] > 0 and base["groups"][v["group"]]["names"] == [v["name"]]
+    )
     gi = base["variables"][vi]["group"]
-    assert gi > 0 and base["groups"][gi]["names"] == [base["variables"][vi]["name"]]
+    maker.chosen, maker.chosen_index = base["variables"][vi]["name"], vi
 
     def var(raw: dict[str, Any]) -> dict[str, Any]:
         return raw["variables"][vi]
@@ -309,7 +519,7 @@ def variants(base: dict[str, Any], who: identity.Identity, *, seed: int = 10) ->
                 expect(valid, key),
                 resign=field != "signature",
             )
-        for field, valid in VARIABLE_VALID.items():
+        for field, valid in variable_valid.items():
             if field == "name":
 
                 def rename(raw: dict[str, Any], key: str = key) -> None:
@@ -335,7 +545,7 @@ def variants(base: dict[str, Any], who: identity.Identity, *, seed: int = 10) ->
             )
         for field, valid in GROUP_VALID.items():
             yield maker.variant(f"group {field}={key}", _set(group, field, key), expect(valid, key))
-        for field, valid in BLOB_VALID.items():
+        for field, valid in blob_valid.items():
             stream = lambda raw: group(raw)["stream"]  # noqa: E731
             yield maker.variant(f"blob {field}={key}", _set(stream, field, key), expect(valid, key))
         for field, valid in IMPORT_VALID.items():
@@ -349,6 +559,8 @@ def variants(base: dict[str, Any], who: identity.Identity, *, seed: int = 10) ->
                 f"signature {field}={key}", _set(sig, field, key), expect(valid, key), resign=False
             )
     yield from _structural(maker, base, vi, gi)
+    if schema == 2:
+        yield from _sections(maker, base, vi, gi)
     yield from _random(maker, base, random.Random(seed), 400)
 
 
@@ -396,8 +608,25 @@ def _structural(maker: Maker, base: dict[str, Any], vi: int, gi: int) -> Iterato
             outcome,
         )
     yield maker.variant("100,000 tags", _setter(lambda r: r, "tags", ["t"] * 100_000), "ok")
-    yield maker.variant("newer minor schema", _setter(lambda r: r, "schema", [1, 2**31]), "ok")
-    yield maker.variant("newer major schema", _setter(lambda r: r, "schema", [2, 0]), "damaged")
+    major = maker.schema
+    yield maker.variant("newer minor schema", _setter(lambda r: r, "schema", [major, 2**31]), "ok")
+    yield maker.variant("newer major schema", _setter(lambda r: r, "schema", [3, 0]), "damaged")
+    if major == 1:
+        one_map = copy.deepcopy(maker.base)
+        one_map["schema"] = [2, 0]
+        yield maker.variant(
+            "schema 2 claimed by a one-map manifest",
+            lambda r: None,
+            "damaged",
+            data=msgpack.packb(one_map, use_bin_type=True),
+        )
+    if major == 2:
+        yield maker.variant(
+            "schema 1 claimed",
+            _setter(lambda r: r, "schema", [1, 2]),
+            "damaged",
+            tweak=lambda head, body: None,
+        )
     yield maker.variant("older major schema", _setter(lambda r: r, "schema", [0, 9]), "damaged")
     yield maker.variant("negative minor schema", _setter(lambda r: r, "schema", [1, -1]), "damaged")
     yield maker.variant("unsigned", _setter(lambda r: r, "signature", None), "ok", resign=False)
@@ -412,6 +641,273 @@ def _structural(maker: Maker, base: dict[str, Any], vi: int, gi: int) -> Iterato
         "damaged",
         data=b"\x81\x01\x01",  # {1: 1}: msgpack refuses non-text keys
     )
+
+
+def _sections(maker: Maker, base: dict[str, Any], vi: int, gi: int) -> Iterator[Variant]:
+    """Schema 2's own: the section table, the sections' bytes and checksums, the name
+    buckets and the head, each made absurd with the head validly signed."""
+    keep = lambda raw: None  # noqa: E731
+    name = base["variables"][vi]["name"]
+
+    def table(kind: str, index: int, value: Any, at: int = 0) -> Tweak:
+        def tweak(head: dict[str, Any], body: bytearray) -> None:
+            head["sections"][kind][at][index] = value
+
+        return tweak
+
+    def section(kind: str, content: Any, *, raw: bytes | None = None) -> Tweak:
+        """Replace a kind's first chunk by other content, its checksum matching."""
+
+        def tweak(head: dict[str, Any], body: bytearray) -> None:
+            data = raw if raw is not None else msgpack.packb(content, use_bin_type=True)
+            head["sections"][kind][0][0] = len(body)
+            head["sections"][kind][0][1] = len(data)
+            head["sections"][kind][0][2] = blake3.blake3(data).digest()
+            body.extend(data)
+
+        return tweak
+
+    def edit_bucket(change: Callable[[list[Any]], Any]) -> Tweak:
+        def tweak(head: dict[str, Any], body: bytearray) -> None:
+            offset, length, _ = head["sections"]["names"][0]
+            flat = msgpack.unpackb(bytes(body[offset : offset + length]))
+            change(flat)
+            section("names", flat)(head, body)
+
+        return tweak
+
+    def tweaked(label: str, tweak: Tweak, expect: str = "damaged") -> Variant:
+        return maker.variant(label, keep, expect, tweak=tweak)
+
+    # the section table: offsets and lengths out of range, malformed chunks
+    for kind in ("groups", "variables", "names"):
+        for field, label, value in (
+            (0, "offset past the end", 10**6),
+            (0, "negative offset", -1),
+            (0, "offset near 2^63", 2**63 - 1),
+            (0, "offset 2^64-1", 2**64 - 1),
+            (1, "negative length", -5),
+            (1, "length past the end", 10**6),
+            (1, "zero length", 0),
+            (0, "float offset", 0.0),
+            (0, "nan offset", math.nan),
+            (1, "bool length", True),
+            (0, "text offset", "0"),
+            (2, "digest of 31 bytes", b"\x00" * 31),
+            (2, "digest as text", "ab" * 16),
+            (2, "digest of other bytes", b"\x00" * 32),
+        ):
+            yield tweaked(f"section {kind} {label}", table(kind, field, value))
+
+        def drop(head: dict[str, Any], body: bytearray, kind: str = kind) -> None:
+            del head["sections"][kind]
+
+        yield tweaked(f"section table without {kind}", drop)
+
+        def empty(head: dict[str, Any], body: bytearray, kind: str = kind) -> None:
+            head["sections"][kind] = []
+
+        yield tweaked(f"section {kind} with no chunks", empty)
+
+        def short(head: dict[str, Any], body: bytearray, kind: str = kind) -> None:
+            head["sections"][kind][0] = head["sections"][kind][0][:2]
+
+        yield tweaked(f"section {kind} chunk too short", short)
+
+        def long(head: dict[str, Any], body: bytearray, kind: str = kind) -> None:
+            head["sections"][kind][0] = [*head["sections"][kind][0], 0, 0]
+
+        yield tweaked(f"section {kind} chunk too long", long)
+
+        def twice(head: dict[str, Any], body: bytearray, kind: str = kind) -> None:
+            head["sections"][kind].append(list(head["sections"][kind][0]))
+
+        yield tweaked(f"section {kind} chunk listed twice", twice)
+
+        def many(head: dict[str, Any], body: bytearray, kind: str = kind) -> None:
+            head["sections"][kind] = [list(head["sections"][kind][0])] * 200_000
+
+        yield tweaked(f"section {kind} chunk listed 200,000 times", many)
+
+        def flipped(head: dict[str, Any], body: bytearray, kind: str = kind) -> None:
+            offset = head["sections"][kind][0][0]
+            body[offset] ^= 0x01
+
+        yield tweaked(f"section {kind} byte flipped", flipped)
+        for label, content in (
+            ("text", "not a list"),
+            ("a map", {"a": 1}),
+            ("none", None),
+            ("deep", _nest(40)),
+            ("list of none", [None]),
+            ("list of numbers", [1, 2, 3]),
+            ("huge string", ["x" * 300_000]),
+        ):
+            yield tweaked(
+                f"section {kind} holds {label} (checksum matching)", section(kind, content)
+            )
+        for label, data in (
+            ("nested 1,100 deep", b"\x91" * 1100 + b"\xc0"),
+            ("an integer map key", b"\x81\x01\x01"),
+            ("an array claiming 2^32-1 items", b"\xdd\xff\xff\xff\xff"),
+            ("a string claiming 4 GiB", b"\xdb\xff\xff\xff\xf0abc"),
+            ("an ext type", b"\xd4\x01\x00"),
+            ("garbage", bytes(range(256))),
+            ("two values", b"\x90\x90"),
+        ):
+            yield tweaked(
+                f"section {kind} holds {label} (checksum matching)", section(kind, None, raw=data)
+            )
+
+    def swap(head: dict[str, Any], body: bytearray) -> None:
+        head["sections"]["variables"][0] = list(head["sections"]["groups"][0][:3])
+
+    yield tweaked("variables chunk points at the groups chunk", swap)
+
+    def swap_back(head: dict[str, Any], body: bytearray) -> None:
+        head["sections"]["groups"][0][:3] = head["sections"]["variables"][0]
+
+    yield tweaked("groups chunk points at the variables chunk", swap_back)
+
+    def overlap(head: dict[str, Any], body: bytearray) -> None:
+        offset, length, _ = head["sections"]["groups"][0][:3]
+        data = bytes(body[offset + 1 : offset + length])
+        head["sections"]["names"].append([offset + 1, len(data), blake3.blake3(data).digest()])
+
+    yield tweaked("a names chunk overlapping the groups chunk", overlap)
+
+    def tail_chunk(head: dict[str, Any], body: bytearray) -> None:
+        data = msgpack.packb([])
+        head["sections"]["names"].append([len(body), len(data), blake3.blake3(data).digest()])
+        body.extend(data)
+
+    yield tweaked("an extra empty name bucket", tail_chunk)
+
+    def gap(head: dict[str, Any], body: bytearray) -> None:
+        body.extend(b"\x00" * 64)  # bytes no section covers
+
+    yield tweaked("bytes no section covers", gap, "ok")
+
+    for label, start in (("1", 1), ("-1", -1), ("true", True), ("0.0", 0.0), ("none", None)):
+        yield tweaked(f"groups chunk starts at {label}", table("groups", 3, start))
+
+    # group starts out of order over two chunks
+    def two_chunks(head: dict[str, Any], body: bytearray) -> None:
+        head["sections"]["groups"].append(list(head["sections"]["groups"][0]))
+        head["sections"]["groups"][1][3] = 0
+
+    yield tweaked("two groups chunks both starting at group 0", two_chunks)
+
+    # name buckets: entries naming missing variables or groups, wrong shapes
+    for label, change in (
+        ("a name that is no variable", lambda f: f.extend(("ghost", 0, 0))),
+        ("the chosen name twice", lambda f: f.extend((name, vi, gi))),
+        ("a position past the last variable", lambda f: f.extend(("ghost", 10**6, 0))),
+        ("a group past the last group", lambda f: f.extend(("ghost", 0, 10**6))),
+        ("a negative position", lambda f: f.extend(("ghost", -1, 0))),
+        ("a negative group", lambda f: f.extend(("ghost", 0, -1))),
+        ("a float position", lambda f: f.extend(("ghost", 0.0, 0))),
+        ("a nan group", lambda f: f.extend(("ghost", 0, math.nan))),
+        ("a bool group", lambda f: f.extend(("ghost", 0, True))),
+        ("a name that is bytes", lambda f: f.extend((b"ghost", 0, 0))),
+        ("a name that is a number", lambda f: f.extend((7, 0, 0))),
+        ("a dangling name", lambda f: f.append("ghost")),
+        ("a list entry", lambda f: f.append([name, vi, gi])),
+        ("the chosen name pointing at group 0", lambda f: f.__setitem__(f.index(name) + 2, 0)),
+        ("the chosen name pointing at position 0", lambda f: f.__setitem__(f.index(name) + 1, 0)),
+        (
+            "the chosen name missing",
+            lambda f: f.__delitem__(slice(f.index(name), f.index(name) + 3)),
+        ),
+        ("the chosen name renamed", lambda f: f.__setitem__(f.index(name), "ghost")),
+        ("every entry removed", lambda f: f.clear()),
+        ("a huge name", lambda f: f.extend(("x" * 300_000, 0, 0))),
+    ):
+        yield tweaked(f"name bucket with {label}", edit_bucket(change))
+
+    # the head: absurd summary and structure
+    for key in ("variables", "groups", "memory", "stored"):
+        for label, value in (
+            ("2^62", 2**62),
+            ("-1", -1),
+            ("nan", math.nan),
+            ("1.5", 1.5),
+            ("text", "1"),
+            ("none", None),
+            ("one more", "more"),
+        ):
+
+            def summary(head: dict[str, Any], body: bytearray, key: str = key, v: Any = value):
+                s = head["summary"]
+                s[key] = s[key] + 1 if v == "more" else v
+
+            yield tweaked(f"summary {key}={label}", summary)
+
+        def no_key(head: dict[str, Any], body: bytearray, key: str = key) -> None:
+            del head["summary"][key]
+
+        yield tweaked(f"summary without {key}", no_key)
+    for label, change in (
+        ("no summary", lambda h: h.pop("summary")),
+        ("summary a list", lambda h: h.__setitem__("summary", [1, 2, 3, 4])),
+        ("no section table", lambda h: h.pop("sections")),
+        ("section table a list", lambda h: h.__setitem__("sections", [[0, 1, b"x" * 32]])),
+        ("section table of text", lambda h: h.__setitem__("sections", "everything")),
+        ("groups in the head", lambda h: h.__setitem__("groups", [])),
+        ("variables in the head", lambda h: h.__setitem__("variables", [])),
+        ("a signature in the head", lambda h: h.__setitem__("signature", None)),
+        ("a format in the head", lambda h: h.__setitem__("format", "other")),
+        ("a schema in the head", lambda h: h.__setitem__("schema", [9, 9])),
+        ("a newer section kind", lambda h: h["sections"].__setitem__("zz", [])),
+    ):
+        expect = "ok" if label == "a newer section kind" else "damaged"
+        yield tweaked(f"head with {label}", lambda h, b, change=change: change(h), expect)
+
+    # the file around the head: not in canonical layout, or not a schema-2 file at all
+    head_at = len(manifest_index._PREFIX)
+    for label, cut in (
+        ("truncated in the head", lambda d: d[: head_at + 10]),
+        ("truncated in the body", lambda d: d[:-3]),
+        ("bytes after the body", lambda d: d + b"\x00"),
+        ("a head length past the end", lambda d: d[:head_at] + b"\xc6\xff\xff\xff\xf0"),
+        ("only the prefix", lambda d: d[:head_at]),
+    ):
+        yield maker.variant(f"file {label}", keep, "damaged", post=cut)
+
+    def outer(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
+        def post(data: bytes) -> bytes:
+            decoded = msgpack.unpackb(data, raw=False)
+            decoded = change(decoded) or decoded
+            return msgpack.packb(decoded, use_bin_type=True)
+
+        return post
+
+    for label, change, outcome in (
+        ("with an extra key", lambda o: o.__setitem__("zz", 1), "damaged"),
+        ("without its body", lambda o: o.pop("body") and None, "damaged"),
+        ("without its head", lambda o: o.pop("head") and None, "damaged"),
+        ("head as text", lambda o: o.__setitem__("head", "text"), "damaged"),
+        ("body as a list", lambda o: o.__setitem__("body", ["x"]), "damaged"),
+        ("head a list", lambda o: o.__setitem__("head", msgpack.packb([1])), "damaged"),
+        (
+            "with a 2 KB signature key",
+            lambda o: o.__setitem__(
+                "signature", {"alg": "ed25519", "key": b"k" * 2000, "sig": b""}
+            ),
+            "damaged",
+        ),
+        (
+            "head nested 40 deep",
+            lambda o: o.__setitem__("head", msgpack.packb(_nest_map(40))),
+            "damaged",
+        ),
+        (
+            "keys in another order (still signed)",
+            lambda o: dict(reversed(list(o.items()))),
+            "ok",
+        ),
+    ):
+        yield maker.variant(f"outer {label}", keep, outcome, post=outer(change))
 
 
 def _setter(path: Callable[[dict[str, Any]], Any], key: str, value: Any) -> Callable:

@@ -166,10 +166,15 @@ def test_disk_full_during_save_leaves_nothing_partial(tmp_path: Path) -> None:
         home = small / "home"
         code = (
             "import os, sessions\n"
+            "from pathlib import Path\n"
+            "def files():\n"
+            "    return {str(p) for p in Path(os.environ['SESSIONS_HOME']).rglob('*') if p.is_file()}\n"
             "small = b'x' * 1000\n"
             "sessions.save('before')\n"
+            "kept = files()\n"
             "big = os.urandom(6_000_000)\n"
             "try:\n    sessions.save('after')\nexcept sessions.SessionsError as e:\n    print(type(e).__name__, e)\n"
+            "import sys; print(sorted(files() - kept), file=sys.stderr)\n"
         )
         done = subprocess.run(
             [sys.executable, "-c", code],
@@ -181,6 +186,7 @@ def test_disk_full_during_save_leaves_nothing_partial(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         _one_clean_line(done.stdout)
         assert done.stdout.startswith("DiskFullError") and "disk full" in done.stdout
+        assert done.stderr.strip() == "[]", "no blob, pack or any other file of it is left"
         leftovers = [p for p in home.rglob(".tmp-*")]
         assert leftovers == []
         listed = cli(home, "ls")
