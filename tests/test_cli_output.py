@@ -37,7 +37,7 @@ def test_ls_columns_align_and_piped_output_is_plain(home: Path) -> None:
     assert not ANSI.search(listed.stdout), "no colour codes when piped"
     assert all(line == line.rstrip() for line in lines), "no trailing spaces"
     header = lines[0]
-    assert header.split() == ["REF", "ID", "CREATED", "VARS", "STORED", "NOTE"]
+    assert header.split() == ["REF", "ID", "WHAT", "CREATED", "VARS", "STORED", "NOTE"]
     ids_at = header.index("ID")
     for line in lines[1:]:
         assert re.match(r"[0-9A-Z]{10}$", line[ids_at : ids_at + 10]), (header, line)
