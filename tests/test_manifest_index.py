@@ -69,13 +69,42 @@ def test_a_one_variable_load_reads_only_its_bucket_and_its_group(home: Path) -> 
     )
     # v123 alone from its batch; a with b and shared, which share a list
     assert got == [["v123", "shared", "a", "b"], {}, ["a", "b", "shared", "v123"], True]
-    # a full load needs every section: the damage is one line naming the snapshot
-    done = run_python(home, "import sessions\nsessions.load('many')\n", check=False)
-    assert done.returncode != 0
-    assert "many@1 is damaged" in done.stderr and "checksum" in done.stderr
     listed = cli(home, "ls")
     assert listed.returncode == 0 and "DAMAGED" in listed.stdout
     assert "damaged manifest" in cli(home, "verify").stdout
+
+
+def test_a_full_load_reads_every_group_and_no_name_bucket(home: Path) -> None:
+    run_python(home, MANY)
+    path = _manifest(home)
+    body, sections = _sections(path)
+    data = bytearray(path.read_bytes())
+    # name buckets and variable records are what partial loads and listings read: a full
+    # load binds every group's members and needs neither
+    for kind in ("names", "variables"):
+        for offset, length, _ in sections[kind]:
+            data[body + offset + length // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    got = run_json(
+        home,
+        """
+        import json, sessions
+        ns = {}
+        report = sessions.load("many", namespace=ns)
+        same = ns["a"]["s"] is ns["b"]["s"]
+        print(json.dumps([len(report.loaded), report.failed, ns["v4999"], same]))
+        """,
+    )
+    assert got == [5004, {}, "value-4999", True]  # with the loop variable i
+    # a flipped byte in a group chunk, which a full load does read: one line naming the snapshot
+    offset, length = sections["groups"][-1][:2]
+    data[body + offset + length // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    done = run_python(home, "import sessions\nsessions.load('many')\n", check=False)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sessions.core.errors.FormatError: snapshot many@1 is damaged")
+    assert "'groups' section does not match its checksum" in last
 
 
 def test_a_changed_byte_in_the_head_fails_the_signature(home: Path) -> None:

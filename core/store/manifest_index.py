@@ -389,6 +389,7 @@ class ManifestIndex:
         self.summary = summary
         self._groups: dict[int, list[Any]] = {}
         self._buckets: dict[int, dict[str, tuple[int, int]]] = {}
+        self._lists: dict[int, tuple[list[str], list[int], list[int]]] = {}
 
     @classmethod
     def open(cls, path: Path) -> ManifestIndex:
@@ -448,8 +449,9 @@ class ManifestIndex:
         return _Decoded(manifest)
 
     # --- lookups ------------------------------------------------------------------------
-    def _bucket(self, index: int) -> dict[str, tuple[int, int]]:
-        found = self._buckets.get(index)
+    def _flat(self, index: int) -> tuple[list[str], list[int], list[int]]:
+        """(names, positions, groups) of name bucket ``index``, hash-checked and validated."""
+        found = self._lists.get(index)
         if found is None:
             flat = _chunk(self._body, self._sections["names"][index], "names")
             names, positions, groups = flat[0::3], flat[1::3], flat[2::3]
@@ -462,9 +464,15 @@ class ManifestIndex:
                 and (not flat or max(groups) < self.summary["groups"])
             ):
                 raise FormatError("manifest name bucket is malformed")
-            found = {}
-            for name, position, group in zip(names, positions, groups):
-                found.setdefault(name, (position, group))
+            found = self._lists[index] = (names, positions, groups)
+        return found
+
+    def _bucket(self, index: int) -> dict[str, tuple[int, int]]:
+        found = self._buckets.get(index)
+        if found is None:
+            names, positions, groups = self._flat(index)
+            # first entry wins for a repeated name: built in C from the reversed lists
+            found = dict(zip(names[::-1], zip(positions[::-1], groups[::-1])))
             self._buckets[index] = found
         return found
 
@@ -477,8 +485,8 @@ class ManifestIndex:
         """Every variable name with its position in save order (reads every bucket)."""
         out: dict[str, int] = {}
         for index in range(len(self._sections["names"])):
-            for name, (position, _) in self._bucket(index).items():
-                out[name] = position
+            names, positions, _ = self._flat(index)
+            out.update(zip(names[::-1], positions[::-1]))  # first entry wins, as in find
         return out
 
     def names(self) -> list[str]:
