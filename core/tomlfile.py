@@ -7,11 +7,6 @@ from typing import Any
 
 from sessions.core.errors import SessionsError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 
 def read_toml(path: Path, error: type[SessionsError] = SessionsError) -> dict[str, Any]:
     """The table in ``path``; empty when the file does not exist. Unreadable or invalid
@@ -24,6 +19,10 @@ def read_toml(path: Path, error: type[SessionsError] = SessionsError) -> dict[st
         raise error(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise error(f"{path} is not UTF-8 text") from None
+    try:  # imported here: most processes never read a TOML file (a load of your own needs none)
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

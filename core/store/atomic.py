@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,7 +22,7 @@ DIR_MODE = 0o700
 
 def temp_path(directory: Path) -> Path:
     """A fresh temp name inside ``directory``; temp names start with a dot and are never listed."""
-    return directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    return directory / f"{TEMP_PREFIX}{os.urandom(8).hex()}"
 
 
 def fsync_dir(directory: Path) -> None:
