@@ -16,7 +16,7 @@ from conftest import cli, run_json, run_python
 
 from sessions.core.errors import FormatError, SessionsError
 from sessions.core.store.manifest import Manifest
-from sessions.core.store.manifest_index import CHUNK, ManifestIndex
+from sessions.core.store.manifest_index import CHUNK, ManifestIndex, encode
 
 MANY = """
 import sessions
@@ -203,3 +203,58 @@ def test_comparing_snapshots_names_only_the_batched_values_that_changed(home: Pa
     result = compare(left, right)
     assert sorted(c.name for c in result.changed) == ["v17", "v200"]
     assert len(result.same) == 299 and not result.added  # and i and not result.removed
+
+
+def _with_first_group(good: bytes, change) -> memoryview:
+    """``good`` (a schema-2 manifest) with its first group record changed by ``change``, the
+    section re-checksummed (unsigned: the record is what is under test, not the signature)."""
+    outer = msgpack.unpackb(good)
+    head = msgpack.unpackb(outer["head"])
+    offset, length, _, start = head["sections"]["groups"][0]
+    records = msgpack.unpackb(outer["body"][offset : offset + length])
+    change(records[0])
+    chunk = msgpack.packb(records)
+    body = outer["body"] + chunk
+    head["sections"]["groups"][0] = [len(outer["body"]), len(chunk), _blake3(chunk), start]
+    return memoryview(encode(msgpack.packb(head), body, None))
+
+
+def _blake3(data: bytes) -> bytes:
+    import blake3
+
+    return blake3.blake3(data).digest()
+
+
+def _set(path: tuple, value):
+    def change(record: list) -> None:
+        target = record
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_set((2, 1), -5), "negative"),  # stream size
+        (_set((2, 2), True), "integer"),  # stored size as a bool
+        (_set((2, 0), b"\x01" * 31), "32 bytes"),  # hash
+        (_set((2, 3), 7), "codec"),
+        (_set((1, 0), 12), "list of text"),  # a member name that is not text
+        (_set((0,), None), "text"),  # serializer
+        (_set((7,), [[0, 0, 1 << 40]]), "outside"),  # a buffer slice past its blob
+        (_set((5,), {"v1": [3]}), "text"),  # deps
+        (lambda record: record.pop(), "list of 8"),
+    ],
+)
+def test_a_malformed_group_record_is_one_line_naming_what_is_wrong(
+    home: Path, change, reason: str
+) -> None:
+    run_python(home, MANY)
+    index = ManifestIndex.parse(_with_first_group(_manifest(home).read_bytes(), change))
+    index.group(index.summary["groups"] - 1)  # another chunk still reads
+    with pytest.raises(FormatError, match=reason) as caught:
+        index.group(0)
+    assert "\n" not in str(caught.value) and "malformed" in str(caught.value)
