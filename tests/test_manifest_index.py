@@ -245,6 +245,10 @@ def _set(path: tuple, value):
         (_set((1, 0), 12), "list of text"),  # a member name that is not text
         (_set((0,), None), "text"),  # serializer
         (_set((7,), [[0, 0, 1 << 40]]), "outside"),  # a buffer slice past its blob
+        (_set((7,), [[0, -1, 1]]), "three counts"),
+        (_set((7,), [[0, 0]]), "three counts"),
+        (_set((7,), [[False, 0, 0]]), "three counts"),
+        (_set((7,), "slices"), "should be a list"),
         (_set((5,), {"v1": [3]}), "text"),  # deps
         (lambda record: record.pop(), "list of 8"),
     ],
@@ -258,3 +262,25 @@ def test_a_malformed_group_record_is_one_line_naming_what_is_wrong(
     with pytest.raises(FormatError, match=reason) as caught:
         index.group(0)
     assert "\n" not in str(caught.value) and "malformed" in str(caught.value)
+
+
+def test_a_buffer_slice_past_its_blob_is_refused(home: Path) -> None:
+    run_python(
+        home,
+        """
+        import numpy as np, sessions
+        for i in range(300):
+            globals()[f"t{i}"] = np.full(4, i, dtype=np.float64)
+        sessions.save("tiny")
+        """,
+    )
+    good = _manifest(home).read_bytes()
+
+    def stretch(record: list) -> None:
+        assert record[7], "tiny arrays are stored joined, with slices"
+        record[7][-1][2] += 1  # one byte longer than its joined buffer
+
+    index = ManifestIndex.parse(_with_first_group(good, lambda r: None))
+    assert index.group(0)[0].slices  # unchanged, it reads
+    with pytest.raises(FormatError, match="outside its blob"):
+        ManifestIndex.parse(_with_first_group(good, stretch)).group(0)
