@@ -94,28 +94,43 @@ class _Namespace:
     """Writes into the target namespace, remembering what each name held before, so a
     cancelled load puts everything back and a finished one can say what it replaced.
 
-    Only names that held a value are remembered with it (``held``); the others are just in
-    ``bound``, so binding a batch of fresh names costs a few set and dict operations in C."""
+    Only names that held a value are remembered with it (``held``). The names bound are kept
+    as the sequences they were bound in, and made a set only once a name that is already
+    there must be told apart from one this load bound earlier: binding a batch of fresh
+    names into an empty namespace costs a few operations in C, not one per name."""
 
     _ABSENT = object()
 
     def __init__(self, ns: dict[str, Any], replace: bool) -> None:
         self.ns = ns
         self.replace = replace
-        self.bound: set[str] = set()  # every name this load bound
-        self.held: dict[str, Any] = {}  # of those, what the ones already there held before
+        self.held: dict[str, Any] = {}  # names there before this load, with what they held
+        self._runs: list[Sequence[str]] = []  # the names bound, as bound
+        self._bound: set[str] | None = None  # the same as a set, once one was needed
+
+    def _bound_set(self) -> set[str]:
+        if self._bound is None:
+            self._bound = set(chain.from_iterable(self._runs))
+            self._runs = []
+        return self._bound
+
+    def _mark(self, names: Sequence[str]) -> None:
+        if self._bound is None:
+            self._runs.append(names)
+        else:
+            self._bound.update(names)
 
     def set(self, name: str, value: Any, report: LoadReport) -> bool:
         """Bind ``name`` unless it exists and must not be replaced; False when left alone."""
         old = self.ns.get(name, self._ABSENT)
-        if old is not self._ABSENT and not self.replace:
-            if name not in report.kept:
-                report.kept.append(name)
-            return False
-        if name not in self.bound:
-            self.bound.add(name)
-            if old is not self._ABSENT:
+        if old is not self._ABSENT:
+            if not self.replace:
+                if name not in report.kept:
+                    report.kept.append(name)
+                return False
+            if name not in self.held and name not in self._bound_set():
                 self.held[name] = old
+        self._mark((name,))
         self.ns[name] = value
         return True
 
@@ -123,7 +138,7 @@ class _Namespace:
         """Bind every name of ``names`` that ``values`` holds, as :meth:`set` does one by one
         (in bulk: a batch of small values binds hundreds at once, in C); the others failed."""
         ns = self.ns
-        if len(values) == len(names) and values.keys() >= set(names):
+        if values.keys() == set(names):
             found: Sequence[str] = names
         else:
             found = [n for n in names if n in values]
@@ -135,12 +150,12 @@ class _Namespace:
                 if self.set(name, values[name], report):
                     report.loaded.append(name)
             return
-        bound = self.bound
-        fresh = found if bound.isdisjoint(found) else [n for n in found if n not in bound]
-        held = ns.keys() & fresh  # names that held a value before this load
+        held = ns.keys() & found  # usually none: a fresh namespace, or new names
         if held:
+            held -= self.held.keys()
+            held -= self._bound_set()  # bound earlier in this load: not what was there
             self.held.update({n: ns[n] for n in held})
-        bound.update(fresh)
+        self._mark(found)
         ns.update(values if found is names else {n: values[n] for n in found})
         report.loaded.extend(found)
 
@@ -150,7 +165,8 @@ class _Namespace:
 
     def undo(self) -> None:
         ns, held = self.ns, self.held
-        for name in self.bound:
+        bound = self._bound if self._bound is not None else chain.from_iterable(self._runs)
+        for name in bound:
             if name in held:
                 ns[name] = held[name]
             else:
