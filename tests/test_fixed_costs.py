@@ -71,7 +71,8 @@ def test_versions_are_found_for_modules_that_do_not_declare_one(home: Path) -> N
 
 def test_a_first_load_imports_only_what_it_uses(home: Path) -> None:
     # a snapshot of your own, loaded whole and by one name: no thread pool (small), no
-    # close-match hints, no TOML parser (no trust file needed), no platformdirs (XDG dirs)
+    # close-match hints, no TOML parser (no trust file needed), no platformdirs (XDG dirs),
+    # no logging (nothing to log)
     got = run_json(
         home,
         """
@@ -83,7 +84,7 @@ def test_a_first_load_imports_only_what_it_uses(home: Path) -> None:
         sessions.save("small")
         for name in [m for m in sys.modules if m.startswith(("sessions", "platformdirs"))]:
             del sys.modules[name]  # as a fresh process that only loads
-        heavy = ("concurrent.futures", "difflib", "tomllib", "platformdirs", "dill")
+        heavy = ("concurrent.futures", "difflib", "tomllib", "platformdirs", "dill", "logging")
         for name in heavy:
             sys.modules.pop(name, None)
         import sessions
