@@ -426,9 +426,9 @@ def report(results: list[ScriptResult], subset: bool, gallery: bool) -> str:
             f"Sessions against dill: save {theirs['save'] / ours['save']:.2f}× dill's speed, "
             f"load {theirs['load'] / ours['load']:.2f}× (above 1 is faster).",
         ]
-        # a script whose whole save failed for one tool has no load for it: the sums above
+        # a script whose whole save failed for one tool loads nothing for it: the sums above
         # charge the other tool for loading what it alone saved
-        both = [r for r in ran if all(r.tools[t].load > 0 for t in TOOLS)]
+        both = [r for r in ran if all(r.tools[t].equal or r.tools[t].different for t in TOOLS)]
         if len(both) < len(ran):
             mine = sum(r.tools["sessions"].load for r in both)
             dills = sum(r.tools["dill"].load for r in both)
