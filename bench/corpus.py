@@ -426,6 +426,18 @@ def report(results: list[ScriptResult], subset: bool, gallery: bool) -> str:
             f"Sessions against dill: save {theirs['save'] / ours['save']:.2f}× dill's speed, "
             f"load {theirs['load'] / ours['load']:.2f}× (above 1 is faster).",
         ]
+        # a script whose whole save failed for one tool loads nothing for it: the sums above
+        # charge the other tool for loading what it alone saved
+        both = [r for r in ran if all(r.tools[t].equal or r.tools[t].different for t in TOOLS)]
+        if len(both) < len(ran):
+            mine = sum(r.tools["sessions"].load for r in both)
+            dills = sum(r.tools["dill"].load for r in both)
+            saves = [sum(r.tools[t].save for r in both) for t in ("sessions", "dill")]
+            lines.append(
+                f"On the {len(both)} scripts both tools saved and loaded: save {saves[0]:.2f} s "
+                f"vs dill {saves[1]:.2f} s, load {mine:.2f} s vs dill {dills:.2f} s "
+                f"({dills / mine:.2f}× dill's speed)."
+            )
     for a, b in (("dill", "sessions"), ("sessions", "dill")):
         rows = []
         for r in ran:

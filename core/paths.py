@@ -1,13 +1,29 @@
-"""Where Sessions keeps its files: the session dir, and the per-user config, log and runtime dirs."""
+"""Where Sessions keeps its files: the session dir, and the per-user config, log and runtime dirs.
+
+On Linux the session and config dirs are the XDG base dirs, found here directly: that is
+what platformdirs answers there, and importing platformdirs (which brings tempfile, shutil,
+bz2, lzma and random along) would be most of a first load's fixed cost. Elsewhere, and for
+the other dirs, platformdirs decides.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-import platformdirs
-
 APP = "sessions-tui"
+
+
+def _xdg(variable: str, default: str) -> Path | None:
+    """``$variable`` (or ``default`` when unset or blank) joined with the app's name, as
+    platformdirs computes it on Linux; None elsewhere (Android, too, reports linux)."""
+    if sys.platform != "linux" or os.environ.get("ANDROID_DATA"):
+        return None
+    base = os.environ.get(variable, "")
+    if not base.strip():
+        base = os.path.expanduser(default)
+    return Path(base) / APP
 
 
 def session_home() -> Path:
@@ -15,6 +31,11 @@ def session_home() -> Path:
     env = os.environ.get("SESSIONS_HOME")
     if env:
         return Path(env).expanduser().absolute()
+    found = _xdg("XDG_DATA_HOME", "~/.local/share")
+    if found is not None:
+        return found
+    import platformdirs
+
     return Path(platformdirs.user_data_dir(APP, appauthor=False))
 
 
@@ -23,6 +44,11 @@ def config_dir() -> Path:
     env = os.environ.get("SESSIONS_CONFIG_DIR")
     if env:
         return Path(env).expanduser().absolute()
+    found = _xdg("XDG_CONFIG_HOME", "~/.config")
+    if found is not None:
+        return found
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
@@ -31,6 +57,8 @@ def log_dir() -> Path:
     env = os.environ.get("SESSIONS_LOG_DIR")
     if env:
         return Path(env).expanduser().absolute()
+    import platformdirs
+
     return Path(platformdirs.user_log_dir(APP, appauthor=False))
 
 
@@ -39,4 +67,6 @@ def cache_dir() -> Path:
     env = os.environ.get("SESSIONS_CACHE_DIR")
     if env:
         return Path(env).expanduser().absolute()
+    import platformdirs
+
     return Path(platformdirs.user_cache_dir(APP, appauthor=False))

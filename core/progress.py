@@ -22,13 +22,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future
-from concurrent.futures import wait as _wait_futures
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sessions.core.errors import Cancelled
 from sessions.core.units import human_duration, human_rate, human_size, plural
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 
@@ -215,6 +216,9 @@ class Reporter:
         """Wait until every future is done, polling the callback meanwhile. When it cancels,
         the futures not yet started are cancelled and :attr:`cancelled` is set; this still
         returns only once none is running, and the caller decides what that means."""
+        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import wait as _wait_futures
+
         pending = set(futures)
         while pending:
             if self.cancelled:

@@ -7,10 +7,22 @@ from typing import Any
 
 from sessions.core.errors import SessionsError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+
+def _tomllib() -> Any:
+    """The TOML parser, imported when first needed: most processes never read a TOML file
+    (a load of your own snapshot needs none)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib
+
+
+def __getattr__(name: str) -> Any:
+    """``tomllib``, the parser this module reads with, for callers that parse text."""
+    if name == "tomllib":
+        return _tomllib()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def read_toml(path: Path, error: type[SessionsError] = SessionsError) -> dict[str, Any]:
@@ -24,6 +36,7 @@ def read_toml(path: Path, error: type[SessionsError] = SessionsError) -> dict[st
         raise error(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise error(f"{path} is not UTF-8 text") from None
+    tomllib = _tomllib()
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

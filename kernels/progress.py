@@ -12,7 +12,6 @@ shell, a script) a rich bar on stderr, anything else nothing.
 
 from __future__ import annotations
 
-import html
 import sys
 from typing import Any
 
@@ -59,6 +58,8 @@ class NotebookProgress(ProgressDisplay):
         state = "done" if progress.finished else ("stopped" if stopped else "running")
         value = "" if fraction is None else f' value="{fraction * 100:.1f}"'
         colour = "#c0392b" if stopped else "inherit"
+        import html  # only where a notebook draws the bar
+
         markup = (
             f'<div class="sessions-progress" data-state="{state}" '
             'style="display:flex;align-items:center;gap:0.6em;'

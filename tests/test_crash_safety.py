@@ -108,3 +108,36 @@ def test_flipped_byte_is_named_by_verify_and_fails_only_that_variable(
     )
     assert got["loaded"] == ["labels"]
     assert "corrupt" in got["failed"]["weights"] and "\n" not in got["failed"]["weights"]
+
+
+def test_a_flipped_byte_in_one_batch_fails_only_that_batchs_variables(home: Path) -> None:
+    # many small values: batches of independent values, compressed, packed, read one after
+    # another on the loading thread (one decompression context reused after the failure)
+    run_python(
+        home,
+        """
+        import sessions
+        for i in range(3000):
+            globals()[f"v{i}"] = f"value {i} " * 8
+        sessions.save("many")
+        """,
+    )
+    import sessions
+
+    manifest = sessions.inspect("many", home=home).manifest
+    batches = [g for g in manifest.groups if g.independent and len(g.names) > 1]
+    assert len(batches) > 2 and all(g.stream.codec == "zstd" for g in batches)
+    damaged = batches[0]
+    flip_byte_of(home, damaged.stream.hash)
+    got = run_json(
+        home,
+        """
+        import json, sessions
+        r = sessions.load("many")
+        print(json.dumps({"loaded": r.loaded, "failed": r.failed, "last": v2999}))
+        """,
+    )
+    assert set(got["failed"]) == set(damaged.names)
+    assert all("corrupt" in why and "\n" not in why for why in got["failed"].values())
+    assert len(got["loaded"]) == 3001 - len(damaged.names)  # with the loop variable i
+    assert got["last"] == "value 2999 " * 8 or "v2999" in damaged.names

@@ -16,7 +16,7 @@ from conftest import cli, run_json, run_python
 
 from sessions.core.errors import FormatError, SessionsError
 from sessions.core.store.manifest import Manifest
-from sessions.core.store.manifest_index import CHUNK, ManifestIndex
+from sessions.core.store.manifest_index import CHUNK, ManifestIndex, encode
 
 MANY = """
 import sessions
@@ -69,13 +69,42 @@ def test_a_one_variable_load_reads_only_its_bucket_and_its_group(home: Path) -> 
     )
     # v123 alone from its batch; a with b and shared, which share a list
     assert got == [["v123", "shared", "a", "b"], {}, ["a", "b", "shared", "v123"], True]
-    # a full load needs every section: the damage is one line naming the snapshot
-    done = run_python(home, "import sessions\nsessions.load('many')\n", check=False)
-    assert done.returncode != 0
-    assert "many@1 is damaged" in done.stderr and "checksum" in done.stderr
     listed = cli(home, "ls")
     assert listed.returncode == 0 and "DAMAGED" in listed.stdout
     assert "damaged manifest" in cli(home, "verify").stdout
+
+
+def test_a_full_load_reads_every_group_and_no_name_bucket(home: Path) -> None:
+    run_python(home, MANY)
+    path = _manifest(home)
+    body, sections = _sections(path)
+    data = bytearray(path.read_bytes())
+    # name buckets and variable records are what partial loads and listings read: a full
+    # load binds every group's members and needs neither
+    for kind in ("names", "variables"):
+        for offset, length, _ in sections[kind]:
+            data[body + offset + length // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    got = run_json(
+        home,
+        """
+        import json, sessions
+        ns = {}
+        report = sessions.load("many", namespace=ns)
+        same = ns["a"]["s"] is ns["b"]["s"]
+        print(json.dumps([len(report.loaded), report.failed, ns["v4999"], same]))
+        """,
+    )
+    assert got == [5004, {}, "value-4999", True]  # with the loop variable i
+    # a flipped byte in a group chunk, which a full load does read: one line naming the snapshot
+    offset, length = sections["groups"][-1][:2]
+    data[body + offset + length // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    done = run_python(home, "import sessions\nsessions.load('many')\n", check=False)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("sessions.core.errors.FormatError: snapshot many@1 is damaged")
+    assert "'groups' section does not match its checksum" in last
 
 
 def test_a_changed_byte_in_the_head_fails_the_signature(home: Path) -> None:
@@ -174,3 +203,84 @@ def test_comparing_snapshots_names_only_the_batched_values_that_changed(home: Pa
     result = compare(left, right)
     assert sorted(c.name for c in result.changed) == ["v17", "v200"]
     assert len(result.same) == 299 and not result.added  # and i and not result.removed
+
+
+def _with_first_group(good: bytes, change) -> memoryview:
+    """``good`` (a schema-2 manifest) with its first group record changed by ``change``, the
+    section re-checksummed (unsigned: the record is what is under test, not the signature)."""
+    outer = msgpack.unpackb(good)
+    head = msgpack.unpackb(outer["head"])
+    offset, length, _, start = head["sections"]["groups"][0]
+    records = msgpack.unpackb(outer["body"][offset : offset + length])
+    change(records[0])
+    chunk = msgpack.packb(records)
+    body = outer["body"] + chunk
+    head["sections"]["groups"][0] = [len(outer["body"]), len(chunk), _blake3(chunk), start]
+    return memoryview(encode(msgpack.packb(head), body, None))
+
+
+def _blake3(data: bytes) -> bytes:
+    import blake3
+
+    return blake3.blake3(data).digest()
+
+
+def _set(path: tuple, value):
+    def change(record: list) -> None:
+        target = record
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_set((2, 1), -5), "negative"),  # stream size
+        (_set((2, 2), True), "integer"),  # stored size as a bool
+        (_set((2, 0), b"\x01" * 31), "32 bytes"),  # hash
+        (_set((2, 3), 7), "codec"),
+        (_set((1, 0), 12), "list of text"),  # a member name that is not text
+        (_set((0,), None), "text"),  # serializer
+        (_set((7,), [[0, 0, 1 << 40]]), "outside"),  # a buffer slice past its blob
+        (_set((7,), [[0, -1, 1]]), "three counts"),
+        (_set((7,), [[0, 0]]), "three counts"),
+        (_set((7,), [[False, 0, 0]]), "three counts"),
+        (_set((7,), "slices"), "should be a list"),
+        (_set((5,), {"v1": [3]}), "text"),  # deps
+        (lambda record: record.pop(), "list of 8"),
+    ],
+)
+def test_a_malformed_group_record_is_one_line_naming_what_is_wrong(
+    home: Path, change, reason: str
+) -> None:
+    run_python(home, MANY)
+    index = ManifestIndex.parse(_with_first_group(_manifest(home).read_bytes(), change))
+    index.group(index.summary["groups"] - 1)  # another chunk still reads
+    with pytest.raises(FormatError, match=reason) as caught:
+        index.group(0)
+    assert "\n" not in str(caught.value) and "malformed" in str(caught.value)
+
+
+def test_a_buffer_slice_past_its_blob_is_refused(home: Path) -> None:
+    run_python(
+        home,
+        """
+        import numpy as np, sessions
+        for i in range(300):
+            globals()[f"t{i}"] = np.full(4, i, dtype=np.float64)
+        sessions.save("tiny")
+        """,
+    )
+    good = _manifest(home).read_bytes()
+
+    def stretch(record: list) -> None:
+        assert record[7], "tiny arrays are stored joined, with slices"
+        record[7][-1][2] += 1  # one byte longer than its joined buffer
+
+    index = ManifestIndex.parse(_with_first_group(good, lambda r: None))
+    assert index.group(0)[0].slices  # unchanged, it reads
+    with pytest.raises(FormatError, match="outside its blob"):
+        ManifestIndex.parse(_with_first_group(good, stretch)).group(0)

@@ -159,6 +159,23 @@ def test_a_cancelled_load_puts_the_namespace_back(home: Path) -> None:
     assert target == {"n": mine, "untouched": 1}
 
 
+def test_a_cancelled_load_of_many_small_variables_puts_the_namespace_back(home: Path) -> None:
+    # small: read on the loading thread, batch after batch, each bound in one update
+    store = Store(home)
+    save({f"v{i}": f"value {i}" for i in range(4000)}, store=store, name="many")
+    mine = object()
+    target = {"v5": mine, "v3999": mine, "untouched": 1}
+    stopper = Recorder(stop_when=0.5)
+    with pytest.raises(Cancelled, match="the namespace is as it was"):
+        load(store, "many", namespace=target, progress=stopper)
+    assert any(p.done_items for p in stopper.seen), "cancelled after some batches were bound"
+    assert target == {"v5": mine, "v3999": mine, "untouched": 1}
+    report = load(store, "many", namespace=target, progress=Recorder())
+    assert report.ok and len(report.loaded) == 4000 and target["v3999"] == "value 3999"
+    assert report.replaced == [n for n in report.loaded if n in ("v5", "v3999")]
+    assert target["untouched"] == 1
+
+
 def test_load_names_what_it_replaced_and_can_keep_it(home: Path) -> None:
     store = Store(home)
     save({"n": 1, "m": 2}, store=store, name="small")

@@ -1,24 +1,27 @@
 """Loading a snapshot, or chosen variables of it, into a namespace.
 
 Only the groups holding the wanted variables (and what they depend on) are read, so one
-variable costs its own size. Blobs are read and hash-checked on worker threads while
-earlier groups unpickle. Each group loads or fails on its own: a failure is reported per
-variable and the rest goes on. Versions of the modules a variable needs are compared with
-what is installed now.
+variable costs its own size. When the groups to read are big, blobs are read and hash-checked
+on worker threads while earlier groups unpickle; a small load (many small variables, or one)
+reads on this thread, since starting threads costs more than it overlaps. Each group loads or
+fails on its own: a failure is reported per variable and the rest goes on. Versions of the
+modules a variable needs are compared with what is installed now.
+
+The per-load fixed cost is kept near zero: modules only some loads need (thread pools,
+close-match hints, the environment probe) are imported when first needed, and a batch of
+small values is bound with one dict update.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
-import platform
 import sys
-from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain
+from typing import TYPE_CHECKING, Any
 
-from sessions.core.engine import batches, collector, environment, serialize
+from sessions.core.engine import batches, collector, serialize
 from sessions.core.errors import Cancelled, FormatError, SessionsError
 from sessions.core.progress import ProgressCallback, Reporter
 from sessions.core.sharing.signing import TrustError, check_trusted
@@ -26,6 +29,13 @@ from sessions.core.store.manifest import Manifest
 from sessions.core.store.manifest_index import ManifestIndex
 from sessions.core.store.session_dir import Entry, Store
 from sessions.core.units import plural
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+# Wanted groups storing less than this in all are read on the loading thread: a pool's
+# threads cost more to start than they can overlap with unpickling so little.
+POOL_AT = 8 << 20
 
 
 @dataclass
@@ -82,32 +92,56 @@ class LoadReport:
 
 class _Namespace:
     """Writes into the target namespace, remembering what each name held before, so a
-    cancelled load puts everything back and a finished one can say what it replaced."""
+    cancelled load puts everything back and a finished one can say what it replaced.
+
+    Only names that held a value are remembered with it (``held``). The names bound are kept
+    as the sequences they were bound in, and made a set only once a name that is already
+    there must be told apart from one this load bound earlier: binding a batch of fresh
+    names into an empty namespace costs a few operations in C, not one per name."""
 
     _ABSENT = object()
 
     def __init__(self, ns: dict[str, Any], replace: bool) -> None:
         self.ns = ns
         self.replace = replace
-        self.before: dict[str, Any] = {}
+        self.held: dict[str, Any] = {}  # names there before this load, with what they held
+        self._runs: list[Sequence[str]] = []  # the names bound, as bound
+        self._bound: set[str] | None = None  # the same as a set, once one was needed
+
+    def _bound_set(self) -> set[str]:
+        if self._bound is None:
+            self._bound = set(chain.from_iterable(self._runs))
+            self._runs = []
+        return self._bound
+
+    def _mark(self, names: Sequence[str]) -> None:
+        if self._bound is None:
+            self._runs.append(names)
+        else:
+            self._bound.update(names)
 
     def set(self, name: str, value: Any, report: LoadReport) -> bool:
         """Bind ``name`` unless it exists and must not be replaced; False when left alone."""
         old = self.ns.get(name, self._ABSENT)
-        if old is not self._ABSENT and not self.replace:
-            if name not in report.kept:
-                report.kept.append(name)
-            return False
-        self.before.setdefault(name, old)
+        if old is not self._ABSENT:
+            if not self.replace:
+                if name not in report.kept:
+                    report.kept.append(name)
+                return False
+            if name not in self.held and name not in self._bound_set():
+                self.held[name] = old
+        self._mark((name,))
         self.ns[name] = value
         return True
 
     def set_all(self, names: Sequence[str], values: dict[str, Any], report: LoadReport) -> None:
         """Bind every name of ``names`` that ``values`` holds, as :meth:`set` does one by one
-        (in bulk: a batch of small values binds hundreds at once); the others failed."""
-        ns, absent = self.ns, self._ABSENT
-        found = [n for n in names if n in values]
-        if len(found) < len(names):
+        (in bulk: a batch of small values binds hundreds at once, in C); the others failed."""
+        ns = self.ns
+        if values.keys() == set(names):
+            found: Sequence[str] = names
+        else:
+            found = [n for n in names if n in values]
             for name in names:
                 if name not in values:
                     report.failed[name] = "missing from its stored group"
@@ -116,24 +150,27 @@ class _Namespace:
                 if self.set(name, values[name], report):
                     report.loaded.append(name)
             return
-        before = self.before
-        before.update({n: ns.get(n, absent) for n in found if n not in before})
-        ns.update({n: values[n] for n in found})
+        held = ns.keys() & found  # usually none: a fresh namespace, or new names
+        if held:
+            held -= self.held.keys()
+            held -= self._bound_set()  # bound earlier in this load: not what was there
+            self.held.update({n: ns[n] for n in held})
+        self._mark(found)
+        ns.update(values if found is names else {n: values[n] for n in found})
         report.loaded.extend(found)
 
     def replaced(self) -> list[str]:
-        return [
-            name
-            for name, old in self.before.items()
-            if old is not self._ABSENT and old is not self.ns.get(name, self._ABSENT)
-        ]
+        ns, absent = self.ns, self._ABSENT
+        return [name for name, old in self.held.items() if old is not ns.get(name, absent)]
 
     def undo(self) -> None:
-        for name, old in reversed(list(self.before.items())):
-            if old is self._ABSENT:
-                self.ns.pop(name, None)
+        ns, held = self.ns, self.held
+        bound = self._bound if self._bound is not None else chain.from_iterable(self._runs)
+        for name in bound:
+            if name in held:
+                ns[name] = held[name]
             else:
-                self.ns[name] = old
+                ns.pop(name, None)
 
 
 def _import(module: str, attr: str | None) -> Any:
@@ -224,7 +261,13 @@ def version_warnings(manifest: Manifest, names: Iterable[str]) -> list[str]:
 
 
 def _warnings(needed: dict[str, str], saved_py: str, dill: bool) -> list[str]:
-    out = []
+    out: list[str] = []
+    if not needed and not (saved_py and dill):
+        return out  # nothing to compare: the environment probe is not even imported
+    import platform
+
+    from sessions.core.engine import environment
+
     for module, saved in sorted(needed.items()):
         installed = environment.module_version(module)
         if installed is None:
@@ -335,6 +378,8 @@ def _load_index(
             elif name in head.skipped:
                 report.failed[name] = f"was not saved: {head.skipped[name]}"
             else:
+                import difflib
+
                 close = difflib.get_close_matches(name, index.names() + list(imports), n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
                 report.failed[name] = f"not in snapshot {head.ref}{hint}"
@@ -372,32 +417,23 @@ def _load_index(
                     report.imported.append(name)
             except Exception as exc:
                 report.failed[name] = f"cannot import {record.module}: {_one_line(exc)}"
-        with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
-            try:
-                reads: dict[int, list[Future[bytearray | memoryview]]] = {
-                    i: [
-                        pool.submit(store.blobs.read, b.hash, on_bytes=on_bytes)
-                        for b in index.group(i)[0].blobs
-                    ]
-                    for i in order
-                }
-                for number in order:
-                    reporter.poll()  # between groups: a clean point to stop
-                    reads_of = reads.pop(number)
-                    if not _load_group(index, number, reads_of, target, report, chosen, reporter):
-                        retry.append(number)
-                    reporter.advance(items=len(_members(index.group(number)[0], chosen)))
-                reporter.poll()  # the last point to stop (and put everything back)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        stored = sum(b.stored for i in order for b in index.group(i)[0].blobs)
+        if stored < POOL_AT:  # small: read each group's blobs on this thread, as it comes
+            for number in order:
+                reporter.poll()  # between groups: a clean point to stop
+                fetch = _reader(store, index.group(number)[0].blobs, on_bytes)
+                if not _load_group(index, number, fetch, target, report, chosen):
+                    retry.append(number)
+                reporter.advance(items=len(_members(index.group(number)[0], chosen)))
+            reporter.poll()  # the last point to stop (and put everything back)
+        else:
+            _load_pooled(store, index, order, target, report, chosen, reporter, on_bytes, retry)
         for number in retry:  # a by-name reference to a group that loaded later
             group = index.group(number)[0]
             if all(report.failed.get(n, "").startswith("needs '") for n in group.names):
                 for name in group.names:
                     report.failed.pop(name, None)
-                blobs = [pool_read(store, b.hash) for b in group.blobs]
-                _load_group(index, number, blobs, target, report, chosen)
+                _load_group(index, number, _reader(store, group.blobs), target, report, chosen)
     except Cancelled:
         target.undo()
         raise Cancelled(
@@ -407,25 +443,46 @@ def _load_index(
         target.undo()  # an interrupted load leaves nothing half-bound either
         raise
     reporter.finish()
+    _order_report(index, report, target.replaced(), chosen)
+    needed: dict[str, str] = {}
+    dill = False
+    loaded = set(report.loaded) if chosen is not None else None
+    for number in wanted_groups:
+        group, modules, _ = index.group(number)
+        dill = dill or group.serializer == "dill"
+        if loaded is None or not group.independent or not loaded.isdisjoint(group.names):
+            needed.update(modules)
+    report.warnings = _warnings(needed, head.python.get("version", ""), dill)
+    return report
+
+
+def _order_report(
+    index: ManifestIndex, report: LoadReport, replaced: list[str], chosen: set[str] | None
+) -> None:
+    """Put ``report.loaded`` and ``report.replaced`` in a stable order: for a full load the
+    order the groups are stored in (a pass over the group records, which the load read
+    anyway); for chosen names, save order (which reads their name buckets)."""
+    if chosen is None:
+        groups = range(index.summary["groups"])
+        stored = list(chain.from_iterable(index.group(i)[0].names for i in groups))
+        if len(stored) != len(report.loaded) or len(report.failed) or report.kept:
+            done = set(report.loaded)
+            stored = [name for name in stored if name in done]
+        report.loaded = stored
+        if replaced:
+            which = set(replaced)
+            replaced = [name for name in stored if name in which]
+        report.replaced = replaced
+        return
     if len(report.loaded) > 64:  # many: one pass over every name bucket
         position = dict.fromkeys(report.loaded, 0)
         position.update(index.positions())
     else:
         position = {name: (index.find(name) or (0, 0))[0] for name in report.loaded}
     report.loaded.sort(key=position.__getitem__)
-    replaced = target.replaced()
     report.replaced = sorted(
         replaced, key=lambda n: position.get(n, (index.find(n) or (len(position), 0))[0])
     )
-    needed: dict[str, str] = {}
-    dill = False
-    for number in wanted_groups:
-        group, modules, _ = index.group(number)
-        dill = dill or group.serializer == "dill"
-        if not group.independent or any(name in position for name in group.names):
-            needed.update(modules)
-    report.warnings = _warnings(needed, head.python.get("version", ""), dill)
-    return report
 
 
 def _members(group: Any, chosen: set[str] | None) -> tuple[str, ...]:
@@ -436,39 +493,64 @@ def _members(group: Any, chosen: set[str] | None) -> tuple[str, ...]:
     return tuple(group.names)
 
 
-class _Done:
-    """A finished future stand-in for the retry pass."""
-
-    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
-        self._value, self._error = value, error
-
-    def result(self) -> Any:
-        if self._error is not None:
-            raise self._error
-        return self._value
+def _reader(
+    store: Store, blobs: Sequence[Any], on_bytes: Callable[[int], None] | None = None
+) -> Callable[[], list[Any]]:
+    """Reads a group's blobs (on this thread) when called."""
+    return lambda: [store.blobs.read(b.hash, on_bytes=on_bytes) for b in blobs]
 
 
-def pool_read(store: Store, digest: str) -> Any:
-    try:
-        return _Done(store.blobs.read(digest))
-    except Exception as exc:
-        return _Done(error=exc)
+def _load_pooled(
+    store: Store,
+    index: ManifestIndex,
+    order: list[int],
+    target: _Namespace,
+    report: LoadReport,
+    chosen: set[str] | None,
+    reporter: Reporter,
+    on_bytes: Callable[[int], None] | None,
+    retry: list[int],
+) -> None:
+    """Load the groups of ``order``, their blobs read and hash-checked on two worker threads
+    while earlier groups unpickle (big loads: reading overlaps unpickling)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2, thread_name_prefix="sessions-load") as pool:
+        try:
+            reads: dict[int, list[Future[bytearray | memoryview]]] = {
+                i: [
+                    pool.submit(store.blobs.read, b.hash, on_bytes=on_bytes)
+                    for b in index.group(i)[0].blobs
+                ]
+                for i in order
+            }
+            for number in order:
+                reporter.poll()  # between groups: a clean point to stop
+                futures = reads.pop(number)
+                fetch = lambda futures=futures: [reporter.wait(f) for f in futures]  # noqa: E731
+                if not _load_group(index, number, fetch, target, report, chosen):
+                    retry.append(number)
+                reporter.advance(items=len(_members(index.group(number)[0], chosen)))
+            reporter.poll()  # the last point to stop (and put everything back)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _load_group(
     index: ManifestIndex,
     number: int,
-    reads: list[Any],
+    fetch: Callable[[], list[Any]],
     target: _Namespace,
     report: LoadReport,
     chosen: set[str] | None,
-    reporter: Reporter | None = None,
 ) -> bool:
+    """Read, unpickle and bind one group; False (its members failed) when it cannot."""
     group = index.group(number)[0]
     members = _members(group, chosen)
     ns = target.ns
     try:
-        blobs = [reporter.wait(f) if reporter is not None else f.result() for f in reads]
+        blobs = fetch()
         buffers = batches.split(blobs[1:], group.slices)
         values = serialize.load_group(group.serializer, blobs[0], buffers, ns, index.head.module)
     except Cancelled:

@@ -14,7 +14,6 @@ size and time are read, never the content.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,13 @@ from sessions.core.errors import FormatError, NewerFormatError, SessionsError
 from sessions.core.store import ids
 from sessions.core.store.atomic import ensure_dir, write_file
 
-log = logging.getLogger("sessions.annotation")
+
+def _debug(message: str, *args: object) -> None:
+    """Log at debug level (logging is imported here: only a failure has something to log)."""
+    import logging
+
+    logging.getLogger("sessions.annotation").debug(message, *args)
+
 
 FORMAT = "sessions.annotation"
 SCHEMA = 1
@@ -106,12 +111,12 @@ def record_hit(root: Path, snapshot_id: str) -> None:
         ensure_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except (OSError, SessionsError) as exc:
-        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
+        _debug("cannot count a hit of %s: %s", snapshot_id, exc)
         return
     try:
         os.write(fd, b".")
     except OSError as exc:
-        log.debug("cannot count a hit of %s: %s", snapshot_id, exc)
+        _debug("cannot count a hit of %s: %s", snapshot_id, exc)
     finally:
         os.close(fd)
 

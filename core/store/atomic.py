@@ -11,7 +11,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import socket
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,7 +28,7 @@ def temp_path(directory: Path) -> Path:
     """A fresh temp name inside ``directory``; temp names start with a dot and are never listed.
     The name says which process writes it (``.tmp-<random>.<pid>.<host>``), so that gc can
     tell a killed writer's leftover (its process gone) from a write still going on."""
-    return directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}.{os.getpid()}.{HOST}"
+    return directory / f"{TEMP_PREFIX}{os.urandom(8).hex()}.{os.getpid()}.{HOST}"
 
 
 def temp_writer(name: str) -> tuple[int, str] | None:

@@ -130,6 +130,16 @@ def _compressor() -> zstandard.ZstdCompressor:
 _TLS = threading.local()
 
 
+def _decompressor() -> zstandard.ZstdDecompressor:
+    """This thread's decompression context, made once: a load of a thousand small packed
+    objects would otherwise set one up per object."""
+    local = _TLS.__dict__
+    found = local.get("dctx")
+    if found is None:
+        found = local["dctx"] = zstandard.ZstdDecompressor()
+    return found
+
+
 def choose_codec(
     data: memoryview, *, threads: int = 1, packed: bool = False
 ) -> tuple[int, bytes | None]:
@@ -231,8 +241,9 @@ def _decompress_into(
     """Decompress one zstd frame into a buffer of exactly ``size`` bytes (bounded)."""
     buffer = bytearray(size)
     step = _PROGRESS_CHUNK if on_bytes is not None else max(size, 1)
+    failure = None
+    reader = _decompressor().stream_reader(payload)
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(payload)
         view = memoryview(buffer)
         filled = 0
         while filled < size:
@@ -244,7 +255,13 @@ def _decompress_into(
                 on_bytes(got)
         extra = reader.read(1)
     except zstandard.ZstdError as exc:
-        raise BlobError(f"blob {digest[:12]} is corrupt: {exc}") from None
+        failure = str(exc)
+    finally:
+        # the reader holds ``payload``, which the caller releases (a pack's map) next: drop
+        # it here, not in a traceback that outlives this call
+        del reader
+    if failure is not None:
+        raise BlobError(f"blob {digest[:12]} is corrupt: {failure}")
     if filled != size or extra:
         raise BlobError(f"blob {digest[:12]} is corrupt: wrong decompressed size")
     return buffer

@@ -55,7 +55,6 @@ What a flipped byte does
 from __future__ import annotations
 
 import contextlib
-import logging
 import mmap
 import os
 import struct
@@ -69,7 +68,13 @@ import blake3
 from sessions.core.errors import BlobError
 from sessions.core.store.atomic import FILE_MODE, ensure_dir, fsync_dir, os_error, temp_path
 
-log = logging.getLogger("sessions.store.packs")
+
+def _warn(message: str, *args: object) -> None:
+    """Log a warning (logging is imported here: most processes never have one to log)."""
+    import logging
+
+    logging.getLogger("sessions.store.packs").warning(message, *args)
+
 
 # Objects at least this big get a blob file of their own. Per file a save pays an open, a
 # write, an fsync, a rename and a directory entry: about 1-2 ms here, the time it takes to
@@ -229,7 +234,7 @@ class PackSet:
             why = str(exc) if isinstance(exc, BlobError) else f"cannot read: {exc.strerror}"
             records, stopped = scan_pack(self.dir / f"{name}.pack")
             self.damaged[name] = why + (f"; {stopped}" if stopped else "")
-            log.warning("index of %s: %s; rebuilt from the pack in memory", name, why)
+            _warn("index of %s: %s; rebuilt from the pack in memory", name, why)
         table = {
             digest: (offset, length, size, codec) for digest, offset, length, size, codec in records
         }

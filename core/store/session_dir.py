@@ -41,7 +41,6 @@ plainly instead of reporting them missing.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -398,6 +397,8 @@ class Store:
                 raise AmbiguousRefError(ref, sorted(i for _, i, _ in matches))
         candidates = self.names()
         candidates += [e.id for e in self.foreign_entries()]
+        import difflib  # only for the hint of a ref that names nothing
+
         close = difflib.get_close_matches(ref.split("@")[0], candidates, n=3, cutoff=0.6)
         raise UnknownRefError(ref, close)
 
