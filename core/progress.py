@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import ALL_COMPLETED, Future
 from concurrent.futures import wait as _wait_futures
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -220,8 +220,10 @@ class Reporter:
             if self.cancelled:
                 for future in pending:
                     future.cancel()  # a running one goes on to its next chunk, then stops
+            # until all are done or the next callback is due: one wake-up per interval, not
+            # per future (a save may wait on thousands; waking on each is quadratic)
             _done, pending = _wait_futures(
-                pending, timeout=max(self.interval, 0.01), return_when=FIRST_COMPLETED
+                pending, timeout=max(self.interval, 0.01), return_when=ALL_COMPLETED
             )
             if pending:
                 self._emit()
