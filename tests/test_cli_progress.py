@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_tui_terminal import Tmux
+from tmux import Tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -83,7 +83,7 @@ class Held:
         gate = self.tmp_path / f"gate-{self.count}"
         gate.mkdir()
         env = dict(self.env, SESSIONS_TEST_HOLD=hold, SESSIONS_TEST_HOLD_DIR=str(gate))
-        terminal = Tmux(command, env, size=(150, 30), own_server=True)  # a private server
+        terminal = Tmux(command, env, size=(150, 30))
         try:
             deadline = time.monotonic() + 300
             while not (gate / "held").exists():

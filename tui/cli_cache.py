@@ -10,7 +10,8 @@ from typing import Any
 from sessions.core.engine import cache
 from sessions.core.errors import RefError
 from sessions.core.store.session_dir import Store
-from sessions.tui.formatting import human_size, iso_utc, local_time
+from sessions.tui.cli_output import Writer, styled, table
+from sessions.tui.formatting import human_size, iso_utc, local_time, plural
 
 
 def add_parsers(sub: Any) -> None:
@@ -71,29 +72,25 @@ def cmd_cache(args: argparse.Namespace, out: Any) -> int:
         if not infos:
             out.write(f"no cache entries in {store.root}\n")
             return 0
-        rows = [("REF", "HITS", "SIZE", "TOOK", "LAST USED", "CALL")]
+        grid = table(
+            "REF", "HITS", "STORED", "TOOK", "LAST USED", "CALL", right=("HITS", "STORED", "TOOK")
+        )
         for info in infos:
             note = info.entry.manifest.note if info.entry.manifest else ""
-            rows.append(
-                (
-                    info.ref,
-                    str(info.hits),
-                    human_size(info.stored),
-                    f"{info.seconds:.2f}s",
-                    local_time(info.last_used),
-                    note.splitlines()[0][:80] if note else info.label,
-                )
+            grid.add_row(
+                styled(info.ref, "bold"),
+                str(info.hits),
+                human_size(info.stored),
+                f"{info.seconds:.2f} s",
+                local_time(info.last_used),
+                note.splitlines()[0][:80] if note else info.label,
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for row in rows:
-            cells = [
-                c.rjust(w) if i in (1, 2, 3) else c.ljust(w)
-                for i, (c, w) in enumerate(zip(row, widths))
-            ]
-            out.write("  ".join(cells) + "  " + row[5] + "\n")
-        out.write(
-            f"{len(infos)} entries, {human_size(cache.total_bytes(infos))}, "
-            f"{sum(i.hits for i in infos)} hits\n"
+        writer = Writer(out)
+        writer.print(grid)
+        writer.line(
+            f"{plural(len(infos), 'entry', 'entries')}, "
+            f"{human_size(cache.total_bytes(infos))} stored, "
+            f"{plural(sum(i.hits for i in infos), 'hit')}"
         )
         return 0
     if action == "rm":
@@ -113,7 +110,9 @@ def cmd_cache(args: argparse.Namespace, out: Any) -> int:
     infos = _matching(store, args.pattern)
     removed = cache.remove(store, infos)
     freed = cache.free(store, timeout=30.0) if removed else 0
-    out.write(f"removed {removed} cache entries, {human_size(freed)} freed\n")
+    out.write(
+        f"removed {plural(removed, 'cache entry', 'cache entries')}, {human_size(freed)} freed\n"
+    )
     return 0
 
 
