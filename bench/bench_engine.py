@@ -306,8 +306,12 @@ def _emit(out):
 """
 
 SAVE = {
+    # the library's save machinery imported before timing, as the others' modules are (dill,
+    # joblib, torch): a save measures saving; the first save's fixed cost in a fresh process,
+    # imports included, is the fixed-costs shape's
     "sessions": """
 import sessions
+import sessions.core.engine.save
 def _change():
 {change}
 def _run():

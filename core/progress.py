@@ -216,7 +216,7 @@ class Reporter:
         """Wait until every future is done, polling the callback meanwhile. When it cancels,
         the futures not yet started are cancelled and :attr:`cancelled` is set; this still
         returns only once none is running, and the caller decides what that means."""
-        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import ALL_COMPLETED
         from concurrent.futures import wait as _wait_futures
 
         pending = set(futures)
@@ -224,8 +224,10 @@ class Reporter:
             if self.cancelled:
                 for future in pending:
                     future.cancel()  # a running one goes on to its next chunk, then stops
+            # until all are done or the next callback is due: one wake-up per interval, not
+            # per future (a save may wait on thousands; waking on each is quadratic)
             _done, pending = _wait_futures(
-                pending, timeout=max(self.interval, 0.01), return_when=FIRST_COMPLETED
+                pending, timeout=max(self.interval, 0.01), return_when=ALL_COMPLETED
             )
             if pending:
                 self._emit()

@@ -15,7 +15,7 @@ from conftest import cli, run_python
 from secrets_corpus import cases, jwt, password, rnd
 
 from sessions.core.engine.save import save
-from sessions.core.sharing import share
+from sessions.core.sharing import secrets, share
 from sessions.core.store.blobs import decode_framed
 from sessions.core.store.session_dir import Store
 
@@ -198,3 +198,44 @@ def test_export_names_the_path_and_the_bundle_holds_no_byte_of_it(
     assert any(b"eu-north-1" in data for data in contents)
     listed = json.loads(cli(home, "show", "accounts", "--json").stdout)
     assert "users" in listed["manifest"]["secrets"]
+
+
+# one token of every credential format, each as its own pattern wants it
+_FORMAT_TOKENS = {
+    "an AWS access key id": ["AKIA" + "Q" * 16, "ANPA" + "7" * 16, "A3TX" + "K" * 16],
+    "a PEM private key": ["-----BEGIN RSA PRIVATE KEY-----"],
+    "a JSON web token": ["eyJhbGciOiJ.eyJzdWIiOiJ.c2lnbmF0dXJl"],
+    "a GitHub token": ["ghp_" + "a1" * 18, "github_pat_" + "b2" * 30],
+    "a GitLab token": ["glpat-" + "c3" * 10],
+    "a Slack token": ["xoxb-" + "1234567890ab"],
+    "a Slack webhook": ["hooks.slack.com/services/T0123/B0123/" + "d4" * 8],
+    "a Stripe secret key": ["rk_live_" + "e5" * 8],
+    "an API secret key": ["sk-proj-" + "f6" * 10],
+    "a Google API key": ["AIza" + "g7" * 17 + "h"],
+    "a Hugging Face token": ["hf_" + "abcde" * 6],
+    "an npm token": ["npm_" + "i8" * 18],
+    "a PyPI token": ["pypi-AgE" + "j9" * 25],
+    "a SendGrid key": ["SG." + "k" * 22 + "." + "m" * 43],
+    "a Mailgun key": ["key-" + "0a" * 16],
+    "a Twilio API key": ["SK" + "1b" * 16],
+    "an Azure account key": ["AccountKey=" + "n" * 44],
+    "a Discord bot token": ["M" + "p" * 23 + ".q" + "r" * 5 + "." + "s" * 27],
+    "a Telegram bot token": ["123456789:AA" + "t" * 33],
+}
+
+
+def test_every_credential_format_is_found_inside_binary_data() -> None:
+    """Array bytes pickled in a stream are searched for every format (the fast screen in
+    front of the format patterns lets none through), and Authorization headers in any case."""
+    import numpy as np
+
+    noise = np.random.default_rng(7).random(4096).tobytes()
+    for what, tokens in _FORMAT_TOKENS.items():
+        for token in tokens:
+            data = noise + b" " + token.encode() + b" " + noise
+            assert secrets.bytes_reason(data) == f"holds {what}", token
+    for scheme in ("Bearer", "BEARER", "token", "Basic"):
+        text = f"Authorization: {scheme} aB3dE5gH7jK9mN1pQ3sT5vX7zY9wQ2"
+        assert secrets.format_reason(text) == "an Authorization header with a token", scheme
+    assert secrets.format_reason("x://user:s3cr3tpass@host/db") == "a URL with a password"
+    assert secrets.bytes_reason(noise) is None

@@ -113,19 +113,28 @@ def batch(
             out.append(batch)
         batch = []
 
+    values = plan.values
+    deps = plan.code_deps
+    numbers = plain.NUMBERS
+    crc32 = zlib.crc32
     for names in plan.groups:
         name = names[0]
-        if (
-            len(names) == 1
-            and not plan.code_deps.get(name)
-            and plain.small(plan.values[name], numpy)
-        ):
-            why = judged[name] = judge(name, plan.values[name])
+        if len(names) != 1:
+            out.append(names)
+            continue
+        value = values[name]
+        if type(value) in numbers:  # small, needs nothing, holds no text: the common case
+            batch.append(name)
+            if len(batch) >= BATCH_MAX or crc32(name.encode()) % BATCH_CUT == 0:
+                close()
+            continue
+        if not deps.get(name) and plain.small(value, numpy):
+            why = judged[name] = judge(name, value)
             if why:
                 out.append(names)
                 continue
             batch.append(name)
-            if len(batch) >= BATCH_MAX or zlib.crc32(name.encode()) % BATCH_CUT == 0:
+            if len(batch) >= BATCH_MAX or crc32(name.encode()) % BATCH_CUT == 0:
                 close()
         else:
             out.append(names)

@@ -36,6 +36,12 @@ _INTERNAL_MODULES = ("IPython", "ipykernel", "zmq", "jupyter_client")
 _WALK_BUDGET = 20_000
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range)
 _PLAIN = frozenset(_ATOMS)
+# a list, set, tuple or frozenset of at most _FLAT_ITEMS atoms holds no object to share but
+# itself (and a tuple or frozenset not even that): no walk needed
+_FLAT = frozenset({list, tuple, set, frozenset})
+_FLAT_ITEMS = 64
+_BUILTIN_CONTAINERS = frozenset({list, tuple, set, frozenset, dict})
+_DATA = _PLAIN | _BUILTIN_CONTAINERS  # builtin data: never code, an import or IPython's own
 
 
 @dataclass
@@ -95,7 +101,16 @@ def select_names(
     exclude = _patterns(exclude)
     chosen = []
     for name, value in list(namespace.items()):
-        if not isinstance(name, str) or name == "__builtins__":
+        if type(name) is not str:
+            if not isinstance(name, str):
+                continue
+        elif not include and not exclude and type(value) in _DATA and name[:1] != "_":
+            # the common case, answered first: a public name holding builtin data is never
+            # IPython's own (its private names start with "_"; the others hold code)
+            if name not in _IPYTHON_NAMES:
+                chosen.append(name)
+            continue
+        if name == "__builtins__":
             continue
         if _is_internal(name, value):
             continue
@@ -315,20 +330,24 @@ def _is_session_code(value: Any, ctx: Context) -> bool:
 
 def _classify(names: list[str], namespace: dict[str, Any], ctx: Context, result: Plan) -> None:
     """Sort ``names`` into imports and values; bind session code to its name."""
+    values = result.values
+    others = []
     for name in names:
-        value = namespace[name]
+        value = values[name] = namespace[name]  # in namespace order; imports leave below
+        if type(value) in _DATA:  # neither code nor an import: the common case, first
+            continue
+        others.append(name)
         if _is_session_code(value, ctx):
             ctx.bound.setdefault(id(value), name)
-    for name in names:
+    for name in others:
         value = namespace[name]
         record = as_import(name, value, ctx)
         if record is not None:
+            del values[name]
             result.imports.append(record)
             # a bound name whose value turned out to be an import is not session code
             if ctx.bound.get(id(value)) == name:
                 del ctx.bound[id(value)]
-        else:
-            result.values[name] = value
 
 
 class _UnionFind:
@@ -373,7 +392,9 @@ def plan(
     while todo:  # private helpers that saved code reads, and the helpers those read
         reads: set[str] = set()
         for name in todo:
-            reads |= _direct_reads(namespace[name], namespace, ctx.module)
+            value = namespace[name]
+            if type(value) is types.FunctionType or issubclass(type(value), type):
+                reads |= _direct_reads(value, namespace, ctx.module)
         todo = _brought_along(namespace, chosen, reads, excluded)
         chosen.update(todo)
     result = Plan(ctx=ctx)
@@ -387,27 +408,43 @@ def plan(
         for name, value in list(namespace.items()):
             if isinstance(name, str) and _is_session_code(value, ctx):
                 ctx.bound.setdefault(id(value), name)
+    taken = result.values
+    parent = union.parent
     while batch:  # more private names may turn up in code found inside values
         _classify(batch, source, ctx, result)
         reads = set()
         for name in batch:
-            if name not in result.values:
+            if name not in taken:
                 continue
-            union.parent[name] = name
-            if type(result.values[name]) in _PLAIN:
+            parent[name] = name
+            value = taken[name]
+            cls = type(value)
+            if cls in _PLAIN:
                 continue  # no mutable object, no code: nothing to share or to read
-            for key in _walk_ids(result.values[name], ctx, numpy, reads, walked, name):
+            if cls in _FLAT and len(value) <= _FLAT_ITEMS and set(map(type, value)) <= _PLAIN:
+                found: Iterable[int] = (id(value),) if cls is list or cls is set else ()
+            else:
+                found = _walk_ids(value, ctx, numpy, reads, walked, name)
+            for key in found:
                 first = owner.setdefault(key, name)
                 if first != name:
                     union.union(first, name)
         batch = [] if refer else _brought_along(namespace, chosen, reads, excluded)
         chosen.update(batch)
     groups: dict[str, list[str]] = {}
-    for name in result.values:
-        groups.setdefault(union.find(name), []).append(name)
+    for name in taken:
+        root = parent[name]
+        if root != name:
+            root = union.find(name)
+        found_group = groups.get(root)
+        if found_group is None:
+            groups[root] = [name]
+        else:
+            found_group.append(name)
     result.groups = list(groups.values())
-    saved = set(result.values) | {record.name for record in result.imports}
-    for name, value in result.values.items():
-        if type(value) not in _PLAIN:  # a plain value needs no one (its class is builtin)
+    saved = set(taken) | {record.name for record in result.imports}
+    for name, value in taken.items():
+        # a value of a builtin type needs no one: its class is no session code
+        if type(value) not in _PLAIN and type(value) not in _BUILTIN_CONTAINERS:
             result.code_deps[name] = _code_deps(value, ctx, saved, name)
     return result

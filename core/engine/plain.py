@@ -18,6 +18,7 @@ from typing import Any
 
 MIN_ITEMS = 10_000  # below this the memo costs little and the check is not worth it
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
+NUMBERS = frozenset({type(None), bool, int, float, complex})  # small, and no text can hide
 _NESTED = frozenset({tuple, frozenset})
 _CONTAINERS = frozenset({dict, list, tuple, set, frozenset})
 

@@ -106,6 +106,38 @@ _LITERALS = (
     b"AccountKey=", b"://", b"earer ", b"oken ", b"asic ", b":AA",
 )  # fmt: skip
 _LITERAL = re.compile(b"|".join(re.escape(literal) for literal in _LITERALS))
+# What every match of _ANY_FORMAT holds: a literal part of its format, or for the two
+# formats with none in _LITERALS, "SK" (Twilio) and the start of a Discord token. A regex of
+# alternatives that each begin with \b runs at a few MB/s; plain literals and one character
+# class, searched apart, run many times faster, so format_reason screens with them first
+# (64 KB of array bytes held in a stream: 74 ms unscreened, measured; 2 ms screened).
+_FORMAT_LITERALS = re.compile(
+    "|".join([re.escape(literal.decode()) for literal in _LITERALS] + ["ANPA", "ANVA", "AIPA"])
+)
+_DISCORD_START = re.compile(r"[MN][A-Za-z0-9]{23}\.")
+
+
+def _may_hold_format(text: str) -> bool:
+    """False only when no pattern of _FORMATS can match ``text`` (a fast screen)."""
+    return bool(_FORMAT_LITERALS.search(text) or "SK" in text or _DISCORD_START.search(text))
+
+
+# The four non-ASCII letters an IGNORECASE regex matches to ASCII ones (İ ı ſ K).
+_FOLDING = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _may_hold_auth(text: str) -> bool:
+    """False only when _AUTH_HEADER cannot match ``text``: it holds none of its scheme
+    words in any case (str.lower and ``in`` at C speed; an IGNORECASE regex is slower)."""
+    low = text.lower()
+    return (
+        "bearer" in low
+        or "token" in low
+        or "basic" in low
+        or (not text.isascii() and any(c in text for c in _FOLDING))
+    )
+
+
 _MAX_LITERAL_HITS = 2_000
 
 # --- 2. context -------------------------------------------------------------------------
@@ -262,15 +294,18 @@ def _random_run(token: str) -> bool:
 
 def format_reason(text: str) -> str | None:
     """A recognisable credential format inside ``text`` (strong evidence, any context)."""
-    if _ANY_FORMAT.search(text):
+    if _may_hold_format(text) and _ANY_FORMAT.search(text):
         for pattern, what in _FORMATS:
             if pattern.search(text):
                 return what
     if "://" not in text and " " not in text:
         return None
-    for match in _URL_PASSWORD.finditer(text):
-        if not _not_a_value(match.group(1)) and not match.group(1).startswith("$"):
-            return "a URL with a password"
+    if "://" in text:  # (what _URL_PASSWORD needs)
+        for match in _URL_PASSWORD.finditer(text):
+            if not _not_a_value(match.group(1)) and not match.group(1).startswith("$"):
+                return "a URL with a password"
+    if not _may_hold_auth(text):
+        return None
     for match in _AUTH_HEADER.finditer(text):
         if _random_run(match.group(1)) or (
             len(match.group(1)) >= 20 and _looks_like(match.group(1), "token")

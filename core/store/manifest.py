@@ -101,7 +101,7 @@ class Group:
         return sum(b.stored for b in self.blobs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variable:
     """One saved variable."""
 

@@ -148,12 +148,14 @@ def encode_parts(manifest: m.Manifest) -> tuple[bytes, bytes]:
             table["groups"][-1].append(start)
             start, names = end, 0
     variables = manifest.variables
-    records = [
-        [v.name, v.type, v.memory, v.stored, v.group, v.preview, v.data, v.digest]
-        for v in variables
-    ]
-    for start in range(0, len(records), CHUNK):
-        add("variables", records[start : start + CHUNK])
+    for start in range(0, len(variables), CHUNK):  # records made a chunk at a time: less held
+        add(
+            "variables",
+            [
+                [v.name, v.type, v.memory, v.stored, v.group, v.preview, v.data, v.digest]
+                for v in variables[start : start + CHUNK]
+            ],
+        )
     buckets: list[list[Any]] = [[] for _ in range(max(1, -(-len(variables) // CHUNK)))]
     for index, var in enumerate(variables):
         buckets[zlib.crc32(var.name.encode()) % len(buckets)].extend((var.name, index, var.group))
