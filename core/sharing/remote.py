@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -57,6 +56,7 @@ from sessions.core.sharing import identity, signing
 from sessions.core.sharing.dataonly import DataResult, load_data
 from sessions.core.sharing.incoming import Incoming
 from sessions.core.sharing.share import describe_left_out, prepare, shareable_manifest, with_arrow
+from sessions.core.store.atomic import HOST, process_alive
 from sessions.core.store.blobs import BlobRef
 from sessions.core.store.manifest import MAX_MANIFEST_BYTES, Manifest
 from sessions.core.store.session_dir import Store, validate_name
@@ -148,21 +148,10 @@ def open_remote(name: str | None = None) -> Remote:
 
 
 # --- transports -----------------------------------------------------------------------------
-_HOST = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:64] or "host"
 _CHUNK = 32 << 20  # big blobs move in pieces this big, so progress moves within one
 OnBytes = Callable[[int], None]
 _TEMP_RE = re.compile(r"^\..+?(?:\.(?P<host>[A-Za-z0-9-]+))?\.(?P<pid>\d+)\.tmp$")
 STALE_TEMP_SECONDS = 3600
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 class _Folder:
@@ -196,7 +185,7 @@ class _Folder:
     ) -> None:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.{_HOST}.{os.getpid()}.tmp"
+        tmp = target.parent / f".{target.name}.{HOST}.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as handle:
                 _flock(handle.fileno(), blocking=True)  # "a writer is here" for remote clean
@@ -240,7 +229,7 @@ class _Folder:
         match = _TEMP_RE.match(Path(path).name)
         if not match:
             return False
-        dead = match.group("host") == _HOST and not _alive(int(match.group("pid")))
+        dead = match.group("host") == HOST and not process_alive(int(match.group("pid")))
         if not dead and (mtime is None or now - mtime < STALE_TEMP_SECONDS):
             return False
         try:
