@@ -422,7 +422,7 @@ def test_a_full_disk_during_pull_or_import_is_one_line_and_leaves_nothing(tmp_pa
 # --- what killed pushes leave on a remote ----------------------------------------------------
 HOLD_TEMP = """
 import os, sys, time
-from sessions.core.sharing.remote import _HOST, _flock
+from sessions.core.sharing.remote import _flock
 path = sys.argv[1]
 with open(path, "wb") as handle:
     _flock(handle.fileno(), blocking=True)
@@ -443,7 +443,7 @@ def test_remote_clean_reclaims_what_killed_pushes_left_and_nothing_in_use(
 
     from test_share import User
 
-    from sessions.core.sharing.remote import _HOST
+    from sessions.core.store.atomic import HOST
 
     alice, bob = User(tmp_path, "alice"), User(tmp_path, "bob")
     drive = tmp_path / "shared-drive"
@@ -478,9 +478,9 @@ def test_remote_clean_reclaims_what_killed_pushes_left_and_nothing_in_use(
     blob_dir.mkdir(exist_ok=True)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    dead_temp = blob_dir / f".{'f' * 62}.{_HOST}.{int(dead.stdout)}.tmp"
+    dead_temp = blob_dir / f".{'f' * 62}.{HOST}.{int(dead.stdout)}.tmp"
     dead_temp.write_bytes(b"x" * 1000)  # its writer was killed
-    live_temp = blob_dir / f".{'e' * 62}.{_HOST}.{os.getpid()}.tmp"
+    live_temp = blob_dir / f".{'e' * 62}.{HOST}.{os.getpid()}.tmp"
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_TEMP, str(live_temp)], env=alice.env(), cwd=ROOT,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
