@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-from test_tui_terminal import Tmux
+from tmux import Tmux, requires_tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = requires_tmux
 
 SESSIONS_TUI = Path(sys.executable).parent / "sessions-tui"
 HALF = 1 << 26  # float64 values in each of the two arrays: 512 MiB each, 1 GiB in all
@@ -83,7 +81,7 @@ class Held:
         gate = self.tmp_path / f"gate-{self.count}"
         gate.mkdir()
         env = dict(self.env, SESSIONS_TEST_HOLD=hold, SESSIONS_TEST_HOLD_DIR=str(gate))
-        terminal = Tmux(command, env, size=(150, 30), own_server=True)  # a private server
+        terminal = Tmux(command, env, size=(150, 30))
         try:
             deadline = time.monotonic() + 300
             while not (gate / "held").exists():
