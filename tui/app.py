@@ -651,14 +651,15 @@ class SessionsApp(App[None]):
 
         result = self.run_operation(
             f"Restoring {detail.row.ref} into kernel {kernel_id[:8]}",
-            lambda progress: restore_into_kernel(
+            lambda operation: restore_into_kernel(
                 find_kernel(kernel_id),
                 detail.row.id,
                 names=names,
                 home=self.store.root,
                 on_wait=waiting,
+                progress=operation.relay,
+                cancel=lambda: operation.cancel_requested,  # the kernel puts its names back
             ),
-            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
         )
         if result is None:
             return
@@ -693,10 +694,13 @@ class SessionsApp(App[None]):
 
         result = self.run_operation(
             f"Snapshotting kernel {kernel_id[:8]}",
-            lambda progress: save_kernel(
-                find_kernel(kernel_id), home=self.store.root, on_wait=waiting
+            lambda operation: save_kernel(
+                find_kernel(kernel_id),
+                home=self.store.root,
+                on_wait=waiting,
+                progress=operation.relay,
+                cancel=lambda: operation.cancel_requested,  # no snapshot is made
             ),
-            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
         )
         if result is None:
             return
