@@ -588,6 +588,21 @@ async def test_groups_pane_hides_with_ctrl_b_and_comes_back(demo_home: Path) -> 
         assert groups.display
 
 
+async def test_groups_pane_follows_the_terminal_width_until_toggled(demo_home: Path) -> None:
+    async with make_app(demo_home).run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        groups = pilot.app.query_one("#groups")
+        assert not groups.display
+        await pilot.resize_terminal(200, 60)  # the terminal grew: room for the pane now
+        await until(pilot, lambda: groups.display, "the sessions pane to show")
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: not groups.display, "the sessions pane to hide")
+        await press(pilot, "ctrl+b")  # the user's choice outlasts a resize
+        await pilot.resize_terminal(90, 30)
+        await settle(pilot)
+        assert groups.display
+
+
 def column_keys(table) -> list[str]:
     return [column.key.value for column in table.ordered_columns]
 

@@ -197,15 +197,17 @@ class SessionsApp(App[None]):
         else:
             self.load_rows()
 
-    def on_resize(self, _: events.Resize) -> None:
-        self._show_groups()
+    def on_resize(self, event: events.Resize) -> None:
+        # runs before Textual's own handler has recorded the new size: pass it on
+        self._show_groups(event.size.width)
 
     # --- the sessions pane ------------------------------------------------------------
-    def _show_groups(self) -> None:
-        """The sessions pane shows when the user said so, else when the terminal is wide
-        enough for it and the tables both."""
+    def _show_groups(self, width: int | None = None) -> None:
+        """The sessions pane shows when the user said so, else when the terminal (``width``
+        columns, by default the app's) is wide enough for it and the tables both."""
         groups = self._w("#groups", GroupList)
-        shown = self.groups_shown if self.groups_shown is not None else self.size.width >= NARROW
+        wide = (width if width is not None else self.size.width) >= NARROW
+        shown = self.groups_shown if self.groups_shown is not None else wide
         if groups.display != shown:
             if not shown and groups.has_focus:
                 self._focus_pane("snapshots")
