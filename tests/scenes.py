@@ -124,6 +124,32 @@ async def _export(pilot: Pilot) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, PathModal), "the export dialog")
 
 
+async def _import(pilot: Pilot) -> None:
+    from sessions.tui.components.path_modal import PathModal
+
+    await ready(pilot)
+    await press(pilot, "I")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PathModal), "the import dialog")
+
+
+async def _gc(pilot: Pilot) -> None:
+    """Garbage collection after a delete: what it freed, said in a toast."""
+    from sessions.tui.components.confirm_modal import ConfirmModal
+
+    await ready(pilot)
+    await goto_snapshot(pilot, "churn-analysis@1")
+    await press(pilot, "d")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmModal), "the delete dialog")
+    await press(pilot, "y")
+    await ready(pilot, rows=3)
+    await press(pilot, "ctrl+g")
+    await until(
+        pilot,
+        lambda: any(n.title == "Garbage collected" for n in pilot.app._notifications),
+        "the collection",
+    )
+
+
 async def _pull(pilot: Pilot) -> None:
     from sessions.tui.components.pull_modal import PullModal
 
@@ -274,6 +300,8 @@ SCENES = (
     Scene("share", "Sharing: a bundle file or a team remote", _share),
     Scene("export", "Export asks where the bundle goes", _export),
     Scene("pull", "Pulling a teammate's snapshot from a team remote", _pull),
+    Scene("import", "Import asks which bundle file", _import),
+    Scene("gc", "Garbage collection says what it freed", _gc),
     Scene("secret", "A value that looks like a credential, masked until revealed", _secret),
     Scene("verify", "What verify found", _verify),
     Scene(
