@@ -314,7 +314,8 @@ class SessionsApp(App[None]):
             groups.show_groups(message.groups, message.total, self.group)
         table.border_subtitle = f"{len(message.rows)} shown" if message.rows else "none"
         self._update_subtitle()
-        self._show_first_run(message.total == 0 and not message.query and message.group is None)
+        nothing = not message.groups  # not even a cache entry
+        self._show_first_run(nothing and not message.query and message.group is None)
         row = table.current()
         if row is None:
             self.detail = None
