@@ -10,6 +10,8 @@ from typing import Any
 from sessions.core.engine import cache
 from sessions.core.errors import RefError
 from sessions.core.store.session_dir import Store
+from sessions.core.units import plural
+from sessions.tui.cli_output import Writer, table
 from sessions.tui.formatting import human_size, iso_utc, local_time
 
 
@@ -58,6 +60,9 @@ def _json(info: cache.CacheInfo) -> dict[str, Any]:
     }
 
 
+_NUMBERS = ("HITS", "SIZE", "TOOK")
+
+
 def cmd_cache(args: argparse.Namespace, out: Any) -> int:
     store = Store(args.home)
     store.check_format()
@@ -71,30 +76,20 @@ def cmd_cache(args: argparse.Namespace, out: Any) -> int:
         if not infos:
             out.write(f"no cache entries in {store.root}\n")
             return 0
-        rows = [("REF", "HITS", "SIZE", "TOOK", "LAST USED", "CALL")]
+        grid = table("REF", "HITS", "SIZE", "TOOK", "LAST USED", "CALL", right=_NUMBERS)
         for info in infos:
             note = info.entry.manifest.note if info.entry.manifest else ""
-            rows.append(
-                (
-                    info.ref,
-                    str(info.hits),
-                    human_size(info.stored),
-                    f"{info.seconds:.2f}s",
-                    local_time(info.last_used),
-                    note.splitlines()[0][:80] if note else info.label,
-                )
+            grid.add_row(
+                info.ref,
+                str(info.hits),
+                human_size(info.stored),
+                f"{info.seconds:.2f}s",
+                local_time(info.last_used),
+                note.splitlines()[0][:80] if note else info.label,
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for row in rows:
-            cells = [
-                c.rjust(w) if i in (1, 2, 3) else c.ljust(w)
-                for i, (c, w) in enumerate(zip(row, widths))
-            ]
-            out.write("  ".join(cells) + "  " + row[5] + "\n")
-        out.write(
-            f"{len(infos)} entries, {human_size(cache.total_bytes(infos))}, "
-            f"{sum(i.hits for i in infos)} hits\n"
-        )
+        count = "1 entry" if len(infos) == 1 else f"{len(infos)} entries"
+        hits = plural(sum(i.hits for i in infos), "hit")
+        Writer(out).print(grid, f"{count}, {human_size(cache.total_bytes(infos))}, {hits}")
         return 0
     if action == "rm":
         chosen = []
