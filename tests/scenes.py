@@ -132,6 +132,39 @@ async def _import(pilot: Pilot) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, PathModal), "the import dialog")
 
 
+async def _commands(pilot: Pilot) -> None:
+    """The command palette, narrowed by a word: every action with its key."""
+    from textual.command import CommandPalette
+
+    await ready(pilot)
+    await press(pilot, "ctrl+p")
+    from textual.widgets import Input
+
+    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), "the palette")
+    pilot.app.screen.query_one(Input).cursor_blink = False  # the same screen in every run
+    await press(pilot, *"re")
+
+    def listed() -> tuple[int, ...] | None:
+        """The hits once the search has finished (busy indicator off, list shown)."""
+        from textual.command import CommandList
+
+        palette = pilot.app.screen
+        if not isinstance(palette, CommandPalette) or palette._show_busy:
+            return None
+        found = palette.query_one(CommandList)
+        return (found.option_count, found.highlighted or 0) if found.option_count else None
+
+    await until(pilot, listed, "the palette's hits")
+    seen = listed()
+    while True:  # hits come in from several providers: until they stop changing
+        await pilot.pause(0.3)
+        now = listed()
+        if now == seen:
+            break
+        seen = now
+    await settle(pilot)
+
+
 async def _gc(pilot: Pilot) -> None:
     """Garbage collection after a delete: what it freed, said in a toast."""
     from sessions.tui.components.confirm_modal import ConfirmModal
@@ -318,5 +351,6 @@ SCENES = (
     Scene("compare-pick", "Choosing what to compare with", _compare_pick),
     Scene("compare", "What changed between two versions", _compare),
     Scene("help", "Help for the focused pane", _help),
+    Scene("commands", "The command palette: every action, searchable, with its key", _commands),
     Scene("damaged", "A damaged snapshot explains itself", _damaged),
 )
