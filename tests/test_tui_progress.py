@@ -21,14 +21,17 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from tui_pilot import goto_snapshot, make_app, press, ready, settle, until
 
+from sessions.core.store.session_dir import Store
+from sessions.tui.components.restore_modal import KernelModal
+
 HALF = 1 << 26  # float64 values in each of two arrays: 512 MiB each, 1 GiB in all
 
-# Holds the second call of ``cls.name`` on an object of 128 MiB or more until ``gate/release``
+# Holds the second call of ``cls.name`` on an object of ``least`` bytes or more until ``gate/release``
 # exists, after touching ``gate/held``. Run in the kernel and in this process alike.
 HOLD = """
 import importlib, pathlib, threading, time
 
-def hold(module, owner, name, size_of, gate):
+def hold(module, owner, name, size_of, gate, least=128 << 20):
     cls = getattr(importlib.import_module(module), owner)
     original = getattr(cls, name)
     gate = pathlib.Path(gate)
@@ -36,7 +39,7 @@ def hold(module, owner, name, size_of, gate):
     lock = threading.Lock()
 
     def held(*args, **kwargs):
-        if size_of(*args, **kwargs) >= 128 << 20:
+        if size_of(*args, **kwargs) >= least:
             with lock:
                 seen[0] += 1
                 second = seen[0] == 2
@@ -64,9 +67,9 @@ TARGETS = {
 }
 
 
-def _hold_call(what: str, gate: Path) -> str:
+def _hold_call(what: str, gate: Path, least: int = 128 << 20) -> str:
     module, owner, name = TARGETS[what]
-    return f"_undo = hold({module!r}, {owner!r}, {name!r}, {SIZES[what]}, {str(gate)!r})"
+    return f"_undo = hold({module!r}, {owner!r}, {name!r}, {SIZES[what]}, {str(gate)!r}, {least})"
 
 
 def _hold_here(what: str, gate: Path):
@@ -150,7 +153,7 @@ async def _each_operation(
     from sessions.core.sharing.remote import add_remote
     from sessions.tui.components.pull_modal import PullModal
     from sessions.tui.components.report_modal import ReportModal
-    from sessions.tui.components.restore_modal import KernelModal, RestoreModal
+    from sessions.tui.components.restore_modal import RestoreModal
     from sessions.tui.components.share_modal import ShareModal
 
     short = kernel_id(kernel)[:8]
@@ -209,3 +212,38 @@ async def _each_operation(
             await ready(pilot, rows=1)
     finally:
         undo()
+
+
+async def test_esc_stops_a_kernel_snapshot_and_no_snapshot_is_made(
+    kernels: Kernels, home: Path, tmp_path: Path
+) -> None:
+    """The kernel is told to stop (not merely no longer watched): it stops at its next
+    progress report and makes no snapshot."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    kernel = kernels.start()
+    made = kernel.run(
+        "import numpy as np\nfirst = np.ones(1 << 21)\nsecond = np.zeros(1 << 21)\n"
+        f"exec({HOLD + _hold_call('put', gate, least=8 << 20)!r}, {{}})\n"
+    )
+    assert made["error"] is None, made
+    app = make_app(home)
+    try:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await until(pilot, lambda: app.empty, "the first-run screen")
+            await press(pilot, "K")
+            await until(pilot, lambda: isinstance(app.screen, KernelModal), "the kernel picker")
+            await pilot.press("enter")
+            await until(pilot, lambda: (gate / "held").exists(), "the save to be halfway", 120)
+            await until(pilot, lambda: "esc cancels" in _figures(app), "the cancel hint")
+            await pilot.press("escape")
+            await until(pilot, lambda: "cancelling" in _figures(app), "the panel to say so")
+            (gate / "release").touch()
+            await until(pilot, lambda: not app.operations, "the save to stop", 120)
+            told = [n.message for n in app._notifications]
+            assert any("cancelled" in message for message in told), told
+            assert app.empty  # still nothing saved
+    finally:
+        (gate / "release").touch()
+    assert list(Store(home).entries()) == []
+    assert kernel.run("print(first.sum(), second.sum())")["stdout"].split() == ["2097152.0", "0.0"]
