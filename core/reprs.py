@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 MAX_ROWS = 200  # rows of a snapshot list or a variables table
 MAX_FRAMES = 5  # DataFrame previews drawn as tables in one inspected snapshot
-SECRET_MASK = "•••••• (looks like a credential: {reason})"
+SECRET_MASK = "•••••• (hidden: {reason})"
 
 _STYLE = (
     "<style>.sessions-repr table{border-collapse:collapse;font-size:0.92em}"

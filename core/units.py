@@ -42,6 +42,7 @@ def human_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 variable``, ``3 variables``: counts that read right for one and for many."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 variable``, ``3 variables``: counts that read right for one and for many
+    (``many`` for nouns that do not just take an s: ``entry``/``entries``)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {many or noun + 's'}"

@@ -37,7 +37,7 @@ def test_ls_columns_align_and_piped_output_is_plain(home: Path) -> None:
     assert not ANSI.search(listed.stdout), "no colour codes when piped"
     assert all(line == line.rstrip() for line in lines), "no trailing spaces"
     header = lines[0]
-    assert header.split() == ["REF", "ID", "CREATED", "VARS", "STORED", "NOTE"]
+    assert header.split() == ["REF", "ID", "WHAT", "CREATED", "VARS", "STORED", "NOTE"]
     ids_at = header.index("ID")
     for line in lines[1:]:
         assert re.match(r"[0-9A-Z]{10}$", line[ids_at : ids_at + 10]), (header, line)
@@ -65,7 +65,7 @@ def test_show_keeps_multiline_reprs_indented_and_masks_secrets(home: Path) -> No
     secret = next(line for line in lines if line.split()[:1] == ["github_token"])
     assert secret.rstrip().endswith("SECRET")
     assert "a1B2c3D4" not in shown.stdout
-    assert "hidden: looks like a credential" in shown.stdout and "--reveal" in shown.stdout
+    assert "hidden: github_token holds a GitHub token" in shown.stdout and "--reveal" in shown.stdout
 
     revealed = cli(home, "show", "shown", "--reveal")
     assert "ghp_a1B2c3D4" in revealed.stdout and "SECRET (shown)" in revealed.stdout

@@ -10,9 +10,8 @@ from typing import Any
 from sessions.core.engine import cache
 from sessions.core.errors import RefError
 from sessions.core.store.session_dir import Store
-from sessions.core.units import plural
-from sessions.tui.cli_output import Writer, table
-from sessions.tui.formatting import human_size, iso_utc, local_time
+from sessions.tui.cli_output import Writer, styled, table
+from sessions.tui.formatting import human_size, iso_utc, local_time, plural
 
 
 def add_parsers(sub: Any) -> None:
@@ -60,9 +59,6 @@ def _json(info: cache.CacheInfo) -> dict[str, Any]:
     }
 
 
-_NUMBERS = ("HITS", "SIZE", "TOOK")
-
-
 def cmd_cache(args: argparse.Namespace, out: Any) -> int:
     store = Store(args.home)
     store.check_format()
@@ -76,20 +72,26 @@ def cmd_cache(args: argparse.Namespace, out: Any) -> int:
         if not infos:
             out.write(f"no cache entries in {store.root}\n")
             return 0
-        grid = table("REF", "HITS", "SIZE", "TOOK", "LAST USED", "CALL", right=_NUMBERS)
+        grid = table(
+            "REF", "HITS", "STORED", "TOOK", "LAST USED", "CALL", right=("HITS", "STORED", "TOOK")
+        )
         for info in infos:
             note = info.entry.manifest.note if info.entry.manifest else ""
             grid.add_row(
-                info.ref,
+                styled(info.ref, "bold"),
                 str(info.hits),
                 human_size(info.stored),
-                f"{info.seconds:.2f}s",
+                f"{info.seconds:.2f} s",
                 local_time(info.last_used),
                 note.splitlines()[0][:80] if note else info.label,
             )
-        count = "1 entry" if len(infos) == 1 else f"{len(infos)} entries"
-        hits = plural(sum(i.hits for i in infos), "hit")
-        Writer(out).print(grid, f"{count}, {human_size(cache.total_bytes(infos))}, {hits}")
+        writer = Writer(out)
+        writer.print(grid)
+        writer.line(
+            f"{plural(len(infos), 'entry', 'entries')}, "
+            f"{human_size(cache.total_bytes(infos))} stored, "
+            f"{plural(sum(i.hits for i in infos), 'hit')}"
+        )
         return 0
     if action == "rm":
         chosen = []
@@ -108,7 +110,9 @@ def cmd_cache(args: argparse.Namespace, out: Any) -> int:
     infos = _matching(store, args.pattern)
     removed = cache.remove(store, infos)
     freed = cache.free(store, timeout=30.0) if removed else 0
-    out.write(f"removed {removed} cache entries, {human_size(freed)} freed\n")
+    out.write(
+        f"removed {plural(removed, 'cache entry', 'cache entries')}, {human_size(freed)} freed\n"
+    )
     return 0
 
 

@@ -134,7 +134,7 @@ def write_show(item: SnapshotInfo, out: Any, *, reveal: bool = False) -> None:
                 why = hidden[var.name]
                 blocks.append(
                     _preview_block(
-                        [f"•••••• hidden: looks like a credential ({why}); --reveal shows it"],
+                        [f"•••••• hidden: {why}; --reveal shows it"],
                         "yellow",
                     )
                 )

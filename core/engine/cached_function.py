@@ -209,7 +209,7 @@ class CachedFunction:
         files: list[list[Any]],
     ) -> None:
         args_text = ", ".join(
-            f"{name}={entries.argument_preview(value).get('repr', '?')[:40]}"
+            f"{name}={_clip(entries.argument_preview(value).get('repr', '?'))}"
             for name, value in arguments.items()
         )
         try:
@@ -288,3 +288,9 @@ def cache(
     if func is None:
         return lambda f: CachedFunction(f, home=home, ignore=ignore, max_mb=max_mb)
     return CachedFunction(func, home=home, ignore=ignore, max_mb=max_mb)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters, saying so (an argument in a call's summary)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
