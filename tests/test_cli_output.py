@@ -65,7 +65,9 @@ def test_show_keeps_multiline_reprs_indented_and_masks_secrets(home: Path) -> No
     secret = next(line for line in lines if line.split()[:1] == ["github_token"])
     assert secret.rstrip().endswith("SECRET")
     assert "a1B2c3D4" not in shown.stdout
-    assert "hidden: github_token holds a GitHub token" in shown.stdout and "--reveal" in shown.stdout
+    assert (
+        "hidden: github_token holds a GitHub token" in shown.stdout and "--reveal" in shown.stdout
+    )
 
     revealed = cli(home, "show", "shown", "--reveal")
     assert "ghp_a1B2c3D4" in revealed.stdout and "SECRET (shown)" in revealed.stdout
