@@ -777,3 +777,29 @@ async def test_a_long_operation_shows_progress_and_esc_cancels_it(
         assert list(target.parent.iterdir()) == []  # no bundle, no temp file
         await footer_shows(pilot, {"Help"}, {"Cancel"})
     assert HeldOperation.held.is_set()
+
+
+async def test_notifications_stack_above_the_progress_panel(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """A toast (a push's pull command, a failure) never covers the running operation's
+    figures, at 80x24 where the panel takes two lines."""
+    from scenes import export_held_halfway
+
+    app = make_app(demo_home)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await export_held_halfway(pilot, tmp_path / "churn.sessions")
+        text = "the pull command could not be copied; the text: " + "x" * 60
+        app.notify(text, title="Pushed", timeout=120)
+        panel = app.query_one("#progress")
+
+        def toast_bottom() -> int:
+            """The line under the lowest toast (0: no toast)."""
+            return max((toast.region.bottom for toast in app.screen.query("Toast")), default=0)
+
+        await until(pilot, lambda: toast_bottom() > 0, "the toast")
+        assert panel.region.height == 2
+        await until(pilot, lambda: toast_bottom() <= panel.region.y, "the toast to clear the panel")
+        await press(pilot, "escape")
+        await until(pilot, lambda: not app.operations, "the export to stop")
+        await until(pilot, lambda: toast_bottom() == 23, "the toasts back down on the footer")
