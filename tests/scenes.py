@@ -124,6 +124,65 @@ async def _export(pilot: Pilot) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, PathModal), "the export dialog")
 
 
+async def _import(pilot: Pilot) -> None:
+    from sessions.tui.components.path_modal import PathModal
+
+    await ready(pilot)
+    await press(pilot, "I")
+    await until(pilot, lambda: isinstance(pilot.app.screen, PathModal), "the import dialog")
+
+
+async def _commands(pilot: Pilot) -> None:
+    """The command palette, narrowed by a word: every action with its key."""
+    from textual.command import CommandPalette
+
+    await ready(pilot)
+    await press(pilot, "ctrl+p")
+    from textual.widgets import Input
+
+    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), "the palette")
+    pilot.app.screen.query_one(Input).cursor_blink = False  # the same screen in every run
+    await press(pilot, *"re")
+
+    def listed() -> tuple[int, ...] | None:
+        """The hits once the search has finished (busy indicator off, list shown)."""
+        from textual.command import CommandList
+
+        palette = pilot.app.screen
+        if not isinstance(palette, CommandPalette) or palette._show_busy:
+            return None
+        found = palette.query_one(CommandList)
+        return (found.option_count, found.highlighted or 0) if found.option_count else None
+
+    await until(pilot, listed, "the palette's hits")
+    seen = listed()
+    while True:  # hits come in from several providers: until they stop changing
+        await pilot.pause(0.3)
+        now = listed()
+        if now == seen:
+            break
+        seen = now
+    await settle(pilot)
+
+
+async def _gc(pilot: Pilot) -> None:
+    """Garbage collection after a delete: what it freed, said in a toast."""
+    from sessions.tui.components.confirm_modal import ConfirmModal
+
+    await ready(pilot)
+    await goto_snapshot(pilot, "churn-analysis@1")
+    await press(pilot, "d")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmModal), "the delete dialog")
+    await press(pilot, "y")
+    await ready(pilot, rows=3)
+    await press(pilot, "ctrl+g")
+    await until(
+        pilot,
+        lambda: any(n.title == "Garbage collected" for n in pilot.app._notifications),
+        "the collection",
+    )
+
+
 async def _pull(pilot: Pilot) -> None:
     from sessions.tui.components.pull_modal import PullModal
 
@@ -274,6 +333,8 @@ SCENES = (
     Scene("share", "Sharing: a bundle file or a team remote", _share),
     Scene("export", "Export asks where the bundle goes", _export),
     Scene("pull", "Pulling a teammate's snapshot from a team remote", _pull),
+    Scene("import", "Import asks which bundle file", _import),
+    Scene("gc", "Garbage collection says what it freed", _gc),
     Scene("secret", "A value that looks like a credential, masked until revealed", _secret),
     Scene("verify", "What verify found", _verify),
     Scene(
@@ -290,5 +351,6 @@ SCENES = (
     Scene("compare-pick", "Choosing what to compare with", _compare_pick),
     Scene("compare", "What changed between two versions", _compare),
     Scene("help", "Help for the focused pane", _help),
+    Scene("commands", "The command palette: every action, searchable, with its key", _commands),
     Scene("damaged", "A damaged snapshot explains itself", _damaged),
 )

@@ -364,6 +364,8 @@ def test_cache_entries_are_listed_removed_and_cleared_from_the_command_line(
     lines = [line for line in listed.stdout.splitlines() if "area" in line]
     assert len(lines) == 2
     assert any(" 1 " in f" {line} " for line in lines), "the hit is counted"
+    summary = listed.stdout.splitlines()[-1]
+    assert summary.startswith("2 entries, ") and summary.endswith(", 1 hit"), summary
     as_json = json.loads(cli(home, "cache", "ls", "--json").stdout)
     assert {e["function"] for e in as_json["entries"]} == {"__main__.area"}
     assert sorted(e["hits"] for e in as_json["entries"]) == [0, 1]

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-from tmux import Tmux
+from tmux import Tmux, requires_tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = requires_tmux
 
 SESSIONS_TUI = Path(sys.executable).parent / "sessions-tui"
 HALF = 1 << 26  # float64 values in each of the two arrays: 512 MiB each, 1 GiB in all

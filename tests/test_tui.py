@@ -588,6 +588,21 @@ async def test_groups_pane_hides_with_ctrl_b_and_comes_back(demo_home: Path) -> 
         assert groups.display
 
 
+async def test_groups_pane_follows_the_terminal_width_until_toggled(demo_home: Path) -> None:
+    async with make_app(demo_home).run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        groups = pilot.app.query_one("#groups")
+        assert not groups.display
+        await pilot.resize_terminal(200, 60)  # the terminal grew: room for the pane now
+        await until(pilot, lambda: groups.display, "the sessions pane to show")
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: not groups.display, "the sessions pane to hide")
+        await press(pilot, "ctrl+b")  # the user's choice outlasts a resize
+        await pilot.resize_terminal(90, 30)
+        await settle(pilot)
+        assert groups.display
+
+
 def column_keys(table) -> list[str]:
     return [column.key.value for column in table.ordered_columns]
 
@@ -762,3 +777,29 @@ async def test_a_long_operation_shows_progress_and_esc_cancels_it(
         assert list(target.parent.iterdir()) == []  # no bundle, no temp file
         await footer_shows(pilot, {"Help"}, {"Cancel"})
     assert HeldOperation.held.is_set()
+
+
+async def test_notifications_stack_above_the_progress_panel(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """A toast (a push's pull command, a failure) never covers the running operation's
+    figures, at 80x24 where the panel takes two lines."""
+    from scenes import export_held_halfway
+
+    app = make_app(demo_home)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await export_held_halfway(pilot, tmp_path / "churn.sessions")
+        text = "the pull command could not be copied; the text: " + "x" * 60
+        app.notify(text, title="Pushed", timeout=120)
+        panel = app.query_one("#progress")
+
+        def toast_bottom() -> int:
+            """The line under the lowest toast (0: no toast)."""
+            return max((toast.region.bottom for toast in app.screen.query("Toast")), default=0)
+
+        await until(pilot, lambda: toast_bottom() > 0, "the toast")
+        assert panel.region.height == 2
+        await until(pilot, lambda: toast_bottom() <= panel.region.y, "the toast to clear the panel")
+        await press(pilot, "escape")
+        await until(pilot, lambda: not app.operations, "the export to stop")
+        await until(pilot, lambda: toast_bottom() == 23, "the toasts back down on the footer")

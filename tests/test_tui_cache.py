@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import cli
 from textual.widgets import Static
-from tui_pilot import goto_snapshot, goto_variable, make_app, ready
+from tui_pilot import goto_snapshot, goto_variable, make_app, ready, until
 
 SIZE = (160, 50)
 
@@ -78,6 +78,24 @@ def _checkpoint(home: Path, tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
 
 
+def refs(app) -> list[str]:
+    table = app.query_one("#snapshots")
+    return [
+        table.rows_by_key[table.coordinate_to_cell_key((i, 0)).row_key.value].ref
+        for i in range(table.row_count)
+    ]
+
+
+async def show_group(pilot, label: str) -> None:
+    """Highlight the group whose label starts with ``label`` and wait for its rows."""
+    groups = pilot.app.query_one("#groups")
+    labels = [str(groups.get_option_at_index(i).prompt) for i in range(groups.option_count)]
+    groups.highlighted = next(i for i, text in enumerate(labels) if text.startswith(label))
+    expected = None if label == "All" else groups.get_option_at_index(groups.highlighted).id
+    await until(pilot, lambda: pilot.app.group == expected, f"the {label} group")
+    await ready(pilot)
+
+
 async def test_a_cached_result_shows_its_call_arguments_and_hits(
     home: Path, tmp_path: Path
 ) -> None:
@@ -90,7 +108,13 @@ async def test_a_cached_result_shows_its_call_arguments_and_hits(
         labels = [str(groups.get_option_at_index(i).prompt) for i in range(groups.option_count)]
         assert any(label.startswith("Caches") for label in labels)
         assert any(label.startswith("Runs") for label in labels)
+        # cache entries keep to their group: All counts and lists the checkpoints only
+        listed = refs(app)
+        assert listed and all(r.startswith("run:train@") for r in listed), listed
+        assert labels[0] == f"All  [dim]{len(listed)}[/]"
 
+        await show_group(pilot, "Caches")
+        assert refs(app) == [ref]
         await goto_snapshot(pilot, ref)
         await goto_variable(pilot, "result")
         shown = plain(app.query_one("#preview-text", Static))
@@ -103,6 +127,7 @@ async def test_a_cached_result_shows_its_call_arguments_and_hits(
         assert "computing took" in environment and "2 hits" in environment
         assert "argument" in environment and "value (preview)" in environment
 
+        await show_group(pilot, "All")
         await goto_snapshot(pilot, "run:train@2")
         environment = plain(app.query_one("#environment-text", Static))
         assert "Run checkpoint" in environment
@@ -146,3 +171,30 @@ def test_ls_says_what_each_entry_is_and_lists_cache_entries_on_request(
     assert "1 cache entry" in lines[-1] and "sessions-tui cache ls" in lines[-1]
     everything = cli(home, "ls", "--all")
     assert f"{ref.split('@')[0]}" in everything.stdout and " cache " in everything.stdout
+
+
+def test_the_catalog_lists_cache_entries_only_in_their_group(home: Path) -> None:
+    """What the UI reads while the daemon runs: the same split as without it."""
+    import numpy as np
+
+    import sessions
+    from sessions.core.store.catalog import Catalog, catalog_path
+    from sessions.core.store.session_dir import Store
+    from sessions.daemon.indexer import Indexer
+    from sessions.tui.data import Source
+
+    ref = _cached_entry(home)
+    sessions.save("plain", namespace={"result": np.arange(5)}, home=home)
+    store = Store(home)
+    catalog = Catalog(catalog_path(store.root))
+    try:
+        Indexer(store, catalog, lambda *args: None).reconcile()
+        rows, groups, total = Source(store).rows(live=True)
+        assert [r.ref for r in rows] == ["plain@1"] and total == 1
+        assert dict(groups)["cache"] == 1
+        cached, _, _ = Source(store).rows(live=True, group="cache")
+        assert [r.ref for r in cached] == [ref]
+        found, _, _ = Source(store).rows(live=True, text="result")  # a filter on All, too
+        assert [r.ref for r in found] == ["plain@1"]
+    finally:
+        catalog.close()

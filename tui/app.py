@@ -197,15 +197,17 @@ class SessionsApp(App[None]):
         else:
             self.load_rows()
 
-    def on_resize(self, _: events.Resize) -> None:
-        self._show_groups()
+    def on_resize(self, event: events.Resize) -> None:
+        # runs before Textual's own handler has recorded the new size: pass it on
+        self._show_groups(event.size.width)
 
     # --- the sessions pane ------------------------------------------------------------
-    def _show_groups(self) -> None:
-        """The sessions pane shows when the user said so, else when the terminal is wide
-        enough for it and the tables both."""
+    def _show_groups(self, width: int | None = None) -> None:
+        """The sessions pane shows when the user said so, else when the terminal (``width``
+        columns, by default the app's) is wide enough for it and the tables both."""
         groups = self._w("#groups", GroupList)
-        shown = self.groups_shown if self.groups_shown is not None else self.size.width >= NARROW
+        wide = (width if width is not None else self.size.width) >= NARROW
+        shown = self.groups_shown if self.groups_shown is not None else wide
         if groups.display != shown:
             if not shown and groups.has_focus:
                 self._focus_pane("snapshots")
@@ -312,7 +314,8 @@ class SessionsApp(App[None]):
             groups.show_groups(message.groups, message.total, self.group)
         table.border_subtitle = f"{len(message.rows)} shown" if message.rows else "none"
         self._update_subtitle()
-        self._show_first_run(message.total == 0 and not message.query and message.group is None)
+        nothing = not message.groups  # not even a cache entry
+        self._show_first_run(nothing and not message.query and message.group is None)
         row = table.current()
         if row is None:
             self.detail = None
@@ -651,14 +654,15 @@ class SessionsApp(App[None]):
 
         result = self.run_operation(
             f"Restoring {detail.row.ref} into kernel {kernel_id[:8]}",
-            lambda progress: restore_into_kernel(
+            lambda operation: restore_into_kernel(
                 find_kernel(kernel_id),
                 detail.row.id,
                 names=names,
                 home=self.store.root,
                 on_wait=waiting,
+                progress=operation.relay,
+                cancel=lambda: operation.cancel_requested,  # the kernel puts its names back
             ),
-            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
         )
         if result is None:
             return
@@ -693,10 +697,13 @@ class SessionsApp(App[None]):
 
         result = self.run_operation(
             f"Snapshotting kernel {kernel_id[:8]}",
-            lambda progress: save_kernel(
-                find_kernel(kernel_id), home=self.store.root, on_wait=waiting
+            lambda operation: save_kernel(
+                find_kernel(kernel_id),
+                home=self.store.root,
+                on_wait=waiting,
+                progress=operation.relay,
+                cancel=lambda: operation.cancel_requested,  # no snapshot is made
             ),
-            cancellable=False,  # the kernel does the work; it cannot be told to stop midway
         )
         if result is None:
             return

@@ -15,6 +15,7 @@ from sessions.core.store.manifest import Manifest
 from sessions.core.store.session_dir import Entry, Store
 
 PAGE = 10_000
+CACHE_GROUP = "cache"  # the origin group of cache entries (sessions.core.engine.cache)
 
 
 @dataclass
@@ -47,31 +48,36 @@ class Source:
     def rows(
         self, *, live: bool, text: str = "", group: str | None = None, limit: int = PAGE
     ) -> tuple[list[Row], list[tuple[str, int]], int]:
-        """(newest rows matching, groups with counts, total count)."""
+        """(newest rows matching, groups with counts, how many "All" holds). Cache entries
+        are listed only in their own group (``group="cache"``): "All" leaves them out, as
+        ``ls`` does without ``--all``, so that a cached function called in a loop does not
+        bury the snapshots."""
         if live:
             catalog = self.catalog()
             if catalog is not None:
                 try:
+                    groups = catalog.groups()
                     return (
-                        catalog.newest(limit, text or None, group),
-                        catalog.groups(),
-                        catalog.count(),
+                        catalog.newest(limit, text or None, group, caches=False),
+                        groups,
+                        catalog.count() - dict(groups).get(CACHE_GROUP, 0),
                     )
                 finally:
                     catalog.close()
         rows = self._scanned()
-        groups: dict[str, int] = {}
+        counts: dict[str, int] = {}
         for row in rows:
-            groups[row.group] = groups.get(row.group, 0) + 1
+            counts[row.group] = counts.get(row.group, 0) + 1
         words = text.lower().split()
         picked = [
             r
             for r in rows
-            if (group is None or r.group == group)
+            if (r.group == group if group is not None else r.group != CACHE_GROUP)
             and all(w in self._search.get(r.path, "") for w in words)
         ]
         picked.sort(key=lambda r: r.created, reverse=True)
-        return picked[:limit], sorted(groups.items(), key=lambda g: -g[1]), len(rows)
+        total = len(rows) - counts.get(CACHE_GROUP, 0)
+        return picked[:limit], sorted(counts.items(), key=lambda g: -g[1]), total
 
     def refresh(self) -> None:
         self._scan = None

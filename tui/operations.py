@@ -43,4 +43,10 @@ class Operation:
     def __call__(self, progress: Progress) -> None:
         if self._cancel.is_set() and not progress.finished:
             raise Cancelled(f"{self.title}: cancelled")
+        self.relay(progress)
+
+    def relay(self, progress: Progress) -> None:
+        """Show ``progress`` without ever raising: for work that runs elsewhere (a Jupyter
+        kernel's save or load), which is stopped through ``cancel_requested`` instead, so
+        that the kernel is told to stop rather than merely no longer watched."""
         self.target.post_message(OperationProgress(self.id, progress))

@@ -361,19 +361,27 @@ class Catalog:
         return {r[0]: (0, 0) for r in self.db.execute("SELECT path FROM index_errors")}
 
     def newest(
-        self, limit: int = 200, text: str | None = None, group: str | None = None
+        self,
+        limit: int = 200,
+        text: str | None = None,
+        group: str | None = None,
+        *,
+        caches: bool = True,
     ) -> list[Row]:
         """The newest ``limit`` entries, optionally matching ``text`` (names, notes, tags,
-        variable names) and in one origin ``group``."""
+        variable names) and in one origin ``group``. ``caches=False`` leaves cache entries
+        out when no group is asked for (they can number thousands; the UI lists them only
+        in their own group, as ``ls`` does only with ``--all``)."""
         words = (text or "").lower().split()
         indexed = [w for w in words if len(w) >= 3] if self._has_fts() else []
+        hide = not caches and group is None
         if indexed:
             # Common words fill a page from the newest rows at once; rare ones would scan
             # everything, so those come from the trigram index instead.
-            recent = self._query(words, [], group, limit, recent_only=_RECENT_SCAN)
+            recent = self._query(words, [], group, limit, recent_only=_RECENT_SCAN, hide=hide)
             if len(recent) >= limit:
                 return recent
-        return self._query(words, indexed, group, limit)
+        return self._query(words, indexed, group, limit, hide=hide)
 
     def _query(
         self,
@@ -382,9 +390,12 @@ class Catalog:
         group: str | None,
         limit: int,
         recent_only: int | None = None,
+        hide: bool = False,  # leave cache entries out
     ) -> list[Row]:
         clauses: list[str] = []
         args: list[Any] = []
+        if hide:
+            clauses.append("NOT (kind = 'snapshot' AND origin_kind = 'cache')")
         if indexed:
             phrase = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
             clauses.append("rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)")

@@ -60,11 +60,24 @@ class OperationRow(Horizontal):
 
 
 class ProgressPanel(Vertical):
-    """Every running operation, newest last."""
+    """Every running operation, newest last. Notifications stack above it, not over it."""
+
+    TOAST_MARGIN = 1  # Textual's own space under the toasts (the footer)
 
     def add(self, operation: Operation, cancel_key: str) -> None:
         self.mount(OperationRow(operation, cancel_key))
         self.display = True
+        self.call_after_refresh(self.lift_toasts)
+
+    def on_resize(self) -> None:
+        self.lift_toasts()
+
+    def lift_toasts(self) -> None:
+        """Keep the screen's notifications clear of the panel: a toast docked at the bottom
+        would otherwise cover the figures of the running operation."""
+        height = self.outer_size.height if self.display else 0
+        for rack in self.screen.query("#textual-toastrack"):  # Textual's toast container
+            rack.styles.margin = (0, 0, self.TOAST_MARGIN + height, 0)
 
     def row(self, operation_id: int) -> OperationRow | None:
         found = self.query(f"#operation-{operation_id}")
@@ -85,3 +98,4 @@ class ProgressPanel(Vertical):
         if row is not None:
             row.remove()
         self.display = len(self.query(OperationRow)) > (1 if row is not None else 0)
+        self.call_after_refresh(self.lift_toasts)
