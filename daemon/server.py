@@ -50,6 +50,21 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return (info.st_dev, info.st_ino)
 
 
+def _hold(path: Path) -> int | None:
+    """An open descriptor of dir ``path`` (None when it is gone): while it is open, the
+    dir's inode cannot be given to a new dir made at the same path."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def _query_args(request: dict[str, Any]) -> tuple[str | None, int, str | None]:
     """A query's text, limit and group, each checked and bounded (a 10 MB text would hold
     the indexer thread for seconds)."""
@@ -200,26 +215,39 @@ class Daemon:
     async def _health_loop(self) -> None:
         """Notice, without a restart, a session dir deleted and made again (its watches died
         with it) and a deleted or replaced catalog (a cache: made again from the disk)."""
+        # The watched dir is held open: a dir deleted and made again between two checks
+        # could otherwise get the same inode number back and look unchanged.
+        held = _hold(self.root)
         root_id, catalog_id = _file_id(self.root), _file_id(self.catalog_path)
-        while True:
-            await asyncio.sleep(CHECK_SECONDS)
-            try:
-                now = _file_id(self.root)
-                if now is not None and now != root_id:
-                    log.warning("session dir %s was replaced; watching the new one", self.root)
-                    self.watcher.stop()
-                    self.watcher = Watcher(
-                        [self.root, *self.config.extra_dirs], self.indexer.notify
-                    )
-                    self.watcher.start()
-                    await self._in_indexer(self.indexer.reconcile)
-                root_id = now if now is not None else root_id
-                if _file_id(self.catalog_path) != catalog_id:
-                    log.warning("catalog %s was removed or replaced; rebuilding", self.catalog_path)
-                    await self._in_indexer(self._reopen_catalog)
+        try:
+            while True:
+                await asyncio.sleep(CHECK_SECONDS)
+                try:
+                    now = _file_id(self.root)
+                    if now is not None and now != root_id:
+                        log.warning("session dir %s was replaced; watching the new one", self.root)
+                        _release(held)
+                        held = _hold(self.root)
+                        self.watcher.stop()
+                        self.watcher = Watcher(
+                            [self.root, *self.config.extra_dirs], self.indexer.notify
+                        )
+                        self.watcher.start()
+                        await self._in_indexer(self.indexer.reconcile)
+                    root_id = now if now is not None else root_id
+                    await self._check_catalog_replaced(catalog_id)
                     catalog_id = _file_id(self.catalog_path)
-            except Exception:
-                log.exception("checking the session dir and catalog failed")
+                except Exception:
+                    log.exception("checking the session dir and catalog failed")
+        finally:
+            _release(held)
+
+    async def _check_catalog_replaced(self, catalog_id: tuple[int, int] | None) -> None:
+        """Rebuild the catalog when its file is gone or another one (the open catalog holds
+        its file, so a new one never has the old inode number)."""
+        if _file_id(self.catalog_path) != catalog_id:
+            log.warning("catalog %s was removed or replaced; rebuilding", self.catalog_path)
+            await self._in_indexer(self._reopen_catalog)
 
     def _reopen_catalog(self) -> None:
         """On the indexer thread: close the catalog, open (make) it again, re-index."""
